@@ -1,0 +1,105 @@
+//! The agent: turns a user message (with history) into text deltas and tool calls.
+//!
+//! `Agent` is an enum of the implementations the server can run; each returns the same stream of
+//! [`AgentStep`]s, so the chat core drives every agent the same way. Agents act on data only
+//! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
+
+pub mod offline;
+pub mod tools;
+
+use chrono::NaiveDate;
+use futures::stream::BoxStream;
+
+use crate::error::Error;
+use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
+pub use offline::intent::Language;
+pub use offline::OfflineAgent;
+use tools::Tools;
+
+/// What an agent is given for one turn.
+#[derive(Debug, Clone)]
+pub struct AgentInput {
+    /// Earlier messages of the conversation, oldest first (the new user message excluded).
+    pub history: Vec<Message>,
+    /// The user's new message, trimmed.
+    pub content: String,
+    /// The language to answer in.
+    pub language: Language,
+    /// The user's "today", for relative dates.
+    pub today: NaiveDate,
+}
+
+/// One thing an agent did, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentStep {
+    /// More assistant text.
+    Delta(String),
+    /// A tool ran with these arguments and returned this result.
+    ToolCalled(ToolCall),
+    /// A tool changed a task.
+    TaskChanged(TaskChange, Task),
+    /// Tokens used by a model call.
+    Usage(Usage),
+}
+
+/// The steps of one turn. Dropping the stream stops the agent.
+pub type StepStream = BoxStream<'static, Result<AgentStep, Error>>;
+
+/// The agent implementations.
+#[derive(Clone)]
+pub enum Agent {
+    Offline(OfflineAgent),
+}
+
+impl Agent {
+    /// The name reported by `/api/health`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Agent::Offline(_) => "offline",
+        }
+    }
+
+    /// Runs one turn for the user `tools` is bound to.
+    pub fn run(&self, tools: Tools, input: AgentInput) -> StepStream {
+        match self {
+            Agent::Offline(a) => a.run(tools, input),
+        }
+    }
+}
+
+/// Splits text into word-sized deltas that concatenate back to the text exactly.
+pub fn word_deltas(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut in_space = false;
+    for ch in text.chars() {
+        if !ch.is_whitespace() && in_space && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        in_space = ch.is_whitespace();
+        current.push(ch);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_deltas_round_trip() {
+        for text in [
+            "",
+            "one",
+            "Theek hai, 'meeting' task delete ho gaya.",
+            "a  b\nc ",
+            " x",
+        ] {
+            assert_eq!(word_deltas(text).concat(), text);
+        }
+        assert_eq!(word_deltas("a b c"), vec!["a ", "b ", "c"]);
+    }
+}

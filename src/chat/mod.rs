@@ -1,0 +1,357 @@
+//! The chat core: one entry point, [`Chat::start_turn`], that every transport calls.
+//!
+//! A turn loads or creates the conversation, persists the user message, runs the agent in its
+//! own task and emits [`event::ChatEvent`]s, each published to the user's hub subscribers and
+//! handed to the caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket
+//! ignores it (its hub subscription carries the same events). Nothing here knows about HTTP,
+//! sockets or SQL.
+
+pub mod event;
+mod read;
+mod turn;
+
+pub use read::ThreadPage;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::agent::{Agent, Language};
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::model::{MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use event::Event;
+
+/// Limits the core enforces on every transport's behalf.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// Earlier messages given to the agent as context.
+    pub history_limit: u32,
+    /// Longest user message in characters, after trimming.
+    pub max_message_chars: usize,
+}
+
+/// A request to run one turn.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub user: UserId,
+    /// `None` starts a new conversation.
+    pub thread_id: Option<ThreadId>,
+    pub content: String,
+    /// Client metadata; `language` ("en", "roman-urdu") overrides detection.
+    pub metadata: Value,
+    /// Echoed on every event the turn emits.
+    pub request_id: Option<String>,
+}
+
+/// A running turn: its ids and the stream of its events. Dropping a `Turn` does not stop the
+/// turn; call [`Turn::cancel`] (or use [`Turn::cancel_on_drop`]) for that.
+pub struct Turn {
+    pub thread_id: ThreadId,
+    pub message_id: MessageId,
+    pub language: Language,
+    events: mpsc::UnboundedReceiver<Arc<Event>>,
+    cancel: CancellationToken,
+}
+
+impl Turn {
+    /// The next event of this turn; `None` after the last one (`message.done` or `error`).
+    pub async fn next(&mut self) -> Option<Arc<Event>> {
+        self.events.recv().await
+    }
+
+    /// Stops the turn; the text produced so far is kept with status `cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A guard that cancels the turn when dropped (for transports where disconnect means stop).
+    pub fn cancel_on_drop(&self) -> tokio_util::sync::DropGuard {
+        self.cancel.clone().drop_guard()
+    }
+}
+
+/// Cheap-to-clone handle to the chat core.
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    hub: Hub,
+    agent: Agent,
+    limiter: RateLimiter,
+    settings: ChatSettings,
+    /// Turns running in this process, by thread: one turn per thread at a time.
+    running: DashMap<ThreadId, Running>,
+    tracker: TaskTracker,
+    /// Cancels every running turn (shutdown after the drain deadline).
+    kill: CancellationToken,
+    closing: AtomicBool,
+}
+
+struct Running {
+    user: UserId,
+    cancel: CancellationToken,
+}
+
+impl Chat {
+    pub fn new(
+        store: Store,
+        hub: Hub,
+        agent: Agent,
+        limiter: RateLimiter,
+        settings: ChatSettings,
+    ) -> Self {
+        Chat {
+            inner: Arc::new(Inner {
+                store,
+                hub,
+                agent,
+                limiter,
+                settings,
+                running: DashMap::new(),
+                tracker: TaskTracker::new(),
+                kill: CancellationToken::new(),
+                closing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn agent_name(&self) -> &'static str {
+        self.inner.agent.name()
+    }
+
+    /// False once shutdown has begun: new turns are refused with `shutting_down`.
+    pub fn accepting(&self) -> bool {
+        !self.inner.closing.load(Ordering::Acquire)
+    }
+
+    /// Turns running in this process now.
+    pub fn running_turns(&self) -> usize {
+        self.inner.running.len()
+    }
+
+    /// Validates and starts a turn. Errors come back before anything runs: `invalid_request`,
+    /// `message_too_long`, `rate_limited`, `not_found` (unknown or another user's thread),
+    /// `thread_busy`, `shutting_down`. On success the user message is already persisted and the
+    /// turn runs in its own task, independent of the caller.
+    pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
+        let inner = &self.inner;
+        if inner.closing.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
+        let content = validate_content(&req.content, inner.settings.max_message_chars)?;
+        let metadata = match req.metadata {
+            Value::Null => Value::Object(Default::default()),
+            Value::Object(m) => Value::Object(m),
+            _ => return Err(Error::invalid("metadata must be an object")),
+        };
+        inner.limiter.check(&req.user)?;
+
+        let existing = match req.thread_id {
+            Some(id) => Some(
+                inner
+                    .store
+                    .get_conversation(&req.user, id)
+                    .await?
+                    .ok_or(Error::NotFound("conversation"))?,
+            ),
+            None => None,
+        };
+        let cancel = inner.kill.child_token();
+        let (conversation, created, guard) = match existing {
+            Some(c) => {
+                let guard = self.claim(c.id, &req.user, cancel.clone())?;
+                (c, false, guard)
+            }
+            None => {
+                let c = inner
+                    .store
+                    .create_conversation(&req.user, Some(&title_from(&content)), &metadata)
+                    .await?;
+                let guard = self.claim(c.id, &req.user, cancel.clone())?;
+                (c, true, guard)
+            }
+        };
+        let thread_id = conversation.id;
+        let user_message = inner
+            .store
+            .append_message(
+                &req.user,
+                &NewMessage {
+                    id: MessageId::new(),
+                    conversation_id: conversation.id,
+                    role: Role::User,
+                    content: content.clone(),
+                    tool_calls: Vec::new(),
+                    status: MessageStatus::Completed,
+                    usage: None,
+                },
+            )
+            .await?;
+
+        let language = metadata
+            .get("language")
+            .and_then(Value::as_str)
+            .and_then(Language::from_tag)
+            .unwrap_or_else(|| crate::agent::offline::intent::detect_language(&content));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let message_id = MessageId::new();
+        let job = turn::TurnJob {
+            user: req.user,
+            request_id: req.request_id,
+            conversation,
+            created,
+            user_message,
+            message_id,
+            language,
+            cancel: cancel.clone(),
+            events: tx,
+        };
+        let inner2 = self.inner.clone();
+        inner.tracker.spawn(async move {
+            let _guard = guard;
+            turn::run(&inner2, job).await;
+        });
+        Ok(Turn {
+            thread_id,
+            message_id,
+            language,
+            events: rx,
+            cancel,
+        })
+    }
+
+    /// Cancels the running turn of `user`'s thread; false when none runs (here).
+    pub fn cancel(&self, user: &UserId, thread_id: ThreadId) -> bool {
+        match self.inner.running.get(&thread_id) {
+            Some(r) if &r.user == user => {
+                r.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops accepting turns, waits up to `drain` for running ones, then cancels the rest
+    /// (they persist what they have, status `cancelled`) and waits for them to finish.
+    pub async fn shutdown(&self, drain: Duration) {
+        self.inner.closing.store(true, Ordering::Release);
+        self.inner.tracker.close();
+        if tokio::time::timeout(drain, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.inner.running.len(),
+                "drain timeout: cancelling running turns"
+            );
+            self.inner.kill.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tracker.wait()).await;
+        }
+    }
+
+    /// Marks `thread_id` busy for the life of the returned guard.
+    fn claim(
+        &self,
+        thread_id: ThreadId,
+        user: &UserId,
+        cancel: CancellationToken,
+    ) -> Result<RunningGuard> {
+        use dashmap::mapref::entry::Entry;
+        match self.inner.running.entry(thread_id) {
+            Entry::Occupied(_) => Err(Error::ThreadBusy),
+            Entry::Vacant(v) => {
+                v.insert(Running {
+                    user: user.clone(),
+                    cancel,
+                });
+                Ok(RunningGuard {
+                    inner: self.inner.clone(),
+                    thread_id,
+                })
+            }
+        }
+    }
+}
+
+/// Frees a thread for the next turn when the turn ends, however it ends.
+struct RunningGuard {
+    inner: Arc<Inner>,
+    thread_id: ThreadId,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.inner.running.remove(&self.thread_id);
+    }
+}
+
+/// Trims a user message and enforces its length limits.
+pub fn validate_content(content: &str, max_chars: usize) -> Result<String> {
+    let content = content.trim();
+    if content.is_empty() {
+        return Err(Error::invalid("message must not be empty"));
+    }
+    if content.chars().count() > max_chars {
+        return Err(Error::MessageTooLong(format!(
+            "message is longer than {max_chars} characters"
+        )));
+    }
+    Ok(content.to_string())
+}
+
+/// A conversation title from its first message: the first line, at most 60 characters, cut at
+/// a word boundary.
+pub fn title_from(content: &str) -> String {
+    const MAX: usize = 60;
+    let line = content.lines().next().unwrap_or("").trim();
+    if line.chars().count() <= MAX {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(MAX).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > MAX / 2 => &cut[..i],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_trimmed_and_bounded() {
+        assert_eq!(validate_content("  hi \n", 10).unwrap(), "hi");
+        assert!(matches!(
+            validate_content(" \n\t", 10),
+            Err(Error::Invalid(_))
+        ));
+        assert!(validate_content(&"é".repeat(10), 10).is_ok());
+        assert!(matches!(
+            validate_content(&"é".repeat(11), 10),
+            Err(Error::MessageTooLong(_))
+        ));
+    }
+
+    #[test]
+    fn titles_are_short_first_lines() {
+        assert_eq!(title_from("buy milk\nand eggs"), "buy milk");
+        let long = "word ".repeat(30);
+        let t = title_from(&long);
+        assert!(t.chars().count() <= 61);
+        assert!(t.ends_with('…'));
+        assert!(!t.contains("  "));
+    }
+}

@@ -1,0 +1,236 @@
+//! One turn, run in its own task: history → agent → tools → persist → publish.
+//!
+//! The assistant message is written once, when the turn ends, in one transaction with its tool
+//! calls, usage and final status, so a crash never leaves a half-saved message; events before
+//! that are live-only. Every event goes to the hub (all of the user's sockets) and to the
+//! starter's [`super::Turn`], whose receiver may already be gone: that never stops the turn.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{ChatEvent, Event, ThreadView};
+use super::Inner;
+use crate::agent::tools::Tools;
+use crate::agent::{AgentInput, AgentStep, Language};
+use crate::error::Error;
+use crate::model::{
+    Conversation, Message, MessageId, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
+};
+
+/// Everything a spawned turn needs.
+pub(super) struct TurnJob {
+    pub user: UserId,
+    pub request_id: Option<String>,
+    pub conversation: Conversation,
+    pub created: bool,
+    pub user_message: Message,
+    pub message_id: MessageId,
+    pub language: Language,
+    pub cancel: CancellationToken,
+    pub events: mpsc::UnboundedSender<Arc<Event>>,
+}
+
+impl TurnJob {
+    fn emit(&self, inner: &Inner, body: ChatEvent) {
+        let event = Arc::new(Event::new(self.user.clone(), body, self.request_id.clone()));
+        inner.hub.publish(event.clone());
+        // The starter may have gone away (REST client disconnected); the turn goes on.
+        let _ = self.events.send(event);
+    }
+}
+
+/// What the agent produced so far.
+#[derive(Default)]
+struct Draft {
+    content: String,
+    tool_calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+    deltas: u32,
+}
+
+pub(super) async fn run(inner: &Inner, job: TurnJob) {
+    let thread_id = job.conversation.id;
+    if job.created {
+        job.emit(
+            inner,
+            ChatEvent::ThreadCreated {
+                thread: ThreadView::from(&job.conversation),
+            },
+        );
+    }
+    job.emit(
+        inner,
+        ChatEvent::MessageAdded {
+            thread_id,
+            message: job.user_message.clone(),
+        },
+    );
+
+    let history = match load_history(inner, &job).await {
+        Ok(h) => h,
+        Err(e) => return fail(inner, &job, e, None).await,
+    };
+    job.emit(
+        inner,
+        ChatEvent::MessageAdded {
+            thread_id,
+            message: Message {
+                id: job.message_id,
+                conversation_id: thread_id,
+                seq: job.user_message.seq + 1,
+                role: Role::Assistant,
+                content: String::new(),
+                tool_calls: Vec::new(),
+                status: MessageStatus::InProgress,
+                usage: None,
+                created_at: Utc::now(),
+            },
+        },
+    );
+
+    let input = AgentInput {
+        history,
+        content: job.user_message.content.clone(),
+        language: job.language,
+        today: Utc::now().date_naive(),
+    };
+    let mut steps = inner
+        .agent
+        .run(Tools::new(inner.store.clone(), job.user.clone()), input);
+    let mut draft = Draft::default();
+    let status = loop {
+        let step = tokio::select! {
+            biased;
+            _ = job.cancel.cancelled() => break MessageStatus::Cancelled,
+            step = steps.next() => step,
+        };
+        match step {
+            None => break MessageStatus::Completed,
+            Some(Ok(step)) => apply(inner, &job, &mut draft, step),
+            Some(Err(e)) => {
+                drop(steps);
+                return fail(inner, &job, e, Some(draft)).await;
+            }
+        }
+    };
+    // Stop the agent before persisting, so nothing it does lands after the final write.
+    drop(steps);
+    finish(inner, &job, draft, status).await;
+}
+
+fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) {
+    let thread_id = job.conversation.id;
+    match step {
+        AgentStep::Delta(delta) => {
+            if delta.is_empty() {
+                return;
+            }
+            draft.content.push_str(&delta);
+            let seq = draft.deltas;
+            draft.deltas += 1;
+            job.emit(
+                inner,
+                ChatEvent::StreamDelta {
+                    thread_id,
+                    message_id: job.message_id,
+                    delta,
+                    seq,
+                },
+            );
+        }
+        AgentStep::ToolCalled(call) => {
+            job.emit(
+                inner,
+                ChatEvent::ToolCalled {
+                    thread_id,
+                    message_id: job.message_id,
+                    tool_name: call.tool_name.clone(),
+                    arguments: call.arguments.clone(),
+                    result: call.result.clone(),
+                },
+            );
+            draft.tool_calls.push(call);
+        }
+        AgentStep::TaskChanged(change, task) => job.emit(
+            inner,
+            ChatEvent::TaskChanged {
+                thread_id,
+                change,
+                task,
+            },
+        ),
+        AgentStep::Usage(u) => draft.usage.get_or_insert_with(Usage::default).add(u),
+    }
+}
+
+/// The last `history_limit` messages before this turn's user message, oldest first.
+async fn load_history(inner: &Inner, job: &TurnJob) -> Result<Vec<Message>, Error> {
+    let limit = inner.settings.history_limit;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut recent = inner
+        .store
+        .recent_messages(&job.user, job.conversation.id, limit + 1)
+        .await?;
+    recent.retain(|m| m.id != job.user_message.id);
+    if recent.len() > limit as usize {
+        recent.drain(..recent.len() - limit as usize);
+    }
+    Ok(recent)
+}
+
+/// Persists the assistant message and announces it.
+async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatus) {
+    let usage = draft.usage.or(Some(Usage::default()));
+    let message = NewMessage {
+        id: job.message_id,
+        conversation_id: job.conversation.id,
+        role: Role::Assistant,
+        content: draft.content,
+        tool_calls: draft.tool_calls,
+        status,
+        usage,
+    };
+    match inner.store.append_message(&job.user, &message).await {
+        Ok(saved) => job.emit(
+            inner,
+            ChatEvent::MessageDone {
+                thread_id: job.conversation.id,
+                message: saved,
+            },
+        ),
+        Err(e) => {
+            e.log_if_internal();
+            job.emit(
+                inner,
+                ChatEvent::Error {
+                    thread_id: Some(job.conversation.id),
+                    error: e.body(),
+                },
+            );
+        }
+    }
+}
+
+/// Ends a turn whose agent failed: the error event, then (when anything was produced) the
+/// partial message persisted with status `failed`.
+async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) {
+    error.log_if_internal();
+    job.emit(
+        inner,
+        ChatEvent::Error {
+            thread_id: Some(job.conversation.id),
+            error: error.body(),
+        },
+    );
+    if let Some(draft) = draft {
+        if !draft.content.is_empty() || !draft.tool_calls.is_empty() {
+            finish(inner, job, draft, MessageStatus::Failed).await;
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Server configuration, read once at start from the environment (and `.env`, loaded by `main`).
+//!
+//! Every variable is documented in `.env.example`. A bad value fails start-up with one line that
+//! names the variable; secrets never appear in `Debug` output.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where the server runs; production refuses unsafe defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A start-up configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn bad(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// Settings of the OpenAI-compatible model provider.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub model: String,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// Everything the server is configured with.
+#[derive(Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub environment: Environment,
+    /// HS256 key. In development an unset key is replaced by a random one (`jwt_secret_generated`).
+    pub jwt_secret: String,
+    pub jwt_secret_generated: bool,
+    pub provider: ProviderConfig,
+    pub context_history_limit: u32,
+    /// Allowed browser origins; empty = none, `["*"]` = any.
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    /// Turn-starting requests allowed per user per window; 0 disables the limit.
+    pub rate_limit_requests: u32,
+    pub rate_limit_window: Duration,
+    /// Longest user message, in characters, after trimming.
+    pub max_message_chars: usize,
+    /// Largest accepted HTTP request body.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for running turns.
+    pub shutdown_drain: Duration,
+    /// Spacing between the offline agent's deltas (zero in production; tests and benches pace it).
+    pub offline_delta_delay: Duration,
+    /// WebSocket settings.
+    pub ws: WsConfig,
+    /// Kernel send buffer of each accepted connection; `None` leaves the kernel's autotuning.
+    /// Bounds kernel memory per slow peer when many sockets are open.
+    pub tcp_send_buffer: Option<usize>,
+}
+
+/// Limits and timers of the WebSocket transport.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// How long a socket may stay unauthenticated (close 4408 after).
+    pub auth_timeout: Duration,
+    /// Server ping period; a peer that misses two pongs is dropped.
+    pub ping_interval: Duration,
+    /// Time between a token's expiry (`token_expired` event) and close 4401, for a refresh.
+    pub token_grace: Duration,
+    /// Largest client frame; bigger ones close the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// Events a socket may fall behind before it is closed with 1013.
+    pub send_queue: usize,
+    /// Longest a single write may take before the peer is considered unable to drain.
+    pub write_timeout: Duration,
+    /// Open sockets one user may hold.
+    pub max_sockets_per_user: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind_addr", &self.bind_addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_pool_size", &self.database_pool_size)
+            .field("environment", &self.environment)
+            .field("jwt_secret", &"<redacted>")
+            .field("provider", &self.provider)
+            .field("context_history_limit", &self.context_history_limit)
+            .field("cors_origins", &self.cors_origins)
+            .field("rate_limit_requests", &self.rate_limit_requests)
+            .field("rate_limit_window", &self.rate_limit_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads configuration from a map of variables (tests pass their own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let environment = match get("ENVIRONMENT").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(bad(
+                    "ENVIRONMENT",
+                    format!("expected development or production, got {other:?}"),
+                ))
+            }
+        };
+        let bind_addr = match get("BIND_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("BIND_ADDR", format!("expected host:port, got {v:?}")))?,
+        };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://agentwire.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "DATABASE_URL",
+                "expected sqlite://… or postgres://…".to_string(),
+            ));
+        }
+        let database_pool_size = parse_num(&get, "DATABASE_POOL_SIZE", 10u32)?;
+        if database_pool_size == 0 {
+            return Err(bad("DATABASE_POOL_SIZE", "must be at least 1"));
+        }
+
+        let (jwt_secret, jwt_secret_generated) =
+            match get("JWT_SECRET_KEY").or_else(|| get("BETTER_AUTH_SECRET")) {
+                Some(s) => {
+                    if environment == Environment::Production && s.len() < 32 {
+                        return Err(bad(
+                            "JWT_SECRET_KEY",
+                            "must be at least 32 bytes in production",
+                        ));
+                    }
+                    (s, false)
+                }
+                None if environment == Environment::Production => {
+                    return Err(bad("JWT_SECRET_KEY", "is required in production"))
+                }
+                None => (random_secret(), true),
+            };
+
+        let provider = ProviderConfig {
+            api_key: get("OPENAI_API_KEY"),
+            base_url: get("OPENAI_BASE_URL"),
+            model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+        };
+        let context_history_limit = parse_num(&get, "CONTEXT_HISTORY_LIMIT", 20u32)?;
+        let cors_origins: Vec<String> = get("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(bad(
+                    "CORS_ORIGINS",
+                    format!("{origin:?} is not an origin such as https://app.example.com"),
+                ));
+            }
+        }
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(bad(
+                    "LOG_FORMAT",
+                    format!("expected pretty or json, got {other:?}"),
+                ))
+            }
+        };
+        let rate_limit_requests = parse_num(&get, "RATE_LIMIT_REQUESTS", 10u32)?;
+        let window_secs = parse_num(&get, "RATE_LIMIT_WINDOW_SECS", 60u64)?;
+        if window_secs == 0 {
+            return Err(bad("RATE_LIMIT_WINDOW_SECS", "must be at least 1"));
+        }
+        let max_message_chars = parse_num(&get, "MAX_MESSAGE_CHARS", 2000usize)?;
+        let max_body_bytes = parse_num(&get, "MAX_BODY_BYTES", 64 * 1024usize)?;
+        let shutdown_drain = Duration::from_secs(parse_num(&get, "SHUTDOWN_DRAIN_SECS", 10u64)?);
+        let offline_delta_delay =
+            Duration::from_millis(parse_num(&get, "OFFLINE_DELTA_DELAY_MS", 0u64)?);
+        let ws = WsConfig {
+            auth_timeout: Duration::from_secs(parse_num(&get, "WS_AUTH_TIMEOUT_SECS", 5u64)?),
+            ping_interval: Duration::from_secs(parse_num(&get, "WS_PING_INTERVAL_SECS", 30u64)?),
+            token_grace: Duration::from_secs(parse_num(&get, "WS_TOKEN_GRACE_SECS", 5u64)?),
+            max_frame_bytes: parse_num(&get, "WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
+            send_queue: parse_num(&get, "WS_SEND_QUEUE", 1024usize)?,
+            write_timeout: Duration::from_secs(parse_num(&get, "WS_WRITE_TIMEOUT_SECS", 10u64)?),
+            max_sockets_per_user: parse_num(&get, "WS_MAX_SOCKETS_PER_USER", 64usize)?,
+        };
+        let tcp_send_buffer = match get("TCP_SEND_BUFFER_BYTES") {
+            None => None,
+            Some(_) => Some(parse_num(&get, "TCP_SEND_BUFFER_BYTES", 0usize)?),
+        };
+        if ws.ping_interval.is_zero() {
+            return Err(bad("WS_PING_INTERVAL_SECS", "must be at least 1"));
+        }
+        if ws.send_queue == 0 {
+            return Err(bad("WS_SEND_QUEUE", "must be at least 1"));
+        }
+        if ws.max_sockets_per_user == 0 {
+            return Err(bad("WS_MAX_SOCKETS_PER_USER", "must be at least 1"));
+        }
+
+        Ok(Config {
+            bind_addr,
+            database_url,
+            database_pool_size,
+            environment,
+            jwt_secret,
+            jwt_secret_generated,
+            provider,
+            context_history_limit,
+            cors_origins,
+            log_format,
+            rate_limit_requests,
+            rate_limit_window: Duration::from_secs(window_secs),
+            max_message_chars,
+            max_body_bytes,
+            shutdown_drain,
+            offline_delta_delay,
+            ws,
+            tcp_send_buffer,
+        })
+    }
+
+    /// A development configuration for tests: in-memory defaults, a fixed secret, no rate limit.
+    pub fn for_tests(database_url: &str, jwt_secret: &str) -> Self {
+        let mut vars = HashMap::new();
+        vars.insert("DATABASE_URL".into(), database_url.into());
+        vars.insert("JWT_SECRET_KEY".into(), jwt_secret.into());
+        vars.insert("RATE_LIMIT_REQUESTS".into(), "0".into());
+        Self::from_vars(&vars).expect("test configuration is valid")
+    }
+
+    /// `"sqlite"` or `"postgres"`, from the URL.
+    pub fn database_backend(&self) -> &'static str {
+        if self.database_url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            bad(
+                var,
+                format!("expected a non-negative whole number, got {v:?}"),
+            )
+        }),
+    }
+}
+
+/// 256 random bits from the OS (v4 UUIDs draw on getrandom), hex-encoded.
+fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_development_sqlite_offline() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.database_url, "sqlite://agentwire.db");
+        assert_eq!(c.database_pool_size, 10);
+        assert_eq!(c.environment, Environment::Development);
+        assert!(c.jwt_secret_generated);
+        assert_eq!(c.jwt_secret.len(), 64);
+        assert_eq!(c.context_history_limit, 20);
+        assert_eq!(c.rate_limit_requests, 10);
+        assert_eq!(c.rate_limit_window, Duration::from_secs(60));
+        assert!(c.provider.api_key.is_none());
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let e = Config::from_vars(&vars(&[("ENVIRONMENT", "production")])).unwrap_err();
+        assert_eq!(e.var, "JWT_SECRET_KEY");
+        let e = Config::from_vars(&vars(&[
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET_KEY", "short"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "JWT_SECRET_KEY");
+        let ok = Config::from_vars(&vars(&[
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET_KEY", &"k".repeat(32)),
+        ]))
+        .unwrap();
+        assert!(ok.is_production());
+    }
+
+    #[test]
+    fn better_auth_secret_is_an_alias() {
+        let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "abc")])).unwrap();
+        assert_eq!(c.jwt_secret, "abc");
+        assert!(!c.jwt_secret_generated);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (k, v) in [
+            ("BIND_ADDR", "nope"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_POOL_SIZE", "-1"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("ENVIRONMENT", "staging"),
+            ("CONTEXT_HISTORY_LIMIT", "lots"),
+            ("CORS_ORIGINS", "example.com"),
+            ("LOG_FORMAT", "xml"),
+            ("RATE_LIMIT_REQUESTS", "1.5"),
+            ("RATE_LIMIT_WINDOW_SECS", "0"),
+        ] {
+            let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
+            assert_eq!(e.var, k, "{k}={v}");
+            assert!(e.to_string().starts_with(k));
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = Config::from_vars(&vars(&[
+            ("JWT_SECRET_KEY", "topsecretvalue"),
+            ("OPENAI_API_KEY", "sk-live-123"),
+            ("DATABASE_URL", "postgres://app:pw123@db/app"),
+        ]))
+        .unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("topsecretvalue"));
+        assert!(!d.contains("sk-live-123"));
+        assert!(!d.contains("pw123"));
+        assert!(d.contains("postgres://app:***@db/app"));
+    }
+}

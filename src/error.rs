@@ -1,0 +1,178 @@
+//! The crate's one error type and its JSON shape.
+//!
+//! Every failure a client can see is an [`Error`]; `code()` and `status()` are the single place
+//! that decides its wire code and HTTP status. 5xx errors log their source once and send only a
+//! generic message: no SQL, URL, key or provider body ever leaves the server.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Why the model provider could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The provider is unreachable, overloaded or refused us (connect error, 429, 5xx).
+    #[error("the model provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider answered something we cannot use.
+    #[error("the model provider failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("missing, invalid or expired token")]
+    Unauthorized,
+    #[error("that resource belongs to another user")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    MessageTooLong(String),
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("this thread is already answering a message")]
+    ThreadBusy,
+    #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("the assistant is unavailable right now")]
+    AgentUnavailable(#[source] AgentError),
+    #[error("the assistant failed")]
+    Agent(#[source] AgentError),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("internal error")]
+    Db(#[from] sqlx::Error),
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for a 400 with a message the client can act on.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+
+    /// The stable machine-readable code sent to clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Invalid(_) => "invalid_request",
+            Error::MessageTooLong(_) => "message_too_long",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::ThreadBusy => "thread_busy",
+            Error::RateLimited(_) => "rate_limited",
+            Error::AgentUnavailable(_) => "agent_unavailable",
+            Error::ShuttingDown => "shutting_down",
+            Error::Agent(_) | Error::Db(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Invalid(_) | Error::MessageTooLong(_) => StatusCode::BAD_REQUEST,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::ThreadBusy => StatusCode::CONFLICT,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Agent(_) | Error::Db(_) | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The message a client may see. Server-side failures get the generic text only.
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Logs the internal cause of a server-side failure; call once where the error is answered.
+    pub fn log_if_internal(&self) {
+        match self {
+            Error::Db(e) => tracing::error!(error = %e, "database error"),
+            Error::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Error::Agent(e) | Error::AgentUnavailable(e) => {
+                tracing::warn!(error = %e, "agent error")
+            }
+            _ => {}
+        }
+    }
+
+    /// The `{"code","message"}` body shared by REST errors and WebSocket `error` events.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_string(),
+            message: self.public_message(),
+        }
+    }
+}
+
+/// The inner object of `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: &'a ErrorBody,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let body = self.body();
+        let mut response = (self.status(), axum::Json(Envelope { error: &body })).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Error::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::RateLimited(wait) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = Error::Internal("password=hunter2 at db.internal:5432".into());
+        assert_eq!(e.public_message(), "internal error");
+        let e = Error::Agent(AgentError::Failed("sk-secret https://api".into()));
+        assert_eq!(e.public_message(), "the assistant failed");
+        assert_eq!(e.code(), "internal");
+    }
+
+    #[test]
+    fn rate_limited_sets_retry_after_rounded_up() {
+        let r = Error::RateLimited(Duration::from_millis(1500)).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn unauthorized_sets_www_authenticate() {
+        let r = Error::Unauthorized.into_response();
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+}

@@ -1,0 +1,135 @@
+//! agentwire: a WebSocket-first realtime chat server for AI assistants that act on a user's data.
+//!
+//! Data flows one way:
+//! - [`transport`] decodes a wire format (REST, SSE) and calls the core;
+//! - [`chat`] runs one turn: history, agent, tools, persistence, events;
+//! - [`agent`] turns a message into deltas and tool calls, acting only through
+//!   [`agent::tools::Tools`] bound to the authenticated user;
+//! - [`store`] keeps conversations, messages and tasks in SQLite or PostgreSQL;
+//! - [`hub`] fans each user's events out to all of that user's subscribers.
+//!
+//! [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one error type.
+
+pub mod agent;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod model;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod transport;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use config::Config;
+pub use state::AppState;
+use transport::{rest, sse};
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let mut api = Router::new()
+        .route("/api/health", get(rest::health))
+        .route("/api/{user_id}/chat", post(rest::chat))
+        .route("/api/{user_id}/chat/stream", post(sse::chat_stream))
+        .route(
+            "/api/{user_id}/conversations",
+            get(rest::list_conversations),
+        )
+        .route(
+            "/api/{user_id}/conversations/{conversation_id}/messages",
+            get(rest::list_messages),
+        )
+        .route("/api/{user_id}/tasks", get(rest::list_tasks));
+    if !config.is_production() {
+        api = api.route("/api/dev/token", post(rest::dev_token));
+    }
+    let mut app = api
+        .fallback(rest::not_found)
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response));
+    if let Some(cors) = cors_layer(&config.cors_origins) {
+        app = app.layer(cors);
+    }
+    app.with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let body = serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// CORS for the configured origins; none configured means same-origin only.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves. Then: stop accepting, let running
+/// turns finish (up to the configured drain time, streaming to their sockets meanwhile), close
+/// every socket with 1001, wait for in-flight HTTP requests, and close the store.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut http_stop = stop_rx.clone();
+    let send_buffer = state.config.tcp_send_buffer;
+    // Chat deltas are small frames: send them at once rather than wait to coalesce (Nagle).
+    let listener = listener.tap_io(move |tcp| {
+        let _ = tcp.set_nodelay(true);
+        if let Some(bytes) = send_buffer {
+            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(bytes);
+        }
+    });
+    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    state.chat.shutdown(state.config.shutdown_drain).await;
+    state.closing.cancel();
+    state.connections.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), state.connections.wait()).await;
+    match server.await {
+        Ok(result) => result?,
+        Err(e) => tracing::error!(error = %e, "server task failed"),
+    }
+    state.store.close().await;
+    Ok(())
+}

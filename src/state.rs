@@ -1,0 +1,67 @@
+//! `AppState`: the handles every request needs, built once at start.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::agent::{Agent, OfflineAgent};
+use crate::auth::Jwt;
+use crate::chat::{Chat, ChatSettings};
+use crate::config::Config;
+use crate::error::Result;
+use crate::hub::Hub;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+
+/// What every request needs. Each field is a handle; cloning bumps a refcount.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub hub: Hub,
+    pub chat: Chat,
+    pub jwt: Jwt,
+    pub started: Instant,
+    /// Cancelled when open sockets must close (after shutdown has drained the turns).
+    pub closing: CancellationToken,
+    /// Every open socket's task, so shutdown can wait for them to say goodbye.
+    pub connections: TaskTracker,
+}
+
+impl AppState {
+    /// Connects the store, applies migrations and wires the core.
+    pub async fn build(config: Config) -> Result<Self> {
+        let store = Store::connect(&config.database_url, config.database_pool_size).await?;
+        store.migrate().await?;
+        Ok(Self::with_store(config, store))
+    }
+
+    /// Wires the core over an already migrated store.
+    pub fn with_store(config: Config, store: Store) -> Self {
+        let hub = Hub::new(config.ws.send_queue);
+        let agent = Agent::Offline(OfflineAgent::new(config.offline_delta_delay));
+        let limiter = RateLimiter::new(config.rate_limit_requests, config.rate_limit_window);
+        let chat = Chat::new(
+            store.clone(),
+            hub.clone(),
+            agent,
+            limiter,
+            ChatSettings {
+                history_limit: config.context_history_limit,
+                max_message_chars: config.max_message_chars,
+            },
+        );
+        AppState {
+            jwt: Jwt::new(&config.jwt_secret),
+            config: Arc::new(config),
+            store,
+            hub,
+            chat,
+            started: Instant::now(),
+            closing: CancellationToken::new(),
+            connections: TaskTracker::new(),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The persistence layer: one concrete [`Store`] over SQLite or PostgreSQL.
+//!
+//! This module owns the public store API, URL dispatch, input validation and the helpers both
+//! backends share. Each backend's SQL lives in `sqlite.rs` / `postgres.rs`, side by side; nothing
+//! outside this module writes SQL. Every user-data query filters by `user_id` in SQL, so another
+//! user's row is indistinguishable from a missing one. This module must not know about HTTP,
+//! WebSockets or the agent.
+
+mod cursor;
+mod postgres;
+mod sqlite;
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Conversation, Message, MessageStatus, NewMessage, NewTask, Page, PageRequest, Priority, Role,
+    Task, TaskFilter, TaskPatch, ThreadId, UserId,
+};
+
+/// Longest task or conversation title accepted, in characters (after trimming).
+pub const MAX_TITLE_CHARS: usize = 500;
+
+/// Most rows `find_tasks` returns.
+pub const FIND_TASKS_LIMIT: i64 = 20;
+
+/// A handle to the database; cheap to clone (it wraps a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store(Backend);
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+macro_rules! dispatch {
+    ($self:ident . $f:ident ( $($arg:expr),* )) => {
+        match &$self.0 {
+            Backend::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
+            Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens a pool of at most `pool_size` connections (at least 1).
+    ///
+    /// `sqlite://path.db` creates the file if missing (WAL journal, foreign keys on, 5 s busy
+    /// timeout, synchronous NORMAL); `sqlite::memory:` is a private in-memory database.
+    /// `postgres://…` and `postgresql://…` connect to PostgreSQL. Any other scheme is
+    /// `Error::Invalid` naming the scheme (never the whole URL, which may hold a password).
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Store> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        let pool_size = pool_size.max(1);
+        match scheme {
+            "sqlite" => Ok(Store(Backend::Sqlite(
+                sqlite::connect(url, pool_size).await?,
+            ))),
+            "postgres" | "postgresql" => Ok(Store(Backend::Postgres(
+                postgres::connect(url, pool_size).await?,
+            ))),
+            "" => Err(Error::invalid(
+                "database URL has no scheme; expected sqlite:, postgres: or postgresql:",
+            )),
+            other => Err(Error::Invalid(format!(
+                "unsupported database URL scheme `{other}`; expected sqlite, postgres or postgresql"
+            ))),
+        }
+    }
+
+    /// Applies the embedded migrations not yet recorded in `_sqlx_migrations`; a no-op when
+    /// the schema is current. Fails if an applied migration's SQL has changed.
+    pub async fn migrate(&self) -> Result<()> {
+        dispatch!(self.migrate())
+    }
+
+    /// Checks the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self.ping())
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.0 {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back. Every clone is closed.
+    pub async fn close(&self) {
+        match &self.0 {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Creates an empty conversation owned by `user`. The title is trimmed; a blank one means
+    /// "untitled" (`None`), one over [`MAX_TITLE_CHARS`] is `Error::Invalid`.
+    pub async fn create_conversation(
+        &self,
+        user: &UserId,
+        title: Option<&str>,
+        metadata: &serde_json::Value,
+    ) -> Result<Conversation> {
+        // Callers derive titles from message text, which may start with a blank line.
+        let title = title.filter(|t| !t.trim().is_empty());
+        let title = title.map(valid_title).transpose()?;
+        let now = now();
+        let conversation = Conversation {
+            id: ThreadId::new(),
+            user_id: user.clone(),
+            title,
+            created_at: now,
+            updated_at: now,
+            metadata: metadata.clone(),
+        };
+        dispatch!(self.create_conversation(&conversation))?;
+        Ok(conversation)
+    }
+
+    /// The conversation, or `None` when it is missing or owned by someone else.
+    pub async fn get_conversation(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+    ) -> Result<Option<Conversation>> {
+        dispatch!(self.get_conversation(user, id))
+    }
+
+    /// The user's conversations, newest first by `(updated_at, id)`.
+    pub async fn list_conversations(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Conversation>> {
+        let after = page
+            .after
+            .as_deref()
+            .map(cursor::decode_conversation)
+            .transpose()?;
+        let limit = cursor::clamp_limit(page.limit);
+        let rows = dispatch!(self.list_conversations(user, after, limit + 1))?;
+        Ok(cursor::page(rows, limit, cursor::encode_conversation))
+    }
+
+    /// Sets the title (validated) and bumps `updated_at`; `None` when missing or not owned.
+    pub async fn rename_conversation(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        title: &str,
+    ) -> Result<Option<Conversation>> {
+        let title = valid_title(title)?;
+        dispatch!(self.rename_conversation(user, id, &title, now()))
+    }
+
+    /// Deletes the conversation and (by foreign-key cascade) its messages.
+    /// `false` when it is missing or not owned.
+    pub async fn delete_conversation(&self, user: &UserId, id: ThreadId) -> Result<bool> {
+        dispatch!(self.delete_conversation(user, id))
+    }
+
+    /// Appends a message in one transaction: checks ownership, bumps the conversation's
+    /// `updated_at`, allocates the next `seq` (1, 2, 3, …) and inserts the row.
+    /// `Error::NotFound("conversation")` when missing or not owned; a failure writes nothing.
+    /// `InProgress` is a streaming-only status and is refused with `Error::Internal`.
+    pub async fn append_message(&self, user: &UserId, msg: &NewMessage) -> Result<Message> {
+        if msg.status == MessageStatus::InProgress {
+            return Err(Error::Internal(
+                "an in-progress message cannot be stored".into(),
+            ));
+        }
+        dispatch!(self.append_message(user, msg, now()))
+    }
+
+    /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation
+    /// is missing or not owned.
+    pub async fn list_messages(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        page: &PageRequest,
+    ) -> Result<Page<Message>> {
+        let after = page
+            .after
+            .as_deref()
+            .map(cursor::decode_number)
+            .transpose()?
+            .unwrap_or(0);
+        let limit = cursor::clamp_limit(page.limit);
+        let rows = dispatch!(self.list_messages(user, id, after, limit + 1))?;
+        Ok(cursor::page(rows, limit, |m: &Message| {
+            cursor::encode_number(m.seq)
+        }))
+    }
+
+    /// The last `limit` messages of a conversation in chronological order (oldest first).
+    /// Empty when the conversation is missing or not owned.
+    pub async fn recent_messages(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        dispatch!(self.recent_messages(user, id, i64::from(limit)))
+    }
+
+    /// Adds a task with the user's next number (1, 2, 3, …). Numbers are allocated atomically,
+    /// never collide under concurrency and are never reused, even after a delete.
+    pub async fn add_task(&self, user: &UserId, task: &NewTask) -> Result<Task> {
+        let title = valid_title(&task.title)?;
+        dispatch!(self.add_task(user, &title, task, now()))
+    }
+
+    /// The user's task with this number, or `None`.
+    pub async fn get_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
+        dispatch!(self.get_task(user, number))
+    }
+
+    /// Tasks whose title contains `query` (trimmed, case-insensitive), pending first, then by
+    /// number; at most [`FIND_TASKS_LIMIT`]. An empty query matches every task.
+    /// SQLite folds ASCII letters only; PostgreSQL folds per the database's locale.
+    pub async fn find_tasks(&self, user: &UserId, query: &str) -> Result<Vec<Task>> {
+        dispatch!(self.find_tasks(user, query.trim()))
+    }
+
+    /// The user's tasks matching `filter`, by number ascending.
+    pub async fn list_tasks(
+        &self,
+        user: &UserId,
+        filter: TaskFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Task>> {
+        let after = page
+            .after
+            .as_deref()
+            .map(cursor::decode_number)
+            .transpose()?
+            .unwrap_or(0);
+        let limit = cursor::clamp_limit(page.limit);
+        let rows = dispatch!(self.list_tasks(user, filter, after, limit + 1))?;
+        Ok(cursor::page(rows, limit, |t: &Task| {
+            cursor::encode_number(t.number)
+        }))
+    }
+
+    /// Applies the patch's `Some` fields (a new title is validated) and bumps `updated_at`,
+    /// even for an empty patch. `None` when the task is missing.
+    pub async fn update_task(
+        &self,
+        user: &UserId,
+        number: i64,
+        patch: &TaskPatch,
+    ) -> Result<Option<Task>> {
+        let title = patch.title.as_deref().map(valid_title).transpose()?;
+        dispatch!(self.update_task(user, number, title.as_deref(), patch, now()))
+    }
+
+    /// Deletes the task and returns it as it was; `None` when missing. Its number stays used.
+    pub async fn delete_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
+        dispatch!(self.delete_task(user, number))
+    }
+}
+
+/// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
+/// read back equal the values written.
+fn now() -> DateTime<Utc> {
+    let micros = Utc::now().timestamp_micros();
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// The trimmed title, or `Error::Invalid` when it is blank or too long.
+fn valid_title(title: &str) -> Result<String> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(Error::invalid("title must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Error::Invalid(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        )));
+    }
+    Ok(title.to_string())
+}
+
+/// The row `append_message` wrote, without reading it back.
+fn appended(msg: &NewMessage, seq: i64, now: DateTime<Utc>) -> Message {
+    Message {
+        id: msg.id,
+        conversation_id: msg.conversation_id,
+        seq,
+        role: msg.role,
+        content: msg.content.clone(),
+        tool_calls: msg.tool_calls.clone(),
+        status: msg.status,
+        usage: msg.usage,
+        created_at: now,
+    }
+}
+
+/// The row `add_task` wrote, without reading it back.
+fn added(number: i64, title: &str, new: &NewTask, now: DateTime<Utc>) -> Task {
+    Task {
+        number,
+        title: title.to_string(),
+        priority: new.priority,
+        due_date: new.due_date,
+        completed: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The single embedded migration set for one backend, recorded in `_sqlx_migrations`.
+fn migrator(init_sql: &'static str) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(vec![Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            Cow::Borrowed(init_sql),
+            false,
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// A stored value this code cannot read back: an internal error, never shown to clients.
+fn corrupt(column: &str, detail: impl Into<String>) -> Error {
+    Error::Db(sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: detail.into().into(),
+    })
+}
+
+fn parse_role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| corrupt("role", format!("unknown role {s:?}")))
+}
+
+fn parse_status(s: &str) -> Result<MessageStatus> {
+    MessageStatus::parse(s).ok_or_else(|| corrupt("status", format!("unknown status {s:?}")))
+}
+
+fn parse_priority(s: &str) -> Result<Priority> {
+    Priority::parse(s).ok_or_else(|| corrupt("priority", format!("unknown priority {s:?}")))
+}

@@ -1,0 +1,104 @@
+//! Transports: the edges that decode a wire format, call the chat core and encode its events.
+//!
+//! No transport touches the store or the agent directly for a turn; they call
+//! [`crate::chat::Chat`]. This module holds what they share: extractors whose rejections use our
+//! error shape, and the small parsing helpers for ids and pages.
+
+pub mod rest;
+pub mod sse;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{PageRequest, ThreadId};
+
+/// `axum::Json`, but a bad body is our `{"error":…}` (400, or 413 when too large).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self> {
+        // Clients of the seeds send JSON without a content type; parse the body regardless.
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge
+                } else {
+                    Error::invalid("could not read the request body")
+                }
+            })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonSyntaxError(_)) => {
+                Err(Error::invalid("request body is not valid JSON"))
+            }
+            Err(JsonRejection::JsonDataError(e)) => Err(Error::Invalid(data_error(&e.body_text()))),
+            Err(_) => Err(Error::invalid("request body is not valid JSON")),
+        }
+    }
+}
+
+/// serde's message without axum's prefix ("Failed to deserialize the JSON body into the target
+/// type: ").
+fn data_error(text: &str) -> String {
+    match text.split_once(": ") {
+        Some((_, rest)) => rest.to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// `axum::extract::Query`, with our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(Error::Invalid(data_error(&e.body_text())))
+            }
+            Err(_) => Err(Error::invalid("invalid query string")),
+        }
+    }
+}
+
+/// A thread id from a path or body. A string that is not a UUID names no thread: 404, like a
+/// thread of another user.
+pub fn parse_thread_id(s: &str) -> Result<ThreadId> {
+    Uuid::parse_str(s.trim())
+        .map(ThreadId)
+        .map_err(|_| Error::NotFound("conversation"))
+}
+
+/// Checks `limit` (1..=100, default `default`) and builds the page request.
+pub fn page_request(
+    limit: Option<u32>,
+    after: Option<String>,
+    default: u32,
+) -> Result<PageRequest> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::invalid("limit must be between 1 and 100"));
+    }
+    Ok(PageRequest {
+        limit,
+        after: after.filter(|a| !a.is_empty()),
+    })
+}

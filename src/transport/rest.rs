@@ -1,0 +1,252 @@
+//! REST endpoints: a whole turn as one JSON answer, the listings, health and the dev token.
+//!
+//! `POST /api/{user_id}/chat` collects the core's event stream into one response; everything it
+//! says comes from those events, so REST can never disagree with the WebSocket about a turn.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{page_request, parse_thread_id, ApiJson, ApiQuery};
+use crate::auth::AuthUser;
+use crate::chat::event::{ChatEvent, ThreadView};
+use crate::chat::{Turn, TurnRequest};
+use crate::error::{Error, ErrorBody, Result};
+use crate::model::{Message, Page, TaskFilter, ThreadId, ToolCall, Usage, UserId};
+use crate::state::AppState;
+
+/// The body of `POST /api/{user_id}/chat` and its stream twin.
+#[derive(Debug, Deserialize)]
+pub struct ChatBody {
+    #[serde(default, alias = "content")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+impl ChatBody {
+    /// The turn this body asks for, on behalf of `user`.
+    pub fn into_turn_request(self, user: UserId) -> Result<TurnRequest> {
+        let content = self
+            .message
+            .ok_or_else(|| Error::invalid("message is required"))?;
+        let thread_id = match self.conversation_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(id) => Some(parse_thread_id(id)?),
+        };
+        Ok(TurnRequest {
+            user,
+            thread_id,
+            content,
+            metadata: self.metadata.unwrap_or(Value::Null),
+            request_id: None,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ToolCallView {
+    tool_name: String,
+    arguments: Value,
+    result: Value,
+}
+
+impl From<ToolCall> for ToolCallView {
+    fn from(c: ToolCall) -> Self {
+        ToolCallView {
+            tool_name: c.tool_name,
+            arguments: c.arguments,
+            result: c.result,
+        }
+    }
+}
+
+/// The answer of `POST /api/{user_id}/chat`.
+#[derive(Debug, Serialize)]
+struct ChatResponse {
+    conversation_id: ThreadId,
+    message: String,
+    /// The same text, for clients written against the first API draft.
+    response: String,
+    tool_calls: Vec<ToolCallView>,
+    usage: Usage,
+    status: crate::model::MessageStatus,
+    timestamp: String,
+    metadata: Value,
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> Result<Json<Value>> {
+    let user = auth.require(&user_id)?.clone();
+    let turn = state
+        .chat
+        .start_turn(body.into_turn_request(user.clone())?)
+        .await?;
+    let language = turn.language;
+    let message = collect(turn).await?;
+    let response = ChatResponse {
+        conversation_id: message.conversation_id,
+        response: message.content.clone(),
+        message: message.content,
+        tool_calls: message.tool_calls.into_iter().map(Into::into).collect(),
+        usage: message.usage.unwrap_or_default(),
+        status: message.status,
+        timestamp: Utc::now().to_rfc3339(),
+        metadata: json!({
+            "user_id": user,
+            "token_verified": true,
+            "language": language.code(),
+        }),
+    };
+    Ok(Json(serde_json::to_value(response).expect("serialisable")))
+}
+
+/// Waits for the turn's final message; an `error` event becomes the response's error.
+async fn collect(mut turn: Turn) -> Result<Message> {
+    let mut failure: Option<ErrorBody> = None;
+    while let Some(event) = turn.next().await {
+        match &event.body {
+            ChatEvent::MessageDone { message, .. } if failure.is_none() => {
+                return Ok(message.clone())
+            }
+            ChatEvent::Error { error, .. } => failure = Some(error.clone()),
+            _ => {}
+        }
+    }
+    Err(match failure.map(|e| e.code) {
+        Some(code) if code == "agent_unavailable" => {
+            Error::AgentUnavailable(crate::error::AgentError::Unavailable("turn failed".into()))
+        }
+        _ => Error::Internal("turn ended without a message".into()),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(user_id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<ThreadView>>> {
+    let user = auth.require(&user_id)?;
+    let page = page_request(q.limit, q.after, 20)?;
+    Ok(Json(state.chat.list_threads(user, &page).await?))
+}
+
+pub async fn list_messages(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((user_id, conversation_id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Message>>> {
+    let user = auth.require(&user_id)?;
+    let id = parse_thread_id(&conversation_id)?;
+    let page = page_request(q.limit, q.after, 50)?;
+    let thread = state.chat.load_thread(user, id, &page).await?;
+    Ok(Json(Page {
+        data: thread.messages,
+        has_more: thread.has_more,
+        after: thread.after,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaskQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+pub async fn list_tasks(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(user_id): Path<String>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
+) -> Result<Response> {
+    let user = auth.require(&user_id)?;
+    let filter = match q.status.as_deref() {
+        None => TaskFilter::All,
+        Some(s) => TaskFilter::parse(s)
+            .ok_or_else(|| Error::invalid("status must be all, pending or completed"))?,
+    };
+    let page = page_request(q.limit, q.after, 100)?;
+    Ok(Json(state.chat.list_tasks(user, filter, &page).await?).into_response())
+}
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    let database =
+        match tokio::time::timeout(Duration::from_secs(2), state.chat.database_ok()).await {
+            Ok(true) => "ok",
+            _ => "unavailable",
+        };
+    let status = if database == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if database == "ok" { "ok" } else { "degraded" },
+        "database": database,
+        "database_backend": state.config.database_backend(),
+        "agent": state.chat.agent_name(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+    });
+    (status, Json(body)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DevTokenBody {
+    user_id: String,
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+}
+
+/// Development only (the route is not mounted in production): a token for any user id.
+pub async fn dev_token(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DevTokenBody>,
+) -> Result<Json<Value>> {
+    let user = body.user_id.trim();
+    if user.is_empty() || user.len() > 128 || user.chars().any(|c| c.is_control() || c == '/') {
+        return Err(Error::invalid(
+            "user_id must be 1-128 characters, without '/' or control characters",
+        ));
+    }
+    let ttl = body.ttl_secs.unwrap_or(3600).clamp(1, 7 * 24 * 3600);
+    let token = state.jwt.mint(&UserId::new(user), Duration::from_secs(ttl));
+    Ok(Json(json!({
+        "token": token,
+        "user_id": user,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+    })))
+}
+
+/// 404 for every unknown route, in our shape.
+pub async fn not_found() -> Error {
+    Error::NotFound("route")
+}
+
+/// 405 for a known route with the wrong method, in our shape.
+pub async fn method_not_allowed() -> Response {
+    let body = json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this route"}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}
