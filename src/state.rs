@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::agent::{Agent, OfflineAgent};
+use crate::agent::{Agent, OfflineAgent, OpenAiAgent};
 use crate::auth::Jwt;
 use crate::chat::{Chat, ChatSettings};
 use crate::config::Config;
@@ -41,7 +41,13 @@ impl AppState {
     /// Wires the core over an already migrated store.
     pub fn with_store(config: Config, store: Store) -> Self {
         let hub = Hub::new(config.ws.send_queue);
-        let agent = Agent::Offline(OfflineAgent::new(config.offline_delta_delay));
+        let offline = OfflineAgent::new(config.offline_delta_delay);
+        let agent = if config.provider.is_configured() {
+            let fallback = config.provider.fallback_offline.then(|| offline.clone());
+            Agent::OpenAi(OpenAiAgent::new(&config.provider, fallback))
+        } else {
+            Agent::Offline(offline)
+        };
         let limiter = RateLimiter::new(config.rate_limit_requests, config.rate_limit_window);
         let chat = Chat::new(
             store.clone(),

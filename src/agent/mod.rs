@@ -5,6 +5,7 @@
 //! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
 
 pub mod offline;
+pub mod openai;
 pub mod tools;
 
 use chrono::NaiveDate;
@@ -14,6 +15,7 @@ use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
 pub use offline::intent::Language;
 pub use offline::OfflineAgent;
+pub use openai::OpenAiAgent;
 use tools::Tools;
 
 /// What an agent is given for one turn.
@@ -49,6 +51,7 @@ pub type StepStream = BoxStream<'static, Result<AgentStep, Error>>;
 #[derive(Clone)]
 pub enum Agent {
     Offline(OfflineAgent),
+    OpenAi(OpenAiAgent),
 }
 
 impl Agent {
@@ -56,6 +59,7 @@ impl Agent {
     pub fn name(&self) -> &'static str {
         match self {
             Agent::Offline(_) => "offline",
+            Agent::OpenAi(_) => "openai",
         }
     }
 
@@ -63,6 +67,7 @@ impl Agent {
     pub fn run(&self, tools: Tools, input: AgentInput) -> StepStream {
         match self {
             Agent::Offline(a) => a.run(tools, input),
+            Agent::OpenAi(a) => a.run(tools, input),
         }
     }
 }

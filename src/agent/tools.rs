@@ -6,6 +6,7 @@
 //! outcome the agent turns into a question, never a change to the wrong task.
 
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,8 +25,8 @@ pub const TOOL_NAMES: [&str; 5] = [
     "update_task",
 ];
 
-/// How a task is named: its number, or words of its title.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// How a task is named: its number (as the user says "task 3"), or words of its title.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum TaskArg {
     Number(i64),
@@ -55,39 +56,106 @@ impl TaskArg {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Arguments of `add_task`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTaskArgs {
+    /// Short title of the task, in the user's words.
     pub title: String,
+    /// low, medium (default) or high.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// Due date as YYYY-MM-DD.
     #[serde(default)]
     pub due_date: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Arguments of `list_tasks`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasksArgs {
+    /// all (default), pending or completed.
     #[serde(default)]
     pub status: Option<TaskFilter>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Arguments of `complete_task` and `delete_task`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRefArgs {
+    /// The task's number, or words of its title.
     pub task: TaskArg,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Arguments of `update_task`; only the fields given change.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTaskArgs {
+    /// The task's number, or words of its title.
     pub task: TaskArg,
+    /// New title.
     #[serde(default)]
     pub title: Option<String>,
+    /// New priority: low, medium or high.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// New due date as YYYY-MM-DD.
     #[serde(default)]
     pub due_date: Option<NaiveDate>,
+}
+
+/// A tool as declared to a model: name, description and JSON schema of its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub parameters: Value,
+}
+
+/// The five task tools with argument schemas generated from the argument types above, so the
+/// declaration and the parser can never disagree.
+pub fn tool_specs() -> Vec<ToolSpec> {
+    vec![
+        ToolSpec {
+            name: "add_task",
+            description: "Add a task to the user's task list.",
+            parameters: schema_of::<AddTaskArgs>(),
+        },
+        ToolSpec {
+            name: "list_tasks",
+            description: "List the user's tasks, optionally only pending or completed ones.",
+            parameters: schema_of::<ListTasksArgs>(),
+        },
+        ToolSpec {
+            name: "complete_task",
+            description: "Mark one of the user's tasks as done.",
+            parameters: schema_of::<TaskRefArgs>(),
+        },
+        ToolSpec {
+            name: "delete_task",
+            description: "Delete one of the user's tasks.",
+            parameters: schema_of::<TaskRefArgs>(),
+        },
+        ToolSpec {
+            name: "update_task",
+            description: "Change the title, priority or due date of one of the user's tasks.",
+            parameters: schema_of::<UpdateTaskArgs>(),
+        },
+    ]
+}
+
+/// A self-contained JSON schema (no `$ref`s, no meta keys) for function-calling APIs.
+fn schema_of<T: JsonSchema>() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft07()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Value::Object(map) = &mut schema {
+        map.remove("$schema");
+        map.remove("title");
+        map.remove("description");
+    }
+    schema
 }
 
 /// What a tool that acts on one task did.
@@ -252,7 +320,11 @@ impl Tools {
         arguments: &Value,
     ) -> Result<(Value, Option<TaskOutcome>)> {
         fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Value> {
-            let v = if v.is_null() { json!({}) } else { v.clone() };
+            let mut v = if v.is_null() { json!({}) } else { v.clone() };
+            // The user is fixed by authentication: a user id the model sends is ignored.
+            if let Value::Object(map) = &mut v {
+                map.remove("user_id");
+            }
             serde_json::from_value(v).map_err(
                 |e| json!({"ok": false, "error": "invalid_arguments", "message": e.to_string()}),
             )
@@ -374,6 +446,29 @@ mod tests {
         assert_eq!(n(json!("Task 7")), Some(7));
         assert_eq!(n(json!("meeting")), None);
         assert_eq!(n(json!("3 apples")), None);
+    }
+
+    #[test]
+    fn tool_schemas_are_self_contained_objects() {
+        let specs = tool_specs();
+        let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+        assert_eq!(names, TOOL_NAMES);
+        for spec in &specs {
+            let text = spec.parameters.to_string();
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+            assert!(
+                !text.contains("$ref") && !text.contains("$schema"),
+                "{text}"
+            );
+        }
+        let add = &specs[0].parameters;
+        assert_eq!(add["required"], json!(["title"]));
+        assert!(add["properties"]["priority"].to_string().contains("high"));
+        let complete = &specs[2].parameters;
+        assert_eq!(complete["required"], json!(["task"]));
+        assert!(complete["properties"]["task"]
+            .to_string()
+            .contains("integer"));
     }
 
     #[test]

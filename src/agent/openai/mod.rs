@@ -1,0 +1,306 @@
+//! The model-driven agent: any OpenAI-compatible Chat Completions server, streamed, with the
+//! task tools declared as function tools.
+//!
+//! One turn is a loop: stream a completion, forward its text as deltas, reassemble its tool
+//! calls, run each against the authenticated user's tools, give the results back, and repeat
+//! until the model answers in text or `AGENT_MAX_TURNS` is reached. Opening a stream is retried
+//! (connect errors, 429, 5xx); once text has flowed a failure ends the message as `failed`.
+//! Provider errors are logged here and reach clients only as `agent_unavailable` or `internal`.
+
+mod context;
+mod retry;
+mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
+use async_openai::types::chat::CreateChatCompletionRequest;
+use async_openai::Client;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use super::offline::OfflineAgent;
+use super::tools::{tool_specs, Tools};
+use super::{AgentInput, AgentStep, StepStream};
+use crate::config::ProviderConfig;
+use crate::error::{AgentError, Error};
+use crate::model::{ToolCall, Usage};
+use retry::ProviderRetry;
+use stream::ToolCallAssembler;
+
+/// Attempts at opening one completion stream (the first try included).
+const TRIES: u32 = 3;
+
+/// Cheap-to-clone handle to a configured provider.
+#[derive(Clone)]
+pub struct OpenAiAgent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client<OpenAIConfig>,
+    model: String,
+    max_turns: u32,
+    timeout: Duration,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    /// Answers instead when the provider is unavailable (`AGENT_FALLBACK=offline`).
+    fallback: Option<OfflineAgent>,
+    tools: Vec<Value>,
+}
+
+impl OpenAiAgent {
+    pub fn new(config: &ProviderConfig, fallback: Option<OfflineAgent>) -> Self {
+        let mut openai =
+            OpenAIConfig::new().with_api_key(config.api_key.clone().unwrap_or_default());
+        if let Some(base) = &config.base_url {
+            openai = openai.with_api_base(base.trim_end_matches('/'));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client builds");
+        let service = tower::ServiceBuilder::new()
+            .layer(tower::retry::RetryLayer::new(ProviderRetry::new(
+                TRIES,
+                Duration::from_millis(250),
+                Duration::from_secs(8),
+            )))
+            .service(ReqwestService::new(http));
+        let tools = tool_specs()
+            .into_iter()
+            .map(|t| {
+                json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters,
+                }})
+            })
+            .collect();
+        OpenAiAgent {
+            inner: Arc::new(Inner {
+                client: Client::with_config(openai).with_http_service(service),
+                model: config.model.clone(),
+                max_turns: config.max_turns,
+                timeout: config.timeout,
+                temperature: config.temperature,
+                max_tokens: config.max_tokens,
+                fallback,
+                tools,
+            }),
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.inner.model
+    }
+
+    /// Runs one turn. The conversation with the provider runs in its own task feeding a small
+    /// channel; dropping the returned stream stops it.
+    pub fn run(&self, tools: Tools, input: AgentInput) -> StepStream {
+        let (tx, rx) = mpsc::channel(64);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = drive(&inner, &tools, &input, &tx) => {}
+                // The turn went away (cancelled): stop talking to the provider.
+                _ = tx.closed() => {}
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move {
+            let step = rx.recv().await?;
+            Some((step, rx))
+        })
+        .boxed()
+    }
+}
+
+type Sender = mpsc::Sender<Result<AgentStep, Error>>;
+
+/// Whether anything reached the turn yet; decides between `unavailable` and `failed`.
+#[derive(Default)]
+struct Progress {
+    produced: bool,
+}
+
+async fn drive(inner: &Inner, tools: &Tools, input: &AgentInput, tx: &Sender) {
+    let mut progress = Progress::default();
+    let outcome = tokio::time::timeout(
+        inner.timeout,
+        converse(inner, tools, input, tx, &mut progress),
+    )
+    .await;
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(_) if progress.produced => Error::Agent(AgentError::Failed("timed out".into())),
+        Err(_) => Error::AgentUnavailable(AgentError::Unavailable("timed out".into())),
+    };
+    if let (Error::AgentUnavailable(cause), false, Some(offline)) =
+        (&error, progress.produced, &inner.fallback)
+    {
+        tracing::warn!(error = %cause, "model provider unavailable; answering offline");
+        let mut steps = offline.run(tools.clone(), input.clone());
+        while let Some(step) = steps.next().await {
+            if tx.send(step).await.is_err() {
+                return;
+            }
+        }
+        return;
+    }
+    let _ = tx.send(Err(error)).await;
+}
+
+/// The tool loop. Errors are already classified for the client.
+async fn converse(
+    inner: &Inner,
+    tools: &Tools,
+    input: &AgentInput,
+    tx: &Sender,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let system = context::system_prompt(input.language, input.today);
+    let mut messages = context::messages(&system, &input.history, &input.content);
+    for _ in 0..inner.max_turns {
+        let request = request(inner, &messages)?;
+        let mut chunks = inner
+            .client
+            .chat()
+            .create_stream(request)
+            .await
+            .map_err(|e| classify(e, progress.produced))?;
+        let mut text = String::new();
+        let mut calls = ToolCallAssembler::default();
+        let mut finished = false;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| classify(e, true))?;
+            if let Some(u) = chunk.usage {
+                let usage = Usage {
+                    prompt_tokens: u.prompt_tokens,
+                    completion_tokens: u.completion_tokens,
+                    total_tokens: u.total_tokens,
+                };
+                send(tx, AgentStep::Usage(usage)).await?;
+            }
+            for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+                if let Some(delta) = choice.delta.content.filter(|d| !d.is_empty()) {
+                    text.push_str(&delta);
+                    progress.produced = true;
+                    send(tx, AgentStep::Delta(delta)).await?;
+                }
+                for call in choice.delta.tool_calls.iter().flatten() {
+                    calls.push(call);
+                }
+                finished |= choice.finish_reason.is_some();
+            }
+        }
+        if !finished {
+            return Err(Error::Agent(AgentError::Failed(
+                "the stream ended before the answer did".into(),
+            )));
+        }
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let calls = calls.finish();
+        let mut assistant = json!({"role": "assistant", "tool_calls": calls.iter().map(|c| json!({
+            "id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments},
+        })).collect::<Vec<_>>()});
+        if !text.is_empty() {
+            assistant["content"] = json!(text);
+        }
+        messages.push(assistant);
+        for call in calls {
+            let (arguments, result, outcome) = match serde_json::from_str::<Value>(&call.arguments)
+            {
+                Ok(args) => {
+                    let (result, outcome) = tools.call(&call.name, &args).await?;
+                    (args, result, outcome)
+                }
+                Err(_) => {
+                    let result = json!({"ok": false, "error": "invalid_arguments",
+                        "message": "arguments must be a JSON object matching the tool's schema"});
+                    (Value::String(call.arguments.clone()), result, None)
+                }
+            };
+            progress.produced = true;
+            messages.push(
+                json!({"role": "tool", "tool_call_id": call.id, "content": result.to_string()}),
+            );
+            send(
+                tx,
+                AgentStep::ToolCalled(ToolCall {
+                    id: Some(call.id),
+                    tool_name: call.name,
+                    arguments,
+                    result,
+                }),
+            )
+            .await?;
+            if let Some((change, task)) = outcome.as_ref().and_then(|o| o.change()) {
+                send(tx, AgentStep::TaskChanged(change, task.clone())).await?;
+            }
+        }
+    }
+    Err(Error::Agent(AgentError::Failed(format!(
+        "no answer after {} model calls (AGENT_MAX_TURNS)",
+        inner.max_turns
+    ))))
+}
+
+/// One completion request, built from JSON so any field a compatible server knows passes as is.
+fn request(inner: &Inner, messages: &[Value]) -> Result<CreateChatCompletionRequest, Error> {
+    let mut body = json!({
+        "model": inner.model,
+        "messages": messages,
+        "tools": inner.tools,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if let Some(t) = inner.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(m) = inner.max_tokens {
+        body["max_tokens"] = json!(m);
+    }
+    serde_json::from_value(body)
+        .map_err(|e| Error::Agent(AgentError::Failed(format!("building the request: {e}"))))
+}
+
+async fn send(tx: &Sender, step: AgentStep) -> Result<(), Error> {
+    // A closed channel means the turn is gone; the select in `run` ends this task.
+    let _ = tx.send(Ok(step)).await;
+    Ok(())
+}
+
+/// Maps a provider error to what the client may learn: the provider could not be reached or
+/// refused for load (`agent_unavailable`), or it failed (`internal`). The cause is kept for
+/// the log only.
+fn classify(e: OpenAIError, produced: bool) -> Error {
+    let unavailable = match &e {
+        OpenAIError::ApiError(r) => {
+            r.status_code.as_u16() == 429 || r.status_code.is_server_error()
+        }
+        OpenAIError::Reqwest(r) => r.is_connect() || r.is_timeout() || r.is_request(),
+        _ => false,
+    };
+    let cause = describe(&e);
+    if unavailable && !produced {
+        Error::AgentUnavailable(AgentError::Unavailable(cause))
+    } else {
+        Error::Agent(AgentError::Failed(cause))
+    }
+}
+
+/// A log line for a provider error without its body (which may echo the prompt).
+fn describe(e: &OpenAIError) -> String {
+    match e {
+        OpenAIError::ApiError(r) => format!("HTTP {}", r.status_code),
+        OpenAIError::Reqwest(r) => format!("transport: {r}"),
+        OpenAIError::JSONDeserialize(err, _) => format!("unreadable chunk: {err}"),
+        OpenAIError::StreamError(err) => format!("stream: {err}"),
+        other => other.to_string(),
+    }
+}
