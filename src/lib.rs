@@ -35,7 +35,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use config::Config;
 pub use state::AppState;
-use transport::{rest, sse, ws};
+use transport::{mcp, rest, sse, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -57,7 +57,14 @@ pub fn router(state: AppState) -> Router {
     if !config.is_production() {
         api = api.route("/api/dev/token", post(rest::dev_token));
     }
+    let mcp = Router::new()
+        .nest_service("/api/mcp", mcp::http_service(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            mcp::authenticate,
+        ));
     let mut app = api
+        .merge(mcp)
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

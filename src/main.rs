@@ -37,6 +37,12 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Serve one user's task tools over MCP on stdin/stdout (for local MCP clients).
+    Mcp {
+        /// The user whose tasks the tools act on.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Token { user, ttl } => token(&config, &user, ttl),
         Command::Migrate => migrate(&config).await,
+        Command::Mcp { user } => mcp(config, &user).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,6 +144,20 @@ async fn migrate(config: &Config) -> Result<(), String> {
     store.close().await;
     eprintln!("migrations applied ({})", store.backend_name());
     Ok(())
+}
+
+async fn mcp(config: Config, user: &str) -> Result<(), String> {
+    let user = user.trim();
+    if user.is_empty() {
+        return Err("--user must not be empty".into());
+    }
+    let state = AppState::build(config)
+        .await
+        .map_err(|e| format!("DATABASE_URL: {}", describe(&e)))?;
+    let served =
+        agentwire::transport::mcp::serve_stdio(state.chat.clone(), UserId::new(user)).await;
+    state.store.close().await;
+    served.map_err(|e| format!("mcp: {e}"))
 }
 
 /// The operator-facing cause of a start-up failure (this is the server's own console, so the

@@ -67,6 +67,11 @@ impl Chat {
         self.inner.store.list_tasks(user, filter, page).await
     }
 
+    /// The task tools of `user`, for transports that expose them directly (MCP).
+    pub fn tools_for(&self, user: &UserId) -> crate::agent::tools::Tools {
+        crate::agent::tools::Tools::new(self.inner.store.clone(), user.clone())
+    }
+
     /// Whether the database answers.
     pub async fn database_ok(&self) -> bool {
         self.inner.store.ping().await.is_ok()
