@@ -35,13 +35,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use config::Config;
 pub use state::AppState;
-use transport::{rest, sse};
+use transport::{rest, sse, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut api = Router::new()
         .route("/api/health", get(rest::health))
+        .route("/api/ws", get(ws::upgrade))
         .route("/api/{user_id}/chat", post(rest::chat))
         .route("/api/{user_id}/chat/stream", post(sse::chat_stream))
         .route(

@@ -6,6 +6,7 @@
 
 pub mod rest;
 pub mod sse;
+pub mod ws;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -190,3 +190,4 @@ pub async fn fresh_postgres() -> Option<String> {
     let (prefix, _) = base.rsplit_once('/').expect("database url has a path");
     Some(format!("{prefix}/{name}"))
 }
+pub mod ws;

@@ -1,0 +1,423 @@
+//! `GET /api/ws`: one authenticated socket per session, multiplexing every thread of a user.
+//!
+//! One task per socket runs one `select!` over client frames, the user's hub subscription, a ping
+//! tick, the token's expiry and shutdown. Turns are started through the chat core and run in their
+//! own tasks; the socket only forwards what the hub publishes, so a turn started on another
+//! socket, over REST or (later) on another instance reaches every tab the same way, and closing
+//! a socket never stops a turn. `docs/protocol.md` is the contract for every frame and code.
+
+pub mod frame;
+
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures::SinkExt;
+use serde::Deserialize;
+use tokio::time::{sleep_until, Instant};
+use uuid::Uuid;
+
+use super::{page_request, parse_thread_id, ApiQuery};
+use crate::auth::{bearer, now_secs, Verified};
+use crate::chat::TurnRequest;
+use crate::error::{Error, ErrorBody};
+use crate::hub::Subscription;
+use crate::model::{ThreadId, UserId};
+use crate::state::AppState;
+use frame::ClientFrame;
+
+/// Close codes this transport uses (see docs/protocol.md).
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const AUTH_TIMEOUT: u16 = 4408;
+    pub const TOO_MANY_SOCKETS: u16 = 4429;
+}
+
+/// Hub events written per flush at most, so one busy user cannot starve the other branches.
+const BATCH: usize = 64;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<WsQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return Error::invalid("GET /api/ws expects a WebSocket upgrade").into_response();
+    };
+    let token = bearer(&headers).map(str::to_string).or(query.token);
+    let cfg = &state.config.ws;
+    // Small read buffer and a bounded write buffer: idle sockets stay cheap and a peer that
+    // does not read cannot grow our memory.
+    ws.read_buffer_size(1024)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(cfg.max_frame_bytes)
+        .max_frame_size(cfg.max_frame_bytes)
+        .on_upgrade(move |socket| {
+            let tracker = state.connections.clone();
+            tracker.track_future(async move { run(state, socket, token).await })
+        })
+}
+
+/// Why the connection loop ended.
+enum End {
+    /// Peer closed or vanished; nothing more to send.
+    Gone,
+    /// Send this close frame, then stop.
+    Close(u16, &'static str),
+}
+
+async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
+    let Some(verified) = authenticate(&state, &mut socket, token).await else {
+        return;
+    };
+    let user = verified.user.clone();
+    if state.hub.subscribers(&user) >= state.config.ws.max_sockets_per_user {
+        send_close(
+            &mut socket,
+            close::TOO_MANY_SOCKETS,
+            "too many open sockets for this user",
+        )
+        .await;
+        return;
+    }
+    // Subscribe before announcing readiness, so nothing published after `ready` is missed.
+    let subscription = state.hub.subscribe(&user);
+    let connection_id = Uuid::new_v4().simple().to_string();
+    let mut conn = Connection {
+        state,
+        socket,
+        subscription,
+        user,
+        expires_at: verified.expires_at,
+    };
+    let ready = frame::ready(conn.user.as_str(), &connection_id, conn.expires_at);
+    if conn.send(vec![ready]).await.is_err() {
+        return;
+    }
+    tracing::debug!(user = %conn.user, %connection_id, "socket ready");
+    match conn.serve().await {
+        End::Gone => {}
+        End::Close(code, reason) => send_close(&mut conn.socket, code, reason).await,
+    }
+}
+
+/// Header/query token, or a first `auth` frame within the auth timeout. Closes the socket and
+/// returns `None` when authentication fails.
+async fn authenticate(
+    state: &AppState,
+    socket: &mut WebSocket,
+    token: Option<String>,
+) -> Option<Verified> {
+    let token = match token {
+        Some(t) => t,
+        None => {
+            let first = tokio::time::timeout(state.config.ws.auth_timeout, socket.recv()).await;
+            match first {
+                Err(_) => {
+                    send_close(socket, close::AUTH_TIMEOUT, "authentication timed out").await;
+                    return None;
+                }
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Text(text)))) => match frame::parse(text.as_str()) {
+                    Ok((ClientFrame::Auth { token }, _)) => token,
+                    _ => {
+                        send_close(socket, close::UNAUTHORIZED, "send an auth frame first").await;
+                        return None;
+                    }
+                },
+                Ok(Some(Ok(_))) => {
+                    send_close(socket, close::UNAUTHORIZED, "send an auth frame first").await;
+                    return None;
+                }
+            }
+        }
+    };
+    match state.jwt.verify(&token) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            send_close(socket, close::UNAUTHORIZED, "invalid or expired token").await;
+            None
+        }
+    }
+}
+
+async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(frame)).await;
+}
+
+struct Connection {
+    state: AppState,
+    socket: WebSocket,
+    subscription: Subscription,
+    user: UserId,
+    expires_at: u64,
+}
+
+/// The write could not complete (peer gone or not draining within the write timeout).
+struct WriteFailed;
+
+impl Connection {
+    async fn serve(&mut self) -> End {
+        let cfg = self.state.config.ws.clone();
+        let closing = self.state.closing.clone();
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
+        let mut missed_pongs = 0u32;
+        let mut expired = false;
+        let expiry = sleep_until(instant_of(self.expires_at));
+        tokio::pin!(expiry);
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = closing.cancelled() => return End::Close(close::GOING_AWAY, "server shutting down"),
+                event = self.subscription.recv() => {
+                    let Ok(first) = event else {
+                        return End::Close(close::TRY_AGAIN_LATER, "slow consumer: events dropped");
+                    };
+                    let mut frames = vec![first.to_json().to_string()];
+                    while frames.len() < BATCH {
+                        match self.subscription.try_recv() {
+                            Ok(Some(e)) => frames.push(e.to_json().to_string()),
+                            Ok(None) => break,
+                            Err(_) => {
+                                return End::Close(close::TRY_AGAIN_LATER, "slow consumer: events dropped");
+                            }
+                        }
+                    }
+                    if self.send(frames).await.is_err() {
+                        return End::Gone;
+                    }
+                },
+                incoming = self.socket.recv() => match incoming {
+                    None => return End::Gone,
+                    Some(Err(e)) => return read_error(e),
+                    Some(Ok(Message::Text(text))) => {
+                        missed_pongs = 0;
+                        // Boxed: the frame handler's future is large (it reaches the store), and an idle
+                        // socket should not carry its space in every task.
+                        let refreshed = Box::pin(self.handle_text(text.as_str())).await;
+                        match refreshed {
+                            Ok(Some(expires_at)) => {
+                                expired = false;
+                                expiry.as_mut().reset(instant_of(expires_at));
+                            }
+                            Ok(None) => {}
+                            Err(WriteFailed) => return End::Gone,
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        missed_pongs = 0;
+                        let body = ErrorBody { code: "invalid_frame".into(), message: "binary frames are not supported; send JSON text".into() };
+                        if self.send(vec![frame::error(&body, None, &None)]).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                    Some(Ok(Message::Pong(_))) | Some(Ok(Message::Ping(_))) => missed_pongs = 0,
+                    Some(Ok(Message::Close(_))) => return End::Gone,
+                },
+                _ = ping.tick() => {
+                    if missed_pongs >= 2 {
+                        tracing::debug!(user = %self.user, "peer missed two pongs; dropping");
+                        return End::Gone;
+                    }
+                    missed_pongs += 1;
+                    if self.write(vec![Message::Ping(Default::default())]).await.is_err() {
+                        return End::Gone;
+                    }
+                },
+                _ = &mut expiry => {
+                    if expired {
+                        return End::Close(close::UNAUTHORIZED, "token expired");
+                    }
+                    expired = true;
+                    let body = ErrorBody { code: "token_expired".into(), message: "the token expired; send a new auth frame to stay connected".into() };
+                    if self.send(vec![frame::error(&body, None, &None)]).await.is_err() {
+                        return End::Gone;
+                    }
+                    expiry.as_mut().reset(Instant::now() + cfg.token_grace);
+                },
+            }
+        }
+    }
+
+    /// Handles one text frame; returns the new expiry when the frame refreshed the token.
+    async fn handle_text(&mut self, text: &str) -> Result<Option<u64>, WriteFailed> {
+        let (client_frame, request_id) = match frame::parse(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return self
+                    .send(vec![frame::error(&e.error, None, &e.request_id)])
+                    .await
+                    .map(|_| None)
+            }
+        };
+        let chat = self.state.chat.clone();
+        let reply = match client_frame {
+            ClientFrame::Ping => frame::pong(&request_id),
+            ClientFrame::Auth { token } => match self.state.jwt.verify(&token) {
+                Ok(v) if v.user == self.user => {
+                    self.expires_at = v.expires_at;
+                    self.send(vec![frame::auth_refreshed(v.expires_at, &request_id)])
+                        .await?;
+                    return Ok(Some(v.expires_at));
+                }
+                Ok(_) => error_frame(
+                    &Error::Forbidden,
+                    None,
+                    &request_id,
+                    "a refreshed token must be for the same user",
+                ),
+                Err(e) => frame::error(&e.body(), None, &request_id),
+            },
+            ClientFrame::Message {
+                thread_id,
+                content,
+                metadata,
+            } => {
+                let thread = match thread_id.as_deref().map(parse_thread_id).transpose() {
+                    Ok(t) => t,
+                    Err(e) => return self.send_error(&e, None, &request_id).await,
+                };
+                let request = TurnRequest {
+                    user: self.user.clone(),
+                    thread_id: thread,
+                    content,
+                    metadata,
+                    request_id: request_id.clone(),
+                };
+                // The turn's events arrive through the hub subscription, like every tab's.
+                match chat.start_turn(request).await {
+                    Ok(_turn) => return Ok(None),
+                    Err(e) => return self.send_error(&e, thread, &request_id).await,
+                }
+            }
+            ClientFrame::Cancel { thread_id } => {
+                let thread = match parse_thread_id(&thread_id) {
+                    Ok(t) => t,
+                    Err(e) => return self.send_error(&e, None, &request_id).await,
+                };
+                if chat.cancel(&self.user, thread) {
+                    return Ok(None);
+                }
+                error_frame(
+                    &Error::NotFound("running turn"),
+                    Some(thread),
+                    &request_id,
+                    "no turn is running on that thread",
+                )
+            }
+            ClientFrame::ThreadsList { limit, after } => {
+                let result = match page_request(limit, after, 20) {
+                    Ok(page) => chat.list_threads(&self.user, &page).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(page) => frame::threads(&page, &request_id),
+                    Err(e) => return self.send_error(&e, None, &request_id).await,
+                }
+            }
+            ClientFrame::ThreadLoad {
+                thread_id,
+                limit,
+                after,
+            } => {
+                let result = match (parse_thread_id(&thread_id), page_request(limit, after, 50)) {
+                    (Ok(id), Ok(page)) => chat.load_thread(&self.user, id, &page).await,
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+                match result {
+                    Ok(page) => frame::thread(&page, &request_id),
+                    Err(e) => return self.send_error(&e, None, &request_id).await,
+                }
+            }
+        };
+        self.send(vec![reply]).await.map(|_| None)
+    }
+
+    async fn send_error(
+        &mut self,
+        e: &Error,
+        thread: Option<ThreadId>,
+        request_id: &Option<String>,
+    ) -> Result<Option<u64>, WriteFailed> {
+        e.log_if_internal();
+        let mut body = e.body();
+        // REST says invalid_request; on the socket a bad field of a frame is invalid_frame.
+        if body.code == "invalid_request" {
+            body.code = "invalid_frame".into();
+        }
+        self.send(vec![frame::error(&body, thread, request_id)])
+            .await
+            .map(|_| None)
+    }
+
+    async fn send(&mut self, frames: Vec<String>) -> Result<(), WriteFailed> {
+        self.write(
+            frames
+                .into_iter()
+                .map(|f| Message::Text(f.into()))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Feeds every frame, then flushes once, all within the write timeout.
+    async fn write(&mut self, messages: Vec<Message>) -> Result<(), WriteFailed> {
+        let socket = &mut self.socket;
+        let work = async {
+            for m in messages {
+                socket.feed(m).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(self.state.config.ws.write_timeout, work).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(WriteFailed),
+        }
+    }
+}
+
+fn error_frame(
+    e: &Error,
+    thread: Option<ThreadId>,
+    request_id: &Option<String>,
+    message: &str,
+) -> String {
+    let body = ErrorBody {
+        code: e.code().into(),
+        message: message.into(),
+    };
+    frame::error(&body, thread, request_id)
+}
+
+/// A read error: an oversized frame gets 1009, anything else means the peer is gone.
+fn read_error(e: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e.into_inner().downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => End::Close(close::TOO_BIG, "frame too large"),
+        _ => End::Gone,
+    }
+}
+
+/// The `Instant` at which a unix time (seconds) arrives.
+fn instant_of(unix_secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(unix_secs.saturating_sub(now_secs()))
+}
