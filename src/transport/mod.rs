@@ -6,6 +6,7 @@
 
 pub mod rest;
 pub mod sse;
+pub mod web;
 pub mod ws;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
