@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = &[
     asset!("assets/socket.js", JS),
     asset!("assets/render.js", JS),
     asset!("assets/tasks.js", JS),
+    asset!("assets/thread.js", JS),
     asset!("assets/app.js", JS),
     asset!("assets/rest.js", JS),
 ];

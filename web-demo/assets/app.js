@@ -5,14 +5,7 @@
 // load is in flight are held back and applied after, so nothing is missed or shown twice.
 
 import { fetchAllTasks } from './api.js';
-import {
-  bindComposer,
-  bindPanels,
-  el,
-  messageItem,
-  shortTime,
-  updateMessageItem,
-} from './render.js';
+import { bindComposer, bindPanels, el, shortTime, showPanelToggles } from './render.js';
 import {
   bindSignIn,
   clearSession,
@@ -22,9 +15,9 @@ import {
 } from './session.js';
 import { Connection, socketUrl } from './socket.js';
 import { TaskBoard } from './tasks.js';
+import { OpenThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
-const FINAL = new Set(['completed', 'cancelled', 'failed']);
 
 const ui = {
   signin: $('signin'),
@@ -49,6 +42,7 @@ const ui = {
 };
 
 const board = new TaskBoard({ list: $('task-list'), empty: $('tasks-empty'), count: $('task-count') });
+const open = new OpenThread(ui.messages);
 
 /** Everything the page knows; rebuilt on sign-in. */
 let s = null;
@@ -59,11 +53,8 @@ function freshState(session) {
     conn: null,
     threads: new Map(),
     threadsAfter: null,
-    current: null,
-    messages: new Map(), // id → message of the open thread, in arrival order
-    nextSeq: new Map(), // assistant message id → next expected delta seq
+    current: null, // the open thread's id, null on the start screen
     running: new Set(), // thread ids with a turn in progress
-    loading: null, // frames held back while the open thread loads
     pendingNew: null, // request_id of a message that will create a thread
   };
 }
@@ -90,6 +81,7 @@ ui.signOut.addEventListener('click', () => {
 
 function showSignIn(notice) {
   ui.app.hidden = true;
+  showPanelToggles(false);
   ui.signin.hidden = false;
   ui.who.hidden = true;
   ui.signOut.hidden = true;
@@ -102,6 +94,7 @@ function start(session) {
   if (s && s.conn) s.conn.stop();
   s = freshState(session);
   ui.signin.hidden = true;
+  showPanelToggles(true);
   ui.app.hidden = false;
   ui.who.hidden = false;
   ui.who.textContent = session.user_id;
@@ -234,9 +227,7 @@ ui.newChat.addEventListener('click', () => {
 /** Shows the start screen (`id` null) or an empty view of thread `id`. */
 function showThread(id) {
   s.current = id;
-  s.messages.clear();
-  s.nextSeq.clear();
-  ui.messages.replaceChildren();
+  open.reset(id);
   ui.start.hidden = id !== null;
   ui.messages.hidden = id === null;
   const t = id && s.threads.get(id);
@@ -249,13 +240,8 @@ function showThread(id) {
 /** Loads every page of thread `id` and shows it; frames for it meanwhile are applied after. */
 async function openThread(id, { keepFocus = false } = {}) {
   const mine = s;
-  // A reload after reconnecting keeps the text streamed so far of a message still running.
-  const streaming = s.current === id
-    ? [...s.messages.values()].filter((m) => m.status === 'in_progress')
-    : [];
-  const seqs = new Map(s.nextSeq);
   if (s.current !== id) showThread(id);
-  s.loading = [];
+  open.hold();
   try {
     const messages = [];
     let after = null;
@@ -272,35 +258,21 @@ async function openThread(id, { keepFocus = false } = {}) {
     s.threads.set(id, answer.thread);
     if (answer.running) s.running.add(id);
     else s.running.delete(id);
-    s.messages.clear();
-    s.nextSeq.clear();
-    ui.messages.replaceChildren();
     ui.threadTitle.textContent = answer.thread.title || 'Conversation';
-    for (const m of messages) upsertMessage(m);
-    if (answer.running) {
-      for (const m of streaming) {
-        if (!s.messages.has(m.id)) {
-          upsertMessage(m);
-          s.nextSeq.set(m.id, seqs.get(m.id) || 0);
-        }
-      }
-    }
-    const held = s.loading;
-    s.loading = null;
-    for (const frame of held) onFrame(frame);
+    for (const frame of open.loaded(messages, answer.running)) onFrame(frame);
     renderThreads();
-    scrollToEnd();
+    open.scrollToEnd();
   } catch (e) {
     if (mine !== s) return;
-    s.loading = null;
     if (e.code === 'not_found') {
       s.threads.delete(id);
       showThread(null);
       showError('That conversation no longer exists.');
-    } else if (s.conn.online) {
-      showError(`Could not load the conversation: ${e.message}`);
+    } else {
+      for (const frame of open.release()) onFrame(frame);
+      // Offline, the reconnect's `ready` loads it again.
+      if (s.conn.online) showError(`Could not load the conversation: ${e.message}`);
     }
-    // Offline: the reconnect's `ready` loads it again.
   }
   refreshComposer();
   if (!keepFocus) ui.input.focus();
@@ -308,34 +280,11 @@ async function openThread(id, { keepFocus = false } = {}) {
 
 // ---- messages --------------------------------------------------------------------------
 
-/** Adds or updates a message of the open thread; a final message never goes back to streaming. */
-function upsertMessage(message) {
-  const known = s.messages.get(message.id);
-  if (known && FINAL.has(known.status) && !FINAL.has(message.status)) return known;
-  const merged = known ? { ...known, ...message } : { tool_calls: [], ...message };
-  s.messages.set(message.id, merged);
-  const item = ui.messages.querySelector(`li[data-id="${CSS.escape(message.id)}"]`);
-  if (item) updateMessageItem(item, merged);
-  else ui.messages.append(messageItem(merged));
-  return merged;
-}
-
-/** The assistant message `id` of the open thread, made up if its start was missed. */
-function assistantMessage(threadId, id) {
-  return (
-    s.messages.get(id) ||
-    upsertMessage({ id, thread_id: threadId, role: 'assistant', content: '', status: 'in_progress' })
-  );
-}
-
 function onFrame(frame) {
   if (!s) return;
   const threadId = frame.thread_id || (frame.thread && frame.thread.id);
-  if (s.loading && threadId && threadId === s.current) {
-    s.loading.push(frame);
-    return;
-  }
-  const here = threadId && threadId === s.current;
+  const here = Boolean(threadId) && threadId === s.current;
+  if (here && open.holds(frame)) return;
   switch (frame.type) {
     case 'thread.created':
       s.threads.set(frame.thread.id, frame.thread);
@@ -349,9 +298,8 @@ function onFrame(frame) {
       const m = frame.message;
       if (m.role === 'assistant' && m.status === 'in_progress') s.running.add(threadId);
       if (here) {
-        upsertMessage(m);
-        if (m.role === 'assistant') s.nextSeq.set(m.id, 0);
-        scrollToEnd();
+        open.added(m);
+        open.scrollToEnd();
       }
       touchThread(threadId, m.created_at);
       break;
@@ -359,22 +307,12 @@ function onFrame(frame) {
     case 'stream.delta':
       s.running.add(threadId);
       if (here) {
-        const m = assistantMessage(threadId, frame.message_id);
-        if (m.status !== 'in_progress') break;
-        const expected = s.nextSeq.get(m.id) || 0;
-        if (frame.seq < expected) break; // already shown (held back during a load)
-        s.nextSeq.set(m.id, frame.seq + 1);
-        upsertMessage({ ...m, content: m.content + frame.delta });
-        scrollToEnd();
+        open.delta(frame);
+        open.scrollToEnd();
       }
       break;
     case 'tool.called':
-      if (here) {
-        const m = assistantMessage(threadId, frame.message_id);
-        if (m.status !== 'in_progress') break;
-        const call = { tool_name: frame.tool_name, arguments: frame.arguments, result: frame.result };
-        upsertMessage({ ...m, tool_calls: [...(m.tool_calls || []), call] });
-      }
+      if (here) open.toolCalled(frame);
       break;
     case 'task.changed':
       board.change(frame.change, frame.task);
@@ -382,10 +320,9 @@ function onFrame(frame) {
     case 'message.done':
       s.running.delete(threadId);
       if (here) {
-        upsertMessage(frame.message);
-        s.nextSeq.delete(frame.message.id);
+        open.done(frame.message);
         announce(`Assistant: ${frame.message.content}`);
-        scrollToEnd();
+        open.scrollToEnd();
       }
       touchThread(threadId, new Date().toISOString());
       break;
@@ -475,11 +412,6 @@ function showError(message) {
 
 function announce(text) {
   ui.announcer.textContent = text;
-}
-
-function scrollToEnd() {
-  const last = ui.messages.lastElementChild;
-  if (last) last.scrollIntoView({ block: 'end' });
 }
 
 const closePanels = bindPanels([

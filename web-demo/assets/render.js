@@ -168,3 +168,8 @@ export function bindPanels(pairs) {
   });
   return closeAll;
 }
+
+/** The panel toggles only make sense once signed in. */
+export function showPanelToggles(visible) {
+  for (const b of document.querySelectorAll('.panel-toggle')) b.hidden = !visible;
+}

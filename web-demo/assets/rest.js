@@ -6,6 +6,7 @@ import { apiFetch, errorOf, fetchAllTasks } from './api.js';
 import {
   bindComposer,
   bindPanels,
+  showPanelToggles,
   el,
   messageItem,
   shortTime,
@@ -52,6 +53,7 @@ $('sign-out').addEventListener('click', () => {
 
 function showSignIn(notice) {
   $('app').hidden = true;
+  showPanelToggles(false);
   $('signin').hidden = false;
   $('who').hidden = true;
   $('sign-out').hidden = true;
@@ -62,6 +64,7 @@ function showSignIn(notice) {
 function start(s) {
   session = s;
   $('signin').hidden = true;
+  showPanelToggles(true);
   $('app').hidden = false;
   $('who').hidden = false;
   $('who').textContent = s.user_id;
