@@ -1,7 +1,8 @@
 //! agentwire: a WebSocket-first realtime chat server for AI assistants that act on a user's data.
 //!
 //! Data flows one way:
-//! - [`transport`] decodes a wire format (REST, SSE) and calls the core;
+//! - [`transport`] decodes a wire format (REST, SSE, WebSocket) and calls the core; it also
+//!   serves the web demo's pages (`/`, `/rest.html`), which use that API like any client;
 //! - [`chat`] runs one turn: history, agent, tools, persistence, events;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
 //!   [`agent::tools::Tools`] bound to the authenticated user;
@@ -35,12 +36,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use config::Config;
 pub use state::AppState;
-use transport::{mcp, rest, sse, ws};
+use transport::{mcp, rest, sse, web, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut api = Router::new()
+        .merge(web::routes())
         .route("/api/health", get(rest::health))
         .route("/api/ws", get(ws::upgrade))
         .route("/api/{user_id}/chat", post(rest::chat))

@@ -7,6 +7,7 @@
 pub mod mcp;
 pub mod rest;
 pub mod sse;
+pub mod web;
 pub mod ws;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};

@@ -1,0 +1,86 @@
+// What the tests do on the chat pages, named the way a user would say it.
+
+import assert from 'node:assert/strict';
+
+/** Signs in with the development name form, by keyboard only. */
+export async function signInWithName(page, name) {
+  await page.locator('#dev-name').waitFor();
+  await page.locator('#dev-name').focus();
+  await page.keyboard.type(name);
+  await page.keyboard.press('Enter');
+  await page.locator('#app').waitFor();
+}
+
+/** Waits for the connection pill to say `state` (online, reconnecting …). */
+export async function connection(page, state, timeout = 15_000) {
+  await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
+}
+
+/** Types a message in the composer and presses Enter. */
+export async function say(page, text) {
+  const input = page.locator('#composer-input');
+  await input.fill(text);
+  await assert.doesNotReject(page.locator('#send:not([disabled])').waitFor());
+  await input.press('Enter');
+}
+
+const ANSWERS = '#messages li.message.assistant';
+
+/**
+ * Sends `text` and waits for the assistant's answer to it to appear; returns {id, item}, the
+ * answer's message id and its list item.
+ */
+export async function ask(page, text) {
+  const before = await page.locator(ANSWERS).count();
+  await say(page, text);
+  const item = page.locator(ANSWERS).nth(before);
+  await item.waitFor();
+  const id = await item.getAttribute('data-id');
+  return { id, item: page.locator(`li[data-id="${id}"]`) };
+}
+
+/** Waits until answer `id` is final with `status`; returns its text. */
+export async function answerDone(page, id, status = 'completed', timeout = 20_000) {
+  const item = page.locator(`#messages li[data-id="${id}"][data-status="${status}"]`);
+  await item.waitFor({ timeout });
+  return (await item.locator('.bubble').textContent()) || '';
+}
+
+/**
+ * Waits until answer `id` is visibly streaming: marked busy, with some text already. Returns the
+ * text seen at that moment.
+ */
+export async function seeStreaming(page, id) {
+  const handle = await page.waitForFunction((id) => {
+    const item = document.querySelector(`#messages li[data-id="${id}"]`);
+    if (!item || item.getAttribute('aria-busy') !== 'true') return null;
+    const text = item.querySelector('.bubble')?.textContent || '';
+    return text.trim() ? text : null;
+  }, id);
+  return handle.jsonValue();
+}
+
+/** The tasks panel as [{number, title, priority, done}]. */
+export async function tasksShown(page) {
+  return page.locator('#task-list li.task').evaluateAll((items) =>
+    items.map((li) => ({
+      number: Number(li.dataset.number),
+      title: li.querySelector('.task-title').textContent,
+      priority: li.querySelector('.priority').textContent,
+      done: li.classList.contains('done'),
+      due: li.querySelector('.due')?.textContent.replace(/^due /, '') || null,
+    })),
+  );
+}
+
+/** Waits until the tasks panel satisfies `predicate(tasks)`. */
+export async function waitForTasks(page, predicate, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  let tasks = [];
+  while (Date.now() < deadline) {
+    tasks = await tasksShown(page);
+    if (predicate(tasks)) return tasks;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`the tasks panel never matched; it shows ${JSON.stringify(tasks)}`);
+}
