@@ -171,7 +171,20 @@ async fn create_streams_the_reference_sequence_and_persists_items() {
     assert_eq!(last["type"], "thread.updated");
     assert_eq!(last["thread"]["title"], "add a task to buy milk");
 
-    // Persisted: get_by_id has [user, workflow, assistant] with the same ids, ascending.
+    // The task it added shows in a widget with its buttons, after the answer.
+    let widget = events
+        .iter()
+        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "widget")
+        .expect("task widget");
+    let row = &widget["item"]["widget"]["children"][0];
+    assert_eq!(row["children"][0]["children"][0]["value"], "#1 buy milk");
+    assert_eq!(
+        row["children"][1]["children"][0]["onClickAction"],
+        json!({"type": "task.complete", "payload": {"number": 1}, "handler": "server",
+               "loadingBehavior": "auto", "streaming": true})
+    );
+
+    // Persisted: get_by_id has [user, workflow, assistant, widget] with the same ids.
     let got = ck(
         &app,
         "alice",
@@ -186,9 +199,13 @@ async fn create_streams_the_reference_sequence_and_persists_items() {
         .iter()
         .map(|i| i["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["user_message", "workflow", "assistant_message"]);
+    assert_eq!(
+        kinds,
+        ["user_message", "workflow", "assistant_message", "widget"]
+    );
     assert_eq!(got["items"]["data"][0]["id"], user["id"]);
     assert_eq!(got["items"]["data"][2], done["item"]);
+    assert_eq!(got["items"]["data"][3], widget["item"]);
     assert_eq!(got["title"], "add a task to buy milk");
 
     // The same thread over REST, and a REST message over ChatKit.
@@ -212,7 +229,7 @@ async fn create_streams_the_reference_sequence_and_persists_items() {
     )
     .await;
     let data = page["data"].as_array().unwrap();
-    assert_eq!(data[3]["content"][0]["text"], "show my tasks");
+    assert_eq!(data[4]["content"][0]["text"], "show my tasks");
 
     // A follow-up: no thread.created, the user echo first, then stream_options.
     let events = ck(&app, "alice", json!({"type": "threads.add_user_message",
@@ -815,47 +832,81 @@ async fn attachments_two_phase_and_direct() {
 }
 
 #[tokio::test]
-async fn task_buttons_complete_and_delete_tasks() {
+async fn task_widget_buttons_complete_and_delete_tasks() {
     let app = TestApp::spawn().await;
-    let (thread, _) = create(&app, "alice", "add a task to buy milk").await;
+    let (thread, events) = create(&app, "alice", "add a task to buy milk").await;
     assert_eq!(app.tasks("alice").await.len(), 1);
-    let events = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.custom_action", "params": {"thread_id": thread,
-        "action": {"type": "task.complete", "payload": {"number": 1}}}}),
-    )
-    .await
-    .events();
-    assert_eq!(types(&events), ["stream_options", "thread.item.done"]);
-    assert!(events[1]["item"]["content"][0]["text"]
+    let widget = events
+        .iter()
+        .find(|e| e["item"]["type"] == "widget")
+        .unwrap()["item"]
+        .clone();
+    let wid = widget["id"].clone();
+
+    // "Complete" on the widget: the widget is replaced with the task done, then a confirmation.
+    let events = ck(&app, "alice", json!({"type": "threads.custom_action", "params": {"thread_id": thread,
+        "item_id": wid, "action": {"type": "task.complete", "payload": {"number": 1}, "handler": "server"}}})).await.events();
+    assert_eq!(
+        types(&events),
+        ["stream_options", "thread.item.replaced", "thread.item.done"]
+    );
+    let replaced = &events[1]["item"];
+    assert_eq!(replaced["id"], wid);
+    let row = &replaced["widget"]["children"][0];
+    assert_eq!(row["children"][0]["children"][0]["lineThrough"], true);
+    let buttons = row["children"][1]["children"].as_array().unwrap();
+    assert_eq!(buttons.len(), 1, "no Complete button on a done task");
+    assert!(events[2]["item"]["content"][0]["text"]
         .as_str()
         .unwrap()
         .contains("#1"));
     assert_eq!(app.tasks("alice").await[0]["completed"], true);
-    // The message is stored.
-    let page = items(&app, "alice", &thread, json!({})).await;
-    assert_eq!(page["data"][0]["id"], events[1]["item"]["id"]);
+    // The widget reads back as replaced; the confirmation is stored last.
+    let page = items(&app, "alice", &thread, json!({"order": "asc"})).await;
+    let data = page["data"].as_array().unwrap();
+    assert!(data.contains(replaced));
+    assert_eq!(data.last().unwrap(), &events[2]["item"]);
 
+    // A task the widget does not show is refused.
     let a = ck(
         &app,
         "alice",
         json!({"type": "threads.sync_custom_action", "params": {"thread_id": thread,
-        "action": {"type": "task.delete", "payload": {"number": 1}}}}),
+        "item_id": wid, "action": {"type": "task.delete", "payload": {"number": 7}}}}),
     )
     .await;
-    assert_eq!(a.json(), json!({}));
+    assert_eq!(a.status, 400);
+    // "Delete" as a sync action: the updated widget comes back as JSON.
+    let a = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.sync_custom_action", "params": {"thread_id": thread,
+        "item_id": wid, "action": {"type": "task.delete", "payload": {"number": 1}}}}),
+    )
+    .await
+    .json();
+    assert_eq!(a["updated_item"]["id"], wid);
+    assert_eq!(
+        a["updated_item"]["widget"]["children"][0]["children"][1]["value"],
+        "deleted"
+    );
     assert!(app.tasks("alice").await.is_empty());
 
-    // An action on a non-widget item: one non-retryable error event.
-    let user_item = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "user_message")
-        .unwrap()["id"]
-        .clone();
-    let events = ck(&app, "alice", json!({"type": "threads.custom_action", "params": {"thread_id": thread, "item_id": user_item,
+    // An action without an item, and one on a non-widget item (one non-retryable error event).
+    let (_, more) = create(&app, "alice", "add a task to walk the dog").await;
+    let events = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.custom_action", "params": {"thread_id": thread,
+        "action": {"type": "task.complete", "payload": {"number": 2}}}}),
+    )
+    .await
+    .events();
+    assert_eq!(types(&events), ["stream_options", "thread.item.done"]);
+    assert_eq!(app.tasks("alice").await[0]["completed"], true);
+    let user_item = more[1]["item"]["id"].clone();
+    let thread2 = more[0]["thread"]["id"].clone();
+    let events = ck(&app, "alice", json!({"type": "threads.custom_action", "params": {"thread_id": thread2, "item_id": user_item,
         "action": {"type": "task.complete"}}})).await.events();
     assert_eq!(
         events,
@@ -904,7 +955,18 @@ async fn another_user_can_touch_nothing() {
     .await
     .json();
     assert_eq!(got["title"], "add a task to buy milk");
-    assert_eq!(got["items"]["data"].as_array().unwrap().len(), 3);
+    assert_eq!(got["items"]["data"].as_array().unwrap().len(), 4);
+    assert_eq!(app.tasks("alice").await.len(), 1);
+    // Nor press the buttons of her task widget.
+    let widget = got["items"]["data"][3]["id"].clone();
+    let a = ck(
+        &app,
+        "bob",
+        json!({"type": "threads.sync_custom_action", "params": {"thread_id": thread,
+        "item_id": widget, "action": {"type": "task.delete", "payload": {"number": 1}}}}),
+    )
+    .await;
+    assert_eq!(a.status, 404);
     assert_eq!(app.tasks("alice").await.len(), 1);
 }
 

@@ -248,24 +248,34 @@ def test_client_tool_output_and_structured_input_need_a_pending_item(server):
 # §12.8 actions
 
 
-def test_task_actions(server):
+def test_task_widget_actions(server):
     thread, events = create(server, "add a task to water the plants")
-    number = next(e for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "workflow")
-    assert "#" in number["item"]["workflow"]["tasks"][0]["content"]
-    n = int(number["item"]["workflow"]["tasks"][0]["content"].split()[0][1:])
-    got = server.stream({"type": "threads.custom_action", "params": {"thread_id": thread,
-                         "action": {"type": "task.complete", "payload": {"number": n}}}})
-    assert types_of(got) == ["stream_options", "thread.item.done"]
-    assert f"#{n}" in got[1]["item"]["content"][0]["text"]
-    assert items(server, thread)["data"][0] == got[1]["item"]
-    resp = server.json({"type": "threads.sync_custom_action", "params": {"thread_id": thread,
-                        "action": {"type": "task.delete", "payload": {"number": n}}}})
+    widget = next(e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget")
+    validate(ITEM, widget)
+    complete = widget["widget"]["children"][0]["children"][1]["children"][0]["onClickAction"]
+    assert complete["type"] == "task.complete"
+    n = complete["payload"]["number"]
+    got = server.stream({"type": "threads.custom_action", "params": {"thread_id": thread, "item_id": widget["id"],
+                         "action": complete}})
+    assert types_of(got) == ["stream_options", "thread.item.replaced", "thread.item.done"]
+    assert got[1]["item"]["id"] == widget["id"]
+    assert f"#{n}" in got[2]["item"]["content"][0]["text"]
+    stored = items(server, thread, order="asc")["data"]
+    assert got[1]["item"] in stored and stored[-1] == got[2]["item"]
+    delete = got[1]["item"]["widget"]["children"][0]["children"][1]["children"][0]["onClickAction"]
+    assert delete["type"] == "task.delete"
+    resp = server.json({"type": "threads.sync_custom_action", "params": {"thread_id": thread, "item_id": widget["id"],
+                        "action": {**delete, "streaming": False}}})
     validate(ck.SyncCustomActionResponse, resp)
-    # Item that is not a widget: exactly one non-retryable error event.
+    assert resp["updated_item"]["id"] == widget["id"]
+    # Without an item the action still runs; an unknown one is a JSON error.
+    assert server.json({"type": "threads.sync_custom_action", "params": {"thread_id": thread,
+                        "action": {"type": "task.complete", "payload": {"number": 999}}}}) == {}
+    server.error({"type": "threads.custom_action", "params": {"thread_id": thread, "action": {"type": "launch"}}}, 400)
+    # An item that is not a widget: exactly one non-retryable error event.
     got = server.stream({"type": "threads.custom_action", "params": {"thread_id": thread, "item_id": events[1]["item"]["id"],
                          "action": {"type": "task.complete"}}})
     assert got == [{"type": "error", "code": "stream.error", "allow_retry": False}]
-    server.error({"type": "threads.custom_action", "params": {"thread_id": thread, "action": {"type": "launch"}}}, 400)
 
 
 # §12.9 attachments and dictation
@@ -383,7 +393,7 @@ def test_isolation(server):
     ):
         server.error(body, 404, user="bob")
     assert all(t["id"] != thread for t in server.json({"type": "threads.list", "params": {}}, user="bob")["data"])
-    assert len(server.json({"type": "threads.get_by_id", "params": {"thread_id": thread}})["items"]["data"]) == 3
+    assert len(server.json({"type": "threads.get_by_id", "params": {"thread_id": thread}})["items"]["data"]) == 4
 
 
 def test_health(server):

@@ -11,13 +11,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::attachments::{check_mime, check_size, parse_attachment_id, stored_form, Links};
-use super::items::{self, assistant_item, page, page_limit};
+use super::items::{self, assistant_item, page, page_limit, widget_numbers, TaskBoard};
 use super::request::{Action, Request, UserInput};
 use super::stream::{self, Mapper, Mode, Run};
 use super::types::{Item, Page, StreamEvent, Thread};
-use crate::chat::{TaskAction, TurnRequest};
+use crate::chat::{Chat, TaskAction, TurnRequest};
 use crate::error::{Error, Result};
-use crate::model::{FeedbackKind, MessageId, NewAttachment, ThreadId, UserId};
+use crate::model::{
+    FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
+};
 use crate::state::AppState;
 use crate::transport::parse_thread_id;
 
@@ -73,24 +75,31 @@ pub(super) async fn dispatch(
         } => {
             let id = parse_thread_id(&thread_id)?;
             chat.thread(&user, id).await?;
-            if let Some(item_id) = item_id {
-                // Only widget items carry actions; this server sends none, so the reference's
-                // answer for any other item applies: one non-retryable error event.
-                find_item(state, &user, &links, id, &item_id).await?;
-                return Ok(stream::fixed(vec![StreamEvent::Error {
-                    code: "stream.error",
-                    message: None,
-                    allow_retry: false,
-                }]));
+            let widget = match item_id {
+                Some(item_id) => {
+                    let item = find_item(state, &user, &links, id, &item_id).await?;
+                    if !item.is_widget() {
+                        // The reference's answer for an action on any other item: one
+                        // non-retryable error event and nothing else.
+                        return Ok(stream::fixed(vec![StreamEvent::Error {
+                            code: "stream.error",
+                            message: None,
+                            allow_retry: false,
+                        }]));
+                    }
+                    Some(item)
+                }
+                None => None,
+            };
+            let (done, updated) = run_action(state, &user, &links, id, &action, widget).await?;
+            let mut events = vec![StreamEvent::stream_options()];
+            if let Some(item) = updated {
+                events.push(StreamEvent::ItemReplaced { item });
             }
-            let action = task_action(&action)?;
-            let done = chat.task_action(&user, id, action).await?;
-            Ok(stream::fixed(vec![
-                StreamEvent::stream_options(),
-                StreamEvent::ItemDone {
-                    item: assistant_item(&done.message, &done.message.content),
-                },
-            ]))
+            events.push(StreamEvent::ItemDone {
+                item: assistant_item(&done.message, &done.message.content),
+            });
+            Ok(stream::fixed(events))
         }
         Request::SyncCustomAction {
             thread_id,
@@ -99,13 +108,21 @@ pub(super) async fn dispatch(
         } => {
             let id = parse_thread_id(&thread_id)?;
             chat.thread(&user, id).await?;
-            if let Some(item_id) = item_id {
-                find_item(state, &user, &links, id, &item_id).await?;
-                return Err(Error::invalid("that item is not a widget"));
-            }
-            let action = task_action(&action)?;
-            chat.task_action(&user, id, action).await?;
-            Ok(Json(json!({})).into_response())
+            let widget = match item_id {
+                Some(item_id) => {
+                    let item = find_item(state, &user, &links, id, &item_id).await?;
+                    if !item.is_widget() {
+                        return Err(Error::invalid("that item is not a widget"));
+                    }
+                    Some(item)
+                }
+                None => None,
+            };
+            let (_, updated) = run_action(state, &user, &links, id, &action, widget).await?;
+            Ok(match updated {
+                Some(item) => Json(json!({ "updated_item": item })).into_response(),
+                None => Json(json!({})).into_response(),
+            })
         }
         Request::GetThread { thread_id } => {
             let id = parse_thread_id(&thread_id)?;
@@ -265,13 +282,59 @@ async fn thread_items(
     id: ThreadId,
 ) -> Result<Vec<Item>> {
     let messages = state.chat.thread_messages(user, id).await?;
+    let board = if messages.iter().any(|m| !m.tool_calls.is_empty()) {
+        task_board(&state.chat, user).await?
+    } else {
+        TaskBoard::new()
+    };
     let details: HashMap<MessageId, Value> = state
         .chat
         .message_details(user, id)
         .await?
         .into_iter()
         .collect();
-    Ok(items::render(&messages, &details, links))
+    Ok(items::render(&messages, &details, links, &board))
+}
+
+/// The user's tasks now, by number.
+pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> {
+    let mut board = TaskBoard::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let got = chat.list_tasks(user, TaskFilter::All, &page).await?;
+        board.extend(got.data.into_iter().map(|t| (t.number, t)));
+        match got.after {
+            Some(after) if got.has_more => page.after = Some(after),
+            _ => return Ok(board),
+        }
+    }
+}
+
+/// Runs a task action, from a widget's button (`widget`, which must offer that task) or sent
+/// on its own; returns what the core did and the widget as it is afterwards.
+async fn run_action(
+    state: &AppState,
+    user: &UserId,
+    links: &Links,
+    id: ThreadId,
+    action: &Action,
+    widget: Option<Item>,
+) -> Result<(crate::chat::TaskActionResult, Option<Item>)> {
+    let action = task_action(action)?;
+    let number = match action {
+        TaskAction::Complete(n) | TaskAction::Delete(n) => n,
+    };
+    if let Some(w) = &widget {
+        if !widget_numbers(w).contains(&number) {
+            return Err(Error::Invalid(format!("that widget has no task #{number}")));
+        }
+    }
+    let done = state.chat.task_action(user, id, action).await?;
+    let updated = match widget {
+        Some(w) => Some(find_item(state, user, links, id, &w.id).await?),
+        None => None,
+    };
+    Ok((done, updated))
 }
 
 /// The item `item_id` of one of the user's threads; `not_found` when there is none.

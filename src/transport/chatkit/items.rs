@@ -4,7 +4,10 @@
 //! come from the details stored when it was sent over ChatKit; a message sent over REST or the
 //! WebSocket shows as one `input_text`). An assistant message is a `workflow` item listing the
 //! tools it called (id `wf_<message id>`), when it called any, then an `assistant_message` item
-//! with its text (id = the message id), when it has any text. Tool-role messages are not shown.
+//! with its text (id = the message id), when it has any text, then a `widget` item (id
+//! `wg_<message id>`) listing the tasks its tools touched, as they are now, with "Complete" and
+//! "Delete" buttons (actions `task.complete` / `task.delete`, payload `{"number": N}`).
+//! Tool-role messages are not shown.
 
 use std::collections::HashMap;
 
@@ -13,17 +16,24 @@ use serde_json::{json, Value};
 use super::attachments::Links;
 use super::types::{Item, ItemBody, OutputText, Page};
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageId, Role, ToolCall};
+use crate::model::{Message, MessageId, Role, Task, ToolCall};
 use crate::store::Order;
 
 /// Prefix of the workflow item showing an assistant message's tool calls.
 pub const WORKFLOW_PREFIX: &str = "wf_";
+
+/// Prefix of the task widget of an assistant message.
+pub const WIDGET_PREFIX: &str = "wg_";
+
+/// The user's tasks now, by number: what task widgets show.
+pub type TaskBoard = HashMap<i64, Task>;
 
 /// Every visible item of a thread's messages, oldest first.
 pub fn render(
     messages: &[Message],
     details: &HashMap<MessageId, Value>,
     links: &Links,
+    board: &TaskBoard,
 ) -> Vec<Item> {
     let mut items = Vec::with_capacity(messages.len() + 4);
     for m in messages {
@@ -36,6 +46,7 @@ pub fn render(
                 if !m.content.is_empty() {
                     items.push(assistant_item(m, &m.content));
                 }
+                items.extend(widget_item(m, board));
             }
             Role::Tool => {}
         }
@@ -101,6 +112,120 @@ pub fn workflow_item(m: &Message, calls: &[ToolCall], done: bool) -> Item {
         created_at: m.created_at,
         body: ItemBody::Workflow { workflow },
     }
+}
+
+/// The tasks `calls` touched, in first-seen order, with the title each had then.
+pub fn touched_tasks(calls: &[ToolCall]) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    let mut add = |task: &Value| {
+        let (Some(n), Some(title)) = (
+            task.get("number").and_then(Value::as_i64),
+            task.get("title").and_then(Value::as_str),
+        ) else {
+            return;
+        };
+        if !out.iter().any(|(k, _)| *k == n) {
+            out.push((n, title.to_string()));
+        }
+    };
+    for call in calls {
+        let r = &call.result;
+        if let Some(t) = r.get("task") {
+            add(t);
+        }
+        for list in [r.as_array(), r.get("tasks").and_then(Value::as_array)]
+            .into_iter()
+            .flatten()
+        {
+            list.iter().for_each(&mut add);
+        }
+    }
+    out
+}
+
+/// The task widget of message `m`: the tasks its tools touched, as they are on `board` now
+/// (a task no longer there shows as deleted, without buttons). `None` when it touched none.
+pub fn widget_item(m: &Message, board: &TaskBoard) -> Option<Item> {
+    let touched = touched_tasks(&m.tool_calls);
+    if touched.is_empty() {
+        return None;
+    }
+    let mut copy = Vec::new();
+    let rows: Vec<Value> = touched
+        .iter()
+        .map(|(n, old_title)| match board.get(n) {
+            Some(task) => {
+                copy.push(format!("#{n} {}", task.title));
+                let mut details = vec![task.priority.as_str().to_string()];
+                if let Some(due) = task.due_date {
+                    details.push(format!("due {due}"));
+                }
+                if task.completed {
+                    details.push("done".into());
+                }
+                let mut text = json!({"type": "Text", "value": format!("#{n} {}", task.title)});
+                if task.completed {
+                    text["lineThrough"] = json!(true);
+                }
+                let mut buttons = Vec::new();
+                if !task.completed {
+                    buttons.push(button("Complete", "task.complete", *n, None));
+                }
+                buttons.push(button("Delete", "task.delete", *n, Some("danger")));
+                json!({"type": "ListViewItem", "key": format!("task-{n}"), "children": [
+                    {"type": "Col", "children": [text, {"type": "Caption", "value": details.join(" · ")}]},
+                    {"type": "Row", "children": buttons},
+                ]})
+            }
+            None => {
+                copy.push(format!("#{n} {old_title} (deleted)"));
+                json!({"type": "ListViewItem", "key": format!("task-{n}"), "children": [
+                    {"type": "Text", "value": format!("#{n} {old_title}"), "lineThrough": true},
+                    {"type": "Caption", "value": "deleted"},
+                ]})
+            }
+        })
+        .collect();
+    Some(Item {
+        id: format!("{WIDGET_PREFIX}{}", m.id),
+        thread_id: m.conversation_id.to_string(),
+        created_at: m.created_at,
+        body: ItemBody::Widget {
+            widget: json!({"type": "ListView", "children": rows}),
+            copy_text: Some(copy.join("\n")),
+        },
+    })
+}
+
+/// A widget button whose click sends the action `kind` for task `number` to this server.
+fn button(label: &str, kind: &str, number: i64, color: Option<&str>) -> Value {
+    let mut b = json!({"type": "Button", "label": label, "onClickAction": {
+        "type": kind, "payload": {"number": number},
+        "handler": "server", "loadingBehavior": "auto", "streaming": true}});
+    if let Some(c) = color {
+        b["color"] = json!(c);
+    }
+    b
+}
+
+/// The task numbers a widget item offers buttons for.
+pub fn widget_numbers(item: &Item) -> Vec<i64> {
+    fn walk(node: &Value, out: &mut Vec<i64>) {
+        if let Some(n) = node
+            .pointer("/onClickAction/payload/number")
+            .and_then(Value::as_i64)
+        {
+            out.push(n);
+        }
+        if let Some(children) = node.get("children").and_then(Value::as_array) {
+            children.iter().for_each(|c| walk(c, out));
+        }
+    }
+    let mut out = Vec::new();
+    if let ItemBody::Widget { widget, .. } = &item.body {
+        walk(widget, &mut out);
+    }
+    out
 }
 
 fn tools_summary(n: usize) -> String {

@@ -3,8 +3,8 @@
 //! [`Mapper`] turns the core's `ChatEvent`s into ChatKit events (§4): the stored user message
 //! as `thread.item.done` then `stream_options`; tool calls as `progress_update` plus a
 //! `workflow` item whose tasks grow as tools run (done with the answer); the answer as `thread.item.added`,
-//! `content_part.added`, `text_delta`s, `content_part.done` and `thread.item.done`; a new
-//! thread's title as a final `thread.updated`; a failure as one `error` event that ends the
+//! `content_part.added`, `text_delta`s, `content_part.done` and `thread.item.done`; the task widget
+//! of the tasks its tools touched; a new thread's title as a final `thread.updated`; a failure as one `error` event that ends the
 //! stream. Framing is `data: <json>\n\n` only (no `event:`, no keep-alive comments).
 //!
 //! Stop = disconnect: the response holds the turn's cancel-on-drop guard, so a client that
@@ -22,7 +22,10 @@ use serde_json::{json, Value};
 use tokio_util::sync::DropGuard;
 
 use super::attachments::Links;
-use super::items::{assistant_item, tool_label, user_item, workflow_item, workflow_task};
+use super::items::{
+    assistant_item, tool_label, touched_tasks, user_item, widget_item, workflow_item,
+    workflow_task, TaskBoard,
+};
 use super::types::{ItemBody, OutputText, StreamEvent, Thread};
 use crate::chat::event::ChatEvent;
 use crate::chat::{Chat, Turn};
@@ -57,6 +60,8 @@ pub struct Mapper {
     calls: Vec<ToolCall>,
     workflow_open: bool,
     text_started: bool,
+    /// The user's tasks when the answer was stored, for its task widget.
+    pub board: TaskBoard,
     /// True once the turn's last event (`message.done` or `error`) has been mapped.
     pub over: bool,
 }
@@ -72,6 +77,7 @@ impl Mapper {
             calls: Vec::new(),
             workflow_open: false,
             text_started: false,
+            board: TaskBoard::new(),
             over: false,
         }
     }
@@ -147,6 +153,11 @@ impl Mapper {
                     out.push_back(StreamEvent::ItemDone {
                         item: assistant_item(message, &message.content),
                     });
+                }
+                if message.status != MessageStatus::Failed {
+                    if let Some(item) = widget_item(message, &self.board) {
+                        out.push_back(StreamEvent::ItemDone { item });
+                    }
                 }
                 if self.mode == Mode::Create {
                     if let Some(thread) = self.thread.take().filter(|t| t.title.is_some()) {
@@ -305,10 +316,19 @@ impl Run {
                 }));
                 continue;
             };
-            if let ChatEvent::MessageAdded { message, .. } = &event.body {
-                if message.role == Role::User {
+            match &event.body {
+                ChatEvent::MessageAdded { message, .. } if message.role == Role::User => {
                     self.save_details(message).await;
                 }
+                ChatEvent::MessageDone { message, .. }
+                    if !touched_tasks(&message.tool_calls).is_empty() =>
+                {
+                    match super::handlers::task_board(&self.chat, &self.user).await {
+                        Ok(board) => self.mapper.board = board,
+                        Err(e) => e.log_if_internal(),
+                    }
+                }
+                _ => {}
             }
             self.mapper.map(&event.body, &mut self.queue);
         }

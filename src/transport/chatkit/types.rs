@@ -100,11 +100,20 @@ pub enum ItemBody {
     Workflow {
         workflow: Value,
     },
+    Widget {
+        widget: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        copy_text: Option<String>,
+    },
 }
 
 impl Item {
     pub fn is_user_message(&self) -> bool {
         matches!(self.body, ItemBody::UserMessage { .. })
+    }
+
+    pub fn is_widget(&self) -> bool {
+        matches!(self.body, ItemBody::Widget { .. })
     }
 }
 
@@ -122,6 +131,8 @@ pub enum StreamEvent {
     ItemUpdated { item_id: String, update: Value },
     #[serde(rename = "thread.item.done")]
     ItemDone { item: Item },
+    #[serde(rename = "thread.item.replaced")]
+    ItemReplaced { item: Item },
     #[serde(rename = "stream_options")]
     StreamOptions { stream_options: Value },
     #[serde(rename = "progress_update")]
