@@ -994,3 +994,156 @@ async fn health_needs_no_token() {
         assert!(r.status() == 404 || r.status() == 405, "{deprecated}");
     }
 }
+
+#[tokio::test]
+async fn a_failure_mid_answer_is_one_error_event_then_a_clean_end() {
+    let app = TestApp::spawn_with(|c| c.offline_delta_delay = Duration::from_millis(100)).await;
+    let (thread, _) = create(&app, "alice", "hello").await;
+    let mut r = app
+        .post("/api/chatkit", "alice")
+        .json(
+            &json!({"type": "threads.add_user_message", "params": {"thread_id": thread,
+            "input": text_input("add a task to renew the passport before the summer holidays")}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut body = String::new();
+    while !body.contains("text_delta") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // The database goes away: storing the answer fails.
+    app.state.store.close().await;
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), r.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let events = Answer {
+        status: 200,
+        content_type: "text/event-stream".into(),
+        body,
+    }
+    .events();
+    assert_eq!(
+        events.last().unwrap(),
+        &json!({"type": "error", "code": "stream.error", "allow_retry": true})
+    );
+    assert!(!events
+        .iter()
+        .any(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "assistant_message"));
+}
+
+#[tokio::test]
+async fn deleting_a_thread_stops_its_running_turn() {
+    let app = TestApp::spawn_with(|c| c.offline_delta_delay = Duration::from_millis(100)).await;
+    let (thread, _) = create(&app, "alice", "hello").await;
+    let r = app
+        .post("/api/chatkit", "alice")
+        .json(
+            &json!({"type": "threads.add_user_message", "params": {"thread_id": thread,
+            "input": text_input("add a task to clean the garage and sort the old boxes")}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let a = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.delete", "params": {"thread_id": thread}}),
+    )
+    .await;
+    assert_eq!(a.json(), json!({}));
+    // The stream ends (with the turn's failure to store into a deleted thread), not hangs.
+    let body = tokio::time::timeout(Duration::from_secs(10), r.text())
+        .await
+        .unwrap()
+        .unwrap();
+    let events = Answer {
+        status: 200,
+        content_type: "text/event-stream".into(),
+        body,
+    }
+    .events();
+    assert_eq!(events.last().unwrap()["type"], "error");
+    assert_eq!(app.state.chat.running_turns(), 0);
+}
+
+#[tokio::test]
+async fn the_whole_flow_runs_on_postgres() {
+    let Some(url) = common::fresh_postgres().await else {
+        eprintln!("note: TEST_DATABASE_URL is unset; skipping");
+        return;
+    };
+    let app = TestApp::spawn_on(&url).await;
+    let (thread, events) = create(&app, "alice", "add a task to buy milk").await;
+    let done: Vec<Value> = events
+        .iter()
+        .filter(|e| e["type"] == "thread.item.done")
+        .map(|e| e["item"].clone())
+        .collect();
+    let got = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
+    )
+    .await
+    .json();
+    assert_eq!(got["items"]["data"], json!(done));
+    let a = ck(&app, "alice", json!({"type": "attachments.create", "params": {"name": "n.txt", "size": 2, "mime_type": "text/plain"}})).await.json();
+    let r = app
+        .client()
+        .post(a["upload_descriptor"]["url"].as_str().unwrap())
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.add_user_message", "params": {"thread_id": thread,
+        "input": {"content": [{"type": "input_text", "text": "see"}], "attachments": [a["id"]]}}}),
+    )
+    .await
+    .events();
+    assert_eq!(
+        events[0]["item"]["attachments"][0]["thread_id"],
+        thread.as_str()
+    );
+    let u = events[0]["item"]["id"].clone();
+    let retried = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.retry_after_item", "params": {"thread_id": thread, "item_id": u}}),
+    )
+    .await
+    .events();
+    assert_eq!(retried[0]["type"], "stream_options");
+    let p = ck(
+        &app,
+        "alice",
+        json!({"type": "threads.list", "params": {"limit": 1}}),
+    )
+    .await
+    .json();
+    assert_eq!(p["data"][0]["id"], thread.as_str());
+    assert_eq!(
+        ck(
+            &app,
+            "alice",
+            json!({"type": "threads.delete", "params": {"thread_id": thread}})
+        )
+        .await
+        .json(),
+        json!({})
+    );
+}
