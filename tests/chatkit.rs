@@ -266,8 +266,8 @@ async fn client_errors_are_json_before_any_stream() {
     let (thread, _) = create(&app, "alice", "hello").await;
 
     // 401 before anything else, even for a malformed body.
-    let r = app
-        .client()
+    // Its own connection: a request refused before its body is read ends the connection.
+    let r = reqwest::Client::new()
         .post(format!("{}/api/chatkit", app.url))
         .body("{")
         .send()
@@ -718,6 +718,28 @@ async fn attachments_two_phase_and_direct() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // The signature is no user token.
+    let sig = upload.split("sig=").nth(1).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/chatkit", app.url))
+        .bearer_auth(sig)
+        .json(&json!({"type": "threads.list", "params": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Nor does a signature for one attachment open another.
+    let other = ck(&app, "alice", json!({"type": "attachments.create", "params": {"name": "b.png", "size": 1, "mime_type": "image/png"}})).await.json();
+    let other_upload = other["upload_descriptor"]["url"].as_str().unwrap();
+    let forged = format!("{}?sig={sig}", other_upload.split('?').next().unwrap());
+    let r = app
+        .client()
+        .post(forged)
+        .body(vec![1u8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     let bare = upload.split('?').next().unwrap();
     let r = app
         .client()

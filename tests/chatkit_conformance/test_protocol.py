@@ -320,7 +320,7 @@ def test_attachments_two_phase_direct_and_delete(server):
     server.error({"type": "attachments.create", "params": {"name": "big.png", "size": 10_000_000, "mime_type": "image/png"}}, 413)
     server.error({"type": "attachments.create", "params": {"name": "x.exe", "size": 3, "mime_type": "application/x-msdownload"}}, 415)
     b = server.json({"type": "attachments.create", "params": {"name": "b.txt", "size": 3, "mime_type": "text/plain"}})
-    r = server.http.post(b["upload_descriptor"]["url"], content=b"x" * 5000)
+    r = httpx.post(b["upload_descriptor"]["url"], content=b"x" * 5000)
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
 
 

@@ -10,12 +10,13 @@ use base64::Engine;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::actions::run_action;
 use super::attachments::{check_mime, check_size, parse_attachment_id, stored_form, Links};
-use super::items::{self, assistant_item, page, page_limit, widget_numbers, TaskBoard};
-use super::request::{Action, Request, UserInput};
+use super::items::{self, assistant_item, page, page_limit, TaskBoard};
+use super::request::{Request, UserInput};
 use super::stream::{self, Mapper, Mode, Run};
 use super::types::{Item, Page, StreamEvent, Thread};
-use crate::chat::{Chat, TaskAction, TurnRequest};
+use crate::chat::{Chat, TurnRequest};
 use crate::error::{Error, Result};
 use crate::model::{
     FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
@@ -275,7 +276,7 @@ async fn send_message(
 }
 
 /// Every visible item of one of the user's threads, oldest first (`not_found` otherwise).
-async fn thread_items(
+pub(super) async fn thread_items(
     state: &AppState,
     user: &UserId,
     links: &Links,
@@ -310,35 +311,8 @@ pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> 
     }
 }
 
-/// Runs a task action, from a widget's button (`widget`, which must offer that task) or sent
-/// on its own; returns what the core did and the widget as it is afterwards.
-async fn run_action(
-    state: &AppState,
-    user: &UserId,
-    links: &Links,
-    id: ThreadId,
-    action: &Action,
-    widget: Option<Item>,
-) -> Result<(crate::chat::TaskActionResult, Option<Item>)> {
-    let action = task_action(action)?;
-    let number = match action {
-        TaskAction::Complete(n) | TaskAction::Delete(n) => n,
-    };
-    if let Some(w) = &widget {
-        if !widget_numbers(w).contains(&number) {
-            return Err(Error::Invalid(format!("that widget has no task #{number}")));
-        }
-    }
-    let done = state.chat.task_action(user, id, action).await?;
-    let updated = match widget {
-        Some(w) => Some(find_item(state, user, links, id, &w.id).await?),
-        None => None,
-    };
-    Ok((done, updated))
-}
-
 /// The item `item_id` of one of the user's threads; `not_found` when there is none.
-async fn find_item(
+pub(super) async fn find_item(
     state: &AppState,
     user: &UserId,
     links: &Links,
@@ -350,29 +324,6 @@ async fn find_item(
         .into_iter()
         .find(|i| i.id == item_id)
         .ok_or(Error::NotFound("item"))
-}
-
-/// The task action a widget button sends: `{"type": "task.complete" | "task.delete",
-/// "payload": {"number": N}}`.
-fn task_action(action: &Action) -> Result<TaskAction> {
-    let number = action
-        .payload
-        .as_ref()
-        .and_then(|p| p.get("number").or_else(|| p.get("task")))
-        .and_then(Value::as_i64);
-    let need = || {
-        Error::Invalid(format!(
-            "action {:?} needs a payload {{\"number\": <task number>}}",
-            action.kind
-        ))
-    };
-    match action.kind.as_str() {
-        "task.complete" | "complete_task" => Ok(TaskAction::Complete(number.ok_or_else(need)?)),
-        "task.delete" | "delete_task" => Ok(TaskAction::Delete(number.ok_or_else(need)?)),
-        other => Err(Error::Invalid(format!(
-            "unknown action {other:?}; this server handles \"task.complete\" and \"task.delete\""
-        ))),
-    }
 }
 
 /// `input.transcribe`: the audio is checked (base64, an audio type); transcription itself

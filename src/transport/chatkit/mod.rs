@@ -12,6 +12,7 @@
 //! Routes: `POST /api/chatkit`, `GET /api/chatkit/health` (no auth), and the attachment routes
 //! of [`attachments`] (their own body limit, `ATTACHMENT_MAX_BYTES`).
 
+mod actions;
 pub mod attachments;
 mod handlers;
 pub mod items;
