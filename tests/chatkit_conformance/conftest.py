@@ -27,6 +27,18 @@ EVENT = TypeAdapter(ck.ThreadStreamEvent)
 ITEM = TypeAdapter(ck.ThreadItem)
 ATTACHMENT = TypeAdapter(ck.Attachment)
 
+# What each JSON request type answers.
+ANSWER_TYPES = {
+    "threads.get_by_id": ck.Thread,
+    "threads.update": ck.Thread,
+    "threads.list": ck.Page[ck.Thread],
+    "items.list": ck.Page[ck.ThreadItem],
+    "attachments.create": ATTACHMENT,
+    "threads.sync_custom_action": ck.SyncCustomActionResponse,
+    "input.transcribe": ck.TranscriptionResult,
+}
+EMPTY_ANSWERS = {"threads.delete", "items.feedback", "attachments.delete"}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -129,10 +141,17 @@ class Server:
                 http.close()
 
     def json(self, body, user="alice", status=200):
+        """A JSON answer, validated with the SDK type of its request type."""
         r = self.post(body, user)
         assert r.status_code == status, r.text
         assert r.headers["content-type"].startswith("application/json")
-        return r.json()
+        answer = r.json()
+        kind = body["type"]
+        if kind in EMPTY_ANSWERS:
+            assert answer == {}, answer
+        else:
+            validate(ANSWER_TYPES[kind], answer)
+        return answer
 
     def error(self, body, status, user="alice", raw=None):
         """A JSON error before any stream: `{"error": {"code", "message"}}`."""

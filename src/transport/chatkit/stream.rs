@@ -359,7 +359,11 @@ impl Drop for Run {
         };
         turn.cancel();
         let (chat, user, thread) = (self.chat.clone(), self.user.clone(), self.thread_id);
-        tokio::spawn(async move {
+        // Dropped outside a runtime (never in the server): the cancel above still stops the turn.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
             while turn.next().await.is_some() {}
             let content = json!({"type": "sdk_hidden_context", "content": CANCELLED_CONTEXT});
             if let Err(e) = chat.add_hidden_item(&user, thread, &content).await {
