@@ -6,6 +6,9 @@ use super::Chat;
 use crate::error::{Error, Result};
 use crate::model::{Attachment, AttachmentId, NewAttachment, ThreadId, UserId};
 
+/// Longest attachment file name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
 impl Chat {
     /// Records an attachment of `user`, with its bytes when they are already here.
     pub async fn create_attachment(
@@ -16,6 +19,11 @@ impl Chat {
     ) -> Result<Attachment> {
         if new.name.trim().is_empty() {
             return Err(Error::invalid("attachment name must not be empty"));
+        }
+        if new.name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::Invalid(format!(
+                "attachment name must be at most {MAX_NAME_CHARS} characters"
+            )));
         }
         self.inner.store.create_attachment(user, new, bytes).await
     }
