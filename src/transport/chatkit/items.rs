@@ -25,6 +25,9 @@ pub const WORKFLOW_PREFIX: &str = "wf_";
 /// Prefix of the task widget of an assistant message.
 pub const WIDGET_PREFIX: &str = "wg_";
 
+/// Most tasks one widget shows.
+pub const WIDGET_MAX_TASKS: usize = 20;
+
 /// The user's tasks now, by number: what task widgets show.
 pub type TaskBoard = HashMap<i64, Task>;
 
@@ -143,13 +146,15 @@ pub fn touched_tasks(calls: &[ToolCall]) -> Vec<(i64, String)> {
     out
 }
 
-/// The task widget of message `m`: the tasks its tools touched, as they are on `board` now
+/// The task widget of message `m`: the (first 20) tasks its tools touched, as they are on `board` now
 /// (a task no longer there shows as deleted, without buttons). `None` when it touched none.
 pub fn widget_item(m: &Message, board: &TaskBoard) -> Option<Item> {
-    let touched = touched_tasks(&m.tool_calls);
+    let mut touched = touched_tasks(&m.tool_calls);
     if touched.is_empty() {
         return None;
     }
+    // A long listing stays readable; the answer's text names every task.
+    touched.truncate(WIDGET_MAX_TASKS);
     let mut copy = Vec::new();
     let rows: Vec<Value> = touched
         .iter()
