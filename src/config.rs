@@ -94,6 +94,8 @@ pub struct Config {
     pub max_message_chars: usize,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,
+    /// Largest attachment upload (ChatKit), in bytes.
+    pub attachment_max_bytes: usize,
     /// How long shutdown waits for running turns.
     pub shutdown_drain: Duration,
     /// Spacing between the offline agent's deltas (zero in production; tests and benches pace it).
@@ -303,6 +305,10 @@ impl Config {
         }
         let max_message_chars = parse_num(&get, "MAX_MESSAGE_CHARS", 2000usize)?;
         let max_body_bytes = parse_num(&get, "MAX_BODY_BYTES", 64 * 1024usize)?;
+        let attachment_max_bytes = parse_num(&get, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024usize)?;
+        if attachment_max_bytes == 0 {
+            return Err(bad("ATTACHMENT_MAX_BYTES", "must be at least 1"));
+        }
         let shutdown_drain = Duration::from_secs(parse_num(&get, "SHUTDOWN_DRAIN_SECS", 10u64)?);
         let offline_delta_delay =
             Duration::from_millis(parse_num(&get, "OFFLINE_DELTA_DELAY_MS", 0u64)?);
@@ -344,6 +350,7 @@ impl Config {
             rate_limit_window: Duration::from_secs(window_secs),
             max_message_chars,
             max_body_bytes,
+            attachment_max_bytes,
             shutdown_drain,
             offline_delta_delay,
             ws,
@@ -469,6 +476,8 @@ mod tests {
             ("AGENT_FALLBACK", "magic"),
             ("RATE_LIMIT_REQUESTS", "1.5"),
             ("RATE_LIMIT_WINDOW_SECS", "0"),
+            ("ATTACHMENT_MAX_BYTES", "0"),
+            ("ATTACHMENT_MAX_BYTES", "ten"),
         ] {
             let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

@@ -35,6 +35,10 @@ pub enum Error {
     MessageTooLong(String),
     #[error("request body is too large")]
     PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("this thread is already answering a message")]
     ThreadBusy,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
@@ -68,6 +72,8 @@ impl Error {
             Error::Invalid(_) => "invalid_request",
             Error::MessageTooLong(_) => "message_too_long",
             Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
             Error::RateLimited(_) => "rate_limited",
             Error::AgentUnavailable(_) => "agent_unavailable",
@@ -83,6 +89,8 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Invalid(_) | Error::MessageTooLong(_) => StatusCode::BAD_REQUEST,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::ThreadBusy => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,

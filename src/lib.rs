@@ -55,7 +55,8 @@ pub fn router(state: AppState) -> Router {
             "/api/{user_id}/conversations/{conversation_id}/messages",
             get(rest::list_messages),
         )
-        .route("/api/{user_id}/tasks", get(rest::list_tasks));
+        .route("/api/{user_id}/tasks", get(rest::list_tasks))
+        .merge(transport::chatkit::routes(&config));
     if !config.is_production() {
         api = api.route("/api/dev/token", post(rest::dev_token));
     }

@@ -117,6 +117,8 @@ macro_rules! conformance {
 
 #[path = "store/conversations.rs"]
 mod conversations;
+#[path = "store/items.rs"]
+mod items;
 #[path = "store/tasks.rs"]
 mod tasks;
 

@@ -6,11 +6,14 @@
 //! ignores it (its hub subscription carries the same events). Nothing here knows about HTTP,
 //! sockets or SQL.
 
+mod attachments;
 pub mod event;
 mod read;
+mod threads;
 mod turn;
 
 pub use read::ThreadPage;
+pub use threads::{TaskAction, TaskActionResult};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

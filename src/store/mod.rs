@@ -7,8 +7,13 @@
 //! WebSockets or the agent.
 
 mod cursor;
+mod items;
 mod postgres;
+mod postgres_items;
 mod sqlite;
+mod sqlite_items;
+
+pub use items::Order;
 
 use std::borrow::Cow;
 
@@ -320,16 +325,22 @@ fn added(number: i64, title: &str, new: &NewTask, now: DateTime<Utc>) -> Task {
     }
 }
 
-/// The single embedded migration set for one backend, recorded in `_sqlx_migrations`.
-fn migrator(init_sql: &'static str) -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
+/// The embedded migrations of one backend, in order, recorded in `_sqlx_migrations`.
+fn migrator(init_sql: &'static str, chatkit_sql: &'static str) -> Migrator {
+    let migration = |version, name, sql| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
             MigrationType::Simple,
-            Cow::Borrowed(init_sql),
+            Cow::Borrowed(sql),
             false,
-        )]),
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![
+            migration(1, "init", init_sql),
+            migration(2, "chatkit", chatkit_sql),
+        ]),
         ..Migrator::DEFAULT
     }
 }

@@ -20,8 +20,8 @@ use crate::model::{
     ToolCall, Usage, UserId,
 };
 
-const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
-const MESSAGE: &str =
+pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
+pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
@@ -33,10 +33,13 @@ pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
 }
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
-    migrator(include_str!("../../migrations/postgres/0001_init.sql"))
-        .run(pool)
-        .await
-        .map_err(sqlx::Error::from)?;
+    migrator(
+        include_str!("../../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0002_chatkit.sql"),
+    )
+    .run(pool)
+    .await
+    .map_err(sqlx::Error::from)?;
     Ok(())
 }
 
@@ -45,7 +48,7 @@ pub(super) async fn ping(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
-fn conversation(row: &PgRow) -> Result<Conversation> {
+pub(super) fn conversation(row: &PgRow) -> Result<Conversation> {
     Ok(Conversation {
         id: ThreadId(row.try_get("id")?),
         user_id: UserId(row.try_get("user_id")?),
@@ -56,7 +59,7 @@ fn conversation(row: &PgRow) -> Result<Conversation> {
     })
 }
 
-fn message(row: &PgRow) -> Result<Message> {
+pub(super) fn message(row: &PgRow) -> Result<Message> {
     Ok(Message {
         id: MessageId(row.try_get("id")?),
         conversation_id: ThreadId(row.try_get("conversation_id")?),

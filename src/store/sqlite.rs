@@ -27,8 +27,8 @@ use crate::model::{
     ToolCall, Usage, UserId,
 };
 
-const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
-const MESSAGE: &str =
+pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
+pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
@@ -54,10 +54,13 @@ pub(super) async fn connect(url: &str, pool_size: u32) -> Result<SqlitePool> {
 }
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<()> {
-    migrator(include_str!("../../migrations/sqlite/0001_init.sql"))
-        .run(pool)
-        .await
-        .map_err(sqlx::Error::from)?;
+    migrator(
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0002_chatkit.sql"),
+    )
+    .run(pool)
+    .await
+    .map_err(sqlx::Error::from)?;
     Ok(())
 }
 
@@ -66,11 +69,11 @@ pub(super) async fn ping(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
-fn ts(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>> {
+pub(super) fn ts(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>> {
     cursor::from_micros(row.try_get(col)?).ok_or_else(|| corrupt(col, "timestamp out of range"))
 }
 
-fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
+pub(super) fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
     Uuid::try_parse(row.try_get(col)?).map_err(|e| corrupt(col, e.to_string()))
 }
 
@@ -78,7 +81,7 @@ fn date_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-fn conversation(row: &SqliteRow) -> Result<Conversation> {
+pub(super) fn conversation(row: &SqliteRow) -> Result<Conversation> {
     Ok(Conversation {
         id: ThreadId(uuid(row, "id")?),
         user_id: UserId(row.try_get("user_id")?),
@@ -89,7 +92,7 @@ fn conversation(row: &SqliteRow) -> Result<Conversation> {
     })
 }
 
-fn message(row: &SqliteRow) -> Result<Message> {
+pub(super) fn message(row: &SqliteRow) -> Result<Message> {
     Ok(Message {
         id: MessageId(uuid(row, "id")?),
         conversation_id: ThreadId(uuid(row, "conversation_id")?),

@@ -4,6 +4,7 @@
 //! [`crate::chat::Chat`]. This module holds what they share: extractors whose rejections use our
 //! error shape, and the small parsing helpers for ids and pages.
 
+pub mod chatkit;
 pub mod mcp;
 pub mod rest;
 pub mod sse;

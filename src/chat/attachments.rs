@@ -1,0 +1,102 @@
+//! Attachments: files a user uploads to mention in a message. The core stores their metadata
+//! and bytes (owner-only) and checks the ones a message names; size and type limits are the
+//! transport's, which knows its upload route.
+
+use super::Chat;
+use crate::error::{Error, Result};
+use crate::model::{Attachment, AttachmentId, NewAttachment, ThreadId, UserId};
+
+/// Longest attachment file name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+
+impl Chat {
+    /// Records an attachment of `user`, with its bytes when they are already here.
+    pub async fn create_attachment(
+        &self,
+        user: &UserId,
+        new: &NewAttachment,
+        bytes: Option<&[u8]>,
+    ) -> Result<Attachment> {
+        if new.name.trim().is_empty() {
+            return Err(Error::invalid("attachment name must not be empty"));
+        }
+        if new.name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::Invalid(format!(
+                "attachment name must be at most {MAX_NAME_CHARS} characters"
+            )));
+        }
+        self.inner.store.create_attachment(user, new, bytes).await
+    }
+
+    /// One of the user's attachments; `not_found` for anyone else's.
+    pub async fn attachment(&self, user: &UserId, id: AttachmentId) -> Result<Attachment> {
+        self.inner
+            .store
+            .get_attachment(user, id)
+            .await?
+            .ok_or(Error::NotFound("attachment"))
+    }
+
+    /// Stores the bytes of one of the user's attachments.
+    pub async fn upload_attachment(
+        &self,
+        user: &UserId,
+        id: AttachmentId,
+        bytes: &[u8],
+    ) -> Result<Attachment> {
+        self.inner
+            .store
+            .put_attachment_bytes(user, id, bytes)
+            .await?
+            .ok_or(Error::NotFound("attachment"))
+    }
+
+    /// The bytes of one of the user's uploaded attachments.
+    pub async fn attachment_bytes(&self, user: &UserId, id: AttachmentId) -> Result<Vec<u8>> {
+        self.inner
+            .store
+            .attachment_bytes(user, id)
+            .await?
+            .ok_or(Error::NotFound("attachment"))
+    }
+
+    /// Deletes one of the user's attachments with its bytes.
+    pub async fn delete_attachment(&self, user: &UserId, id: AttachmentId) -> Result<()> {
+        if self.inner.store.delete_attachment(user, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("attachment"))
+        }
+    }
+
+    /// The attachments a new message names, in order: each must be the user's
+    /// (`not_found`) and uploaded (`invalid_request`).
+    pub async fn attachments_for_message(
+        &self,
+        user: &UserId,
+        ids: &[AttachmentId],
+    ) -> Result<Vec<Attachment>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let a = self.attachment(user, *id).await?;
+            if !a.uploaded {
+                return Err(Error::Invalid(format!(
+                    "attachment {id} has not been uploaded"
+                )));
+            }
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// Marks attachments (already checked with [`Chat::attachments_for_message`]) as used in
+    /// thread `id`; deleting the thread deletes them.
+    pub async fn assign_attachments(
+        &self,
+        user: &UserId,
+        ids: &[AttachmentId],
+        id: ThreadId,
+    ) -> Result<()> {
+        self.inner.store.assign_attachments(user, ids, id).await
+    }
+}

@@ -1,0 +1,329 @@
+//! Thread operations beyond starting a turn: loading, listing by creation, renaming, deleting,
+//! feedback, hidden context items, a message's client-facing details, retrying a turn from an
+//! earlier user message, and task actions triggered by buttons rather than by the agent.
+//!
+//! Every operation is scoped by the authenticated user; another user's thread is `not_found`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::event::{ChatEvent, Event};
+use super::{turn, Chat, Turn};
+use crate::agent::tools::{TaskArg, TaskOutcome, TaskRefArgs, Tools};
+use crate::agent::Language;
+use crate::error::{Error, Result};
+use crate::model::{
+    Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId, MessageStatus,
+    NewMessage, Page, PageRequest, Role, ThreadId, UserId,
+};
+use crate::store::Order;
+
+/// A change to a task requested directly (a button), not through the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskAction {
+    Complete(i64),
+    Delete(i64),
+}
+
+/// What a [`TaskAction`] did: the tool outcome and the assistant message that reports it.
+#[derive(Debug, Clone)]
+pub struct TaskActionResult {
+    pub outcome: TaskOutcome,
+    pub message: Message,
+}
+
+impl Chat {
+    /// One of the user's threads; `not_found` for anyone else's.
+    pub async fn thread(&self, user: &UserId, id: ThreadId) -> Result<Conversation> {
+        self.inner
+            .store
+            .get_conversation(user, id)
+            .await?
+            .ok_or(Error::NotFound("conversation"))
+    }
+
+    /// The user's threads by creation time, `limit` per page after the thread `after`
+    /// (`invalid_request` when that is not one of the user's threads).
+    pub async fn threads_by_creation(
+        &self,
+        user: &UserId,
+        order: Order,
+        after: Option<ThreadId>,
+        limit: u32,
+    ) -> Result<Page<Conversation>> {
+        let limit = limit.clamp(1, 100) as usize;
+        let mut rows = self
+            .inner
+            .store
+            .conversations_by_creation(user, order, after, limit as i64 + 1)
+            .await?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let after = has_more
+            .then(|| rows.last().map(|c| c.id.to_string()))
+            .flatten();
+        Ok(Page {
+            data: rows,
+            has_more,
+            after,
+        })
+    }
+
+    /// Every message of one of the user's threads, oldest first.
+    pub async fn thread_messages(&self, user: &UserId, id: ThreadId) -> Result<Vec<Message>> {
+        self.thread(user, id).await?;
+        let mut all = Vec::new();
+        let mut page = PageRequest::first(100);
+        loop {
+            let got = self.inner.store.list_messages(user, id, &page).await?;
+            all.extend(got.data);
+            match got.after {
+                Some(after) if got.has_more => page.after = Some(after),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Renames one of the user's threads.
+    pub async fn rename_thread(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        title: &str,
+    ) -> Result<Conversation> {
+        self.inner
+            .store
+            .rename_conversation(user, id, title)
+            .await?
+            .ok_or(Error::NotFound("conversation"))
+    }
+
+    /// Deletes one of the user's threads with its messages, feedback, hidden items and
+    /// attachments. A turn running on it is cancelled first.
+    pub async fn delete_thread(&self, user: &UserId, id: ThreadId) -> Result<()> {
+        self.cancel(user, id);
+        if self.inner.store.delete_conversation(user, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("conversation"))
+        }
+    }
+
+    /// Records feedback on items of one of the user's threads.
+    pub async fn record_feedback(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        item_ids: &[String],
+        kind: FeedbackKind,
+    ) -> Result<()> {
+        self.inner
+            .store
+            .add_feedback(user, id, item_ids, kind)
+            .await
+    }
+
+    /// Feedback recorded on a thread's items.
+    pub async fn feedback(&self, user: &UserId, id: ThreadId) -> Result<Vec<Feedback>> {
+        self.inner.store.feedback(user, id).await
+    }
+
+    /// Stores the client-facing details of one of the user's messages.
+    pub async fn set_message_details(
+        &self,
+        user: &UserId,
+        message: MessageId,
+        data: &Value,
+    ) -> Result<()> {
+        self.inner
+            .store
+            .set_message_details(user, message, data)
+            .await
+    }
+
+    /// The details of a thread's messages that have some.
+    pub async fn message_details(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+    ) -> Result<Vec<(MessageId, Value)>> {
+        self.inner.store.message_details(user, id).await
+    }
+
+    /// Writes a hidden context item after the thread's last message.
+    pub async fn add_hidden_item(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        content: &Value,
+    ) -> Result<HiddenItem> {
+        self.inner.store.add_hidden_item(user, id, content).await
+    }
+
+    /// A thread's hidden items, oldest first.
+    pub async fn hidden_items(&self, user: &UserId, id: ThreadId) -> Result<Vec<HiddenItem>> {
+        self.inner.store.hidden_items(user, id).await
+    }
+
+    /// Answers again from the user message `message`: every later message is deleted, then a
+    /// turn runs on that message (no new user message is stored; its `message.added` is
+    /// emitted again). Errors before anything changes: `not_found` (thread or message),
+    /// `invalid_request` (not a user message), `thread_busy`, `rate_limited`, `shutting_down`.
+    pub async fn retry_turn(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        message: MessageId,
+        request_id: Option<String>,
+    ) -> Result<Turn> {
+        let inner = &self.inner;
+        if !self.accepting() {
+            return Err(Error::ShuttingDown);
+        }
+        let conversation = self.thread(user, id).await?;
+        let user_message = inner
+            .store
+            .get_message(user, id, message)
+            .await?
+            .ok_or(Error::NotFound("message"))?;
+        if user_message.role != Role::User {
+            return Err(Error::invalid("only a user message can be retried"));
+        }
+        inner.limiter.check(user)?;
+        let cancel = inner.kill.child_token();
+        let guard = self.claim(id, user, cancel.clone())?;
+        inner
+            .store
+            .delete_messages_after(user, id, user_message.seq)
+            .await?;
+
+        let language = conversation
+            .metadata
+            .get("language")
+            .and_then(Value::as_str)
+            .and_then(Language::from_tag)
+            .unwrap_or_else(|| {
+                crate::agent::offline::intent::detect_language(&user_message.content)
+            });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let message_id = MessageId::new();
+        let job = turn::TurnJob {
+            user: user.clone(),
+            request_id,
+            conversation,
+            created: false,
+            user_message,
+            message_id,
+            language,
+            cancel: cancel.clone(),
+            events: tx,
+        };
+        let inner2 = self.inner.clone();
+        inner.tracker.spawn(async move {
+            let _guard = guard;
+            turn::run(&inner2, job).await;
+        });
+        Ok(Turn {
+            thread_id: id,
+            message_id,
+            language,
+            events: rx,
+            cancel,
+        })
+    }
+
+    /// Completes or deletes one of the user's tasks on a button press in thread `id`, announces
+    /// the change (`task.changed`) and records an assistant message saying what happened
+    /// (announced with `message.added`). `not_found` when the thread is not the user's;
+    /// `thread_busy` while a turn runs on it.
+    pub async fn task_action(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        action: TaskAction,
+    ) -> Result<TaskActionResult> {
+        self.thread(user, id).await?;
+        if self.inner.running.contains_key(&id) {
+            return Err(Error::ThreadBusy);
+        }
+        let tools = Tools::new(self.inner.store.clone(), user.clone());
+        let (outcome, number) = match action {
+            TaskAction::Complete(n) => (
+                tools
+                    .complete_task(TaskRefArgs {
+                        task: TaskArg::Number(n),
+                    })
+                    .await?,
+                n,
+            ),
+            TaskAction::Delete(n) => (
+                tools
+                    .delete_task(TaskRefArgs {
+                        task: TaskArg::Number(n),
+                    })
+                    .await?,
+                n,
+            ),
+        };
+        if let Some((change, task)) = outcome.change() {
+            self.publish(
+                user,
+                ChatEvent::TaskChanged {
+                    thread_id: id,
+                    change,
+                    task: task.clone(),
+                },
+            );
+        }
+        let text = match &outcome {
+            TaskOutcome::Changed(crate::model::TaskChange::Deleted, t) => {
+                format!("Deleted task #{} \u{201c}{}\u{201d}.", t.number, t.title)
+            }
+            TaskOutcome::Changed(_, t) => {
+                format!(
+                    "Marked task #{} \u{201c}{}\u{201d} as done.",
+                    t.number, t.title
+                )
+            }
+            TaskOutcome::AlreadyCompleted(t) => {
+                format!(
+                    "Task #{} \u{201c}{}\u{201d} is already done.",
+                    t.number, t.title
+                )
+            }
+            _ => format!("There is no task #{number}."),
+        };
+        let message = self
+            .inner
+            .store
+            .append_message(
+                user,
+                &NewMessage {
+                    id: MessageId::new(),
+                    conversation_id: id,
+                    role: Role::Assistant,
+                    content: text,
+                    tool_calls: Vec::new(),
+                    status: MessageStatus::Completed,
+                    usage: None,
+                },
+            )
+            .await?;
+        self.publish(
+            user,
+            ChatEvent::MessageAdded {
+                thread_id: id,
+                message: message.clone(),
+            },
+        );
+        Ok(TaskActionResult { outcome, message })
+    }
+
+    fn publish(&self, user: &UserId, body: ChatEvent) {
+        self.inner
+            .hub
+            .publish(Arc::new(Event::new(user.clone(), body, None)));
+    }
+}

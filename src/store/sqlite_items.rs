@@ -1,0 +1,354 @@
+//! SQLite queries of `items.rs`: message details, feedback, hidden items, attachments, and the
+//! message edits a retry needs. Same storage forms as `sqlite.rs`; every query filters by
+//! `user_id`. Called only through `Store`, with validated input.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::types::Json;
+use sqlx::{Row, SqlitePool};
+
+use super::items::{CreatedKey, Order};
+use super::sqlite::{conversation, message, ts, uuid, CONVERSATION, MESSAGE};
+use crate::error::Result;
+use crate::model::{
+    Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
+    ThreadId, UserId,
+};
+
+const ATTACHMENT: &str =
+    "id, user_id, conversation_id, name, mime_type, size, bytes IS NOT NULL AS uploaded, created_at";
+
+fn attachment(row: &SqliteRow) -> Result<Attachment> {
+    let conversation_id: Option<String> = row.try_get("conversation_id")?;
+    Ok(Attachment {
+        id: AttachmentId(uuid(row, "id")?),
+        user_id: UserId(row.try_get("user_id")?),
+        conversation_id: match conversation_id {
+            Some(_) => Some(ThreadId(uuid(row, "conversation_id")?)),
+            None => None,
+        },
+        name: row.try_get("name")?,
+        mime_type: row.try_get("mime_type")?,
+        size: row.try_get("size")?,
+        uploaded: row.try_get("uploaded")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+pub(super) async fn get_message(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+    id: MessageId,
+) -> Result<Option<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE} FROM messages WHERE id = ? AND conversation_id = ? AND user_id = ?"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.0.to_string())
+        .bind(thread.0.to_string())
+        .bind(user.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(message).transpose()
+}
+
+pub(super) async fn delete_messages_after(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+    seq: i64,
+) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let done =
+        sqlx::query("DELETE FROM messages WHERE conversation_id = ? AND user_id = ? AND seq > ?")
+            .bind(thread.0.to_string())
+            .bind(user.as_str())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+    sqlx::query(
+        "DELETE FROM hidden_items WHERE conversation_id = ? AND user_id = ? AND after_seq >= ?",
+    )
+    .bind(thread.0.to_string())
+    .bind(user.as_str())
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn conversations_by_creation(
+    pool: &SqlitePool,
+    user: &UserId,
+    order: Order,
+    after: Option<CreatedKey>,
+    fetch: i64,
+) -> Result<Vec<Conversation>> {
+    let (cmp, dir) = match order {
+        Order::Asc => (">", "ASC"),
+        Order::Desc => ("<", "DESC"),
+    };
+    let keyset = if after.is_some() {
+        format!("AND (created_at, id) {cmp} (?, ?)")
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {keyset} \
+         ORDER BY created_at {dir}, id {dir} LIMIT ?"
+    );
+    let mut query = sqlx::query(&sql).bind(user.as_str());
+    if let Some(key) = after {
+        query = query
+            .bind(key.created_at.timestamp_micros())
+            .bind(key.id.to_string());
+    }
+    let rows = query.bind(fetch).fetch_all(pool).await?;
+    rows.iter().map(conversation).collect()
+}
+
+pub(super) async fn set_message_details(
+    pool: &SqlitePool,
+    user: &UserId,
+    id: MessageId,
+    data: &Value,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO message_details (message_id, user_id, data) \
+         SELECT id, user_id, ? FROM messages WHERE id = ? AND user_id = ? \
+         ON CONFLICT (message_id) DO UPDATE SET data = excluded.data",
+    )
+    .bind(Json(data))
+    .bind(id.0.to_string())
+    .bind(user.as_str())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn message_details(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<(MessageId, Value)>> {
+    let rows = sqlx::query(
+        "SELECT d.message_id, d.data FROM message_details d \
+         JOIN messages m ON m.id = d.message_id \
+         WHERE m.conversation_id = ? AND d.user_id = ?",
+    )
+    .bind(thread.0.to_string())
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                MessageId(uuid(r, "message_id")?),
+                r.try_get::<Json<Value>, _>("data")?.0,
+            ))
+        })
+        .collect()
+}
+
+pub(super) async fn add_feedback(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+    item_ids: &[String],
+    kind: FeedbackKind,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for item in item_ids {
+        sqlx::query(
+            "INSERT INTO item_feedback (conversation_id, user_id, item_id, kind, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id, item_id) \
+             DO UPDATE SET kind = excluded.kind, created_at = excluded.created_at",
+        )
+        .bind(thread.0.to_string())
+        .bind(user.as_str())
+        .bind(item)
+        .bind(kind.as_str())
+        .bind(now.timestamp_micros())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn feedback(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<Feedback>> {
+    let rows = sqlx::query(
+        "SELECT item_id, kind FROM item_feedback WHERE conversation_id = ? AND user_id = ? \
+         ORDER BY item_id",
+    )
+    .bind(thread.0.to_string())
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: &str = r.try_get("kind")?;
+            Ok(Feedback {
+                item_id: r.try_get("item_id")?,
+                kind: FeedbackKind::parse(kind)
+                    .ok_or_else(|| super::corrupt("kind", format!("unknown kind {kind:?}")))?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn add_hidden_item(
+    pool: &SqlitePool,
+    user: &UserId,
+    item: &HiddenItem,
+) -> Result<Option<HiddenItem>> {
+    let after_seq: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO hidden_items (id, conversation_id, user_id, after_seq, content, created_at) \
+         SELECT ?, id, user_id, last_seq, ?, ? FROM conversations WHERE id = ? AND user_id = ? \
+         RETURNING after_seq",
+    )
+    .bind(item.id.to_string())
+    .bind(Json(&item.content))
+    .bind(item.created_at.timestamp_micros())
+    .bind(item.conversation_id.0.to_string())
+    .bind(user.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(after_seq.map(|after_seq| HiddenItem {
+        after_seq,
+        ..item.clone()
+    }))
+}
+
+pub(super) async fn hidden_items(
+    pool: &SqlitePool,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<HiddenItem>> {
+    let rows = sqlx::query(
+        "SELECT id, conversation_id, after_seq, content, created_at FROM hidden_items \
+         WHERE conversation_id = ? AND user_id = ? ORDER BY after_seq, created_at",
+    )
+    .bind(thread.0.to_string())
+    .bind(user.as_str())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HiddenItem {
+                id: uuid(r, "id")?,
+                conversation_id: ThreadId(uuid(r, "conversation_id")?),
+                after_seq: r.try_get("after_seq")?,
+                content: r.try_get::<Json<Value>, _>("content")?.0,
+                created_at: ts(r, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn create_attachment(
+    pool: &SqlitePool,
+    a: &Attachment,
+    bytes: Option<&[u8]>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO attachments (id, user_id, conversation_id, name, mime_type, size, bytes, \
+         created_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)",
+    )
+    .bind(a.id.0.to_string())
+    .bind(a.user_id.as_str())
+    .bind(&a.name)
+    .bind(&a.mime_type)
+    .bind(a.size)
+    .bind(bytes)
+    .bind(a.created_at.timestamp_micros())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn get_attachment(
+    pool: &SqlitePool,
+    user: &UserId,
+    id: AttachmentId,
+) -> Result<Option<Attachment>> {
+    let sql = format!("SELECT {ATTACHMENT} FROM attachments WHERE id = ? AND user_id = ?");
+    let row = sqlx::query(&sql)
+        .bind(id.0.to_string())
+        .bind(user.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(attachment).transpose()
+}
+
+pub(super) async fn put_attachment_bytes(
+    pool: &SqlitePool,
+    user: &UserId,
+    id: AttachmentId,
+    bytes: &[u8],
+) -> Result<Option<Attachment>> {
+    let sql = format!(
+        "UPDATE attachments SET bytes = ?, size = ? WHERE id = ? AND user_id = ? \
+         RETURNING {ATTACHMENT}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(bytes)
+        .bind(bytes.len() as i64)
+        .bind(id.0.to_string())
+        .bind(user.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(attachment).transpose()
+}
+
+pub(super) async fn attachment_bytes(
+    pool: &SqlitePool,
+    user: &UserId,
+    id: AttachmentId,
+) -> Result<Option<Vec<u8>>> {
+    let bytes: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT bytes FROM attachments WHERE id = ? AND user_id = ?")
+            .bind(id.0.to_string())
+            .bind(user.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(bytes.flatten())
+}
+
+pub(super) async fn assign_attachments(
+    pool: &SqlitePool,
+    user: &UserId,
+    ids: &[AttachmentId],
+    thread: ThreadId,
+) -> Result<()> {
+    for id in ids {
+        sqlx::query("UPDATE attachments SET conversation_id = ? WHERE id = ? AND user_id = ?")
+            .bind(thread.0.to_string())
+            .bind(id.0.to_string())
+            .bind(user.as_str())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn delete_attachment(
+    pool: &SqlitePool,
+    user: &UserId,
+    id: AttachmentId,
+) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM attachments WHERE id = ? AND user_id = ?")
+        .bind(id.0.to_string())
+        .bind(user.as_str())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

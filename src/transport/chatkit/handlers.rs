@@ -1,0 +1,352 @@
+//! Request handlers: the ten JSON answers, and the checks the six streaming requests pass
+//! before their stream starts (thread, item, attachments, action), so that every client error
+//! is a JSON error and never a truncated stream.
+
+use std::collections::HashMap;
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::actions::run_action;
+use super::attachments::{check_mime, check_size, parse_attachment_id, stored_form, Links};
+use super::items::{self, assistant_item, page, page_limit, TaskBoard};
+use super::request::{Request, UserInput};
+use super::stream::{self, Mapper, Mode, Run};
+use super::types::{Item, Page, StreamEvent, Thread};
+use crate::chat::{Chat, TurnRequest};
+use crate::error::{Error, Result};
+use crate::model::{
+    FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
+};
+use crate::state::AppState;
+use crate::transport::parse_thread_id;
+
+/// Items `threads.get_by_id` returns with the thread.
+const THREAD_ITEMS: u32 = 20;
+
+pub(super) async fn dispatch(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    request: Request,
+) -> Result<Response> {
+    let chat = &state.chat;
+    match request {
+        Request::CreateThread { input } => send_message(state, user, links, None, input).await,
+        Request::AddUserMessage { thread_id, input } => {
+            let id = parse_thread_id(&thread_id)?;
+            send_message(state, user, links, Some(id), input).await
+        }
+        Request::AddClientToolOutput { thread_id } => {
+            chat.thread(&user, parse_thread_id(&thread_id)?).await?;
+            // This server's agent never hands a tool call to the client, so no thread has a
+            // pending one.
+            Err(Error::invalid(
+                "the thread has no pending client tool call to complete",
+            ))
+        }
+        Request::AddStructuredInput { thread_id, item_id } => {
+            let id = parse_thread_id(&thread_id)?;
+            find_item(state, &user, &links, id, &item_id).await?;
+            Err(Error::invalid(
+                "that item is not a pending structured input",
+            ))
+        }
+        Request::RetryAfterItem { thread_id, item_id } => {
+            let id = parse_thread_id(&thread_id)?;
+            chat.thread(&user, id).await?;
+            // Only a user message can be retried; its item id is its message id.
+            let item = find_item(state, &user, &links, id, &item_id).await?;
+            if !item.is_user_message() {
+                return Err(Error::invalid("only a user message can be retried"));
+            }
+            let message =
+                MessageId(Uuid::parse_str(&item.id).map_err(|_| Error::NotFound("item"))?);
+            let turn = chat.retry_turn(&user, id, message, None).await?;
+            let mapper = Mapper::new(Mode::Retry, links, None);
+            Ok(Run::new(chat.clone(), user, turn, mapper, None).into_response())
+        }
+        Request::CustomAction {
+            thread_id,
+            item_id,
+            action,
+        } => {
+            let id = parse_thread_id(&thread_id)?;
+            chat.thread(&user, id).await?;
+            let widget = match item_id {
+                Some(item_id) => {
+                    let item = find_item(state, &user, &links, id, &item_id).await?;
+                    if !item.is_widget() {
+                        // The reference's answer for an action on any other item: one
+                        // non-retryable error event and nothing else.
+                        return Ok(stream::fixed(vec![StreamEvent::Error {
+                            code: "stream.error",
+                            message: None,
+                            allow_retry: false,
+                        }]));
+                    }
+                    Some(item)
+                }
+                None => None,
+            };
+            let (done, updated) = run_action(state, &user, &links, id, &action, widget).await?;
+            let mut events = vec![StreamEvent::stream_options()];
+            if let Some(item) = updated {
+                events.push(StreamEvent::ItemReplaced { item });
+            }
+            events.push(StreamEvent::ItemDone {
+                item: assistant_item(&done.message, &done.message.content),
+            });
+            Ok(stream::fixed(events))
+        }
+        Request::SyncCustomAction {
+            thread_id,
+            item_id,
+            action,
+        } => {
+            let id = parse_thread_id(&thread_id)?;
+            chat.thread(&user, id).await?;
+            let widget = match item_id {
+                Some(item_id) => {
+                    let item = find_item(state, &user, &links, id, &item_id).await?;
+                    if !item.is_widget() {
+                        return Err(Error::invalid("that item is not a widget"));
+                    }
+                    Some(item)
+                }
+                None => None,
+            };
+            let (_, updated) = run_action(state, &user, &links, id, &action, widget).await?;
+            Ok(match updated {
+                Some(item) => Json(json!({ "updated_item": item })).into_response(),
+                None => Json(json!({})).into_response(),
+            })
+        }
+        Request::GetThread { thread_id } => {
+            let id = parse_thread_id(&thread_id)?;
+            let conversation = chat.thread(&user, id).await?;
+            let all = thread_items(state, &user, &links, id).await?;
+            let mut thread = Thread::of(&conversation);
+            thread.items = page(all, crate::store::Order::Asc, None, THREAD_ITEMS)?;
+            Ok(Json(thread).into_response())
+        }
+        Request::ListThreads {
+            limit,
+            order,
+            after,
+        } => {
+            let after = after
+                .map(|a| {
+                    Uuid::parse_str(&a)
+                        .map(ThreadId)
+                        .map_err(|_| Error::invalid("invalid cursor"))
+                })
+                .transpose()?;
+            let got = chat
+                .threads_by_creation(&user, order, after, page_limit(limit))
+                .await?;
+            Ok(Json(Page {
+                data: got.data.iter().map(Thread::of).collect(),
+                has_more: got.has_more,
+                after: got.after,
+            })
+            .into_response())
+        }
+        Request::UpdateThread { thread_id, title } => {
+            let id = parse_thread_id(&thread_id)?;
+            let conversation = chat.rename_thread(&user, id, &title).await?;
+            Ok(Json(Thread::of(&conversation)).into_response())
+        }
+        Request::DeleteThread { thread_id } => {
+            chat.delete_thread(&user, parse_thread_id(&thread_id)?)
+                .await?;
+            Ok(Json(json!({})).into_response())
+        }
+        Request::ListItems {
+            thread_id,
+            limit,
+            order,
+            after,
+        } => {
+            let id = parse_thread_id(&thread_id)?;
+            let all = thread_items(state, &user, &links, id).await?;
+            let got = page(all, order, after.as_deref(), page_limit(limit))?;
+            Ok(Json(got).into_response())
+        }
+        Request::Feedback {
+            thread_id,
+            item_ids,
+            kind,
+        } => {
+            let kind = FeedbackKind::parse(&kind).ok_or_else(|| {
+                Error::invalid("items.feedback: kind must be \"positive\" or \"negative\"")
+            })?;
+            if item_ids.is_empty() {
+                return Err(Error::invalid("items.feedback: item_ids must not be empty"));
+            }
+            let id = parse_thread_id(&thread_id)?;
+            let all = thread_items(state, &user, &links, id).await?;
+            if let Some(missing) = item_ids.iter().find(|i| !all.iter().any(|it| &it.id == *i)) {
+                return Err(Error::Invalid(format!(
+                    "items.feedback: no item {missing:?} in this thread"
+                )));
+            }
+            chat.record_feedback(&user, id, &item_ids, kind).await?;
+            Ok(Json(json!({})).into_response())
+        }
+        Request::CreateAttachment {
+            name,
+            size,
+            mime_type,
+        } => {
+            let mime_type = check_mime(&mime_type)?;
+            check_size(size, state.config.attachment_max_bytes)?;
+            let new = NewAttachment {
+                name,
+                mime_type,
+                size,
+            };
+            let a = chat.create_attachment(&user, &new, None).await?;
+            Ok(Json(links.attachment_json(&a)).into_response())
+        }
+        Request::DeleteAttachment { attachment_id } => {
+            chat.delete_attachment(&user, parse_attachment_id(&attachment_id)?)
+                .await?;
+            Ok(Json(json!({})).into_response())
+        }
+        Request::Transcribe {
+            audio_base64,
+            mime_type,
+        } => transcribe(state, &audio_base64, &mime_type),
+    }
+}
+
+/// `threads.create` / `threads.add_user_message`: checks everything, starts the turn in the
+/// core, then streams it.
+async fn send_message(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread: Option<ThreadId>,
+    input: UserInput,
+) -> Result<Response> {
+    let chat = &state.chat;
+    if let Some(id) = thread {
+        chat.thread(&user, id).await?;
+    }
+    let ids = input
+        .attachments
+        .iter()
+        .map(|a| parse_attachment_id(a))
+        .collect::<Result<Vec<_>>>()?;
+    let attachments = chat.attachments_for_message(&user, &ids).await?;
+    let mut text = input.text();
+    if text.trim().is_empty() && !attachments.is_empty() {
+        let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        text = format!("(attached: {})", names.join(", "));
+    }
+    let mut details = json!({
+        "content": input.content,
+        "attachments": attachments.iter().map(stored_form).collect::<Vec<_>>(),
+        "inference_options": input.inference_options,
+    });
+    if let Some(q) = &input.quoted_text {
+        details["quoted_text"] = json!(q);
+    }
+    let turn = chat
+        .start_turn(TurnRequest {
+            user: user.clone(),
+            thread_id: thread,
+            content: text,
+            metadata: Value::Null,
+            request_id: None,
+        })
+        .await?;
+    let mode = if thread.is_some() {
+        Mode::Message
+    } else {
+        Mode::Create
+    };
+    let mapper = Mapper::new(mode, links, Some(details.clone()));
+    let run = Run::new(chat.clone(), user, turn, mapper, Some((details, ids)));
+    Ok(run.into_response())
+}
+
+/// Every visible item of one of the user's threads, oldest first (`not_found` otherwise).
+pub(super) async fn thread_items(
+    state: &AppState,
+    user: &UserId,
+    links: &Links,
+    id: ThreadId,
+) -> Result<Vec<Item>> {
+    let messages = state.chat.thread_messages(user, id).await?;
+    let board = if messages.iter().any(|m| !m.tool_calls.is_empty()) {
+        task_board(&state.chat, user).await?
+    } else {
+        TaskBoard::new()
+    };
+    let details: HashMap<MessageId, Value> = state
+        .chat
+        .message_details(user, id)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(items::render(&messages, &details, links, &board))
+}
+
+/// The user's tasks now, by number.
+pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> {
+    let mut board = TaskBoard::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let got = chat.list_tasks(user, TaskFilter::All, &page).await?;
+        board.extend(got.data.into_iter().map(|t| (t.number, t)));
+        match got.after {
+            Some(after) if got.has_more => page.after = Some(after),
+            _ => return Ok(board),
+        }
+    }
+}
+
+/// The item `item_id` of one of the user's threads; `not_found` when there is none.
+pub(super) async fn find_item(
+    state: &AppState,
+    user: &UserId,
+    links: &Links,
+    id: ThreadId,
+    item_id: &str,
+) -> Result<Item> {
+    thread_items(state, user, links, id)
+        .await?
+        .into_iter()
+        .find(|i| i.id == item_id)
+        .ok_or(Error::NotFound("item"))
+}
+
+/// `input.transcribe`: the audio is checked (base64, an audio type); transcription itself
+/// needs an OpenAI-compatible provider, which this server does not call for audio.
+fn transcribe(state: &AppState, audio_base64: &str, mime_type: &str) -> Result<Response> {
+    let audio = base64::engine::general_purpose::STANDARD
+        .decode(audio_base64.trim())
+        .map_err(|_| Error::invalid("input.transcribe: audio_base64 is not valid base64"))?;
+    if audio.is_empty() {
+        return Err(Error::invalid("input.transcribe: the recording is empty"));
+    }
+    let media = super::attachments::media_type(mime_type);
+    if !media.starts_with("audio/") {
+        return Err(Error::UnsupportedMediaType(format!(
+            "input.transcribe: expected an audio type, got {media:?}"
+        )));
+    }
+    if state.config.provider.api_key.is_none() {
+        return Err(Error::NotConfigured(
+            "dictation needs an OpenAI-compatible provider: set OPENAI_API_KEY".into(),
+        ));
+    }
+    Err(Error::NotConfigured(
+        "dictation is not available on this server".into(),
+    ))
+}

@@ -1,0 +1,477 @@
+//! Parsing a ChatKit request: the `{type, params, metadata?}` envelope and each type's params.
+//!
+//! Lenient as the reference is, and a little more: the content type is ignored, unknown keys
+//! are ignored, and `null` reads as "absent" everywhere (so `"order": null` means the default).
+//! Anything else malformed is a 400 naming the problem, before any response type is chosen.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::store::Order;
+
+/// Keys whose values are the client's own data and are relayed as they are.
+const OPAQUE_KEYS: &[&str] = &["result", "payload", "data", "answers"];
+
+/// One content part of a user message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum InputPart {
+    #[serde(rename = "input_text")]
+    Text { text: String },
+    #[serde(rename = "input_tag")]
+    Tag {
+        id: String,
+        text: String,
+        #[serde(default = "empty_object")]
+        data: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        #[serde(default)]
+        interactive: bool,
+    },
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolChoice {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InferenceOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// `UserMessageInput`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserInput {
+    pub content: Vec<InputPart>,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    #[serde(default)]
+    pub quoted_text: Option<String>,
+    #[serde(default)]
+    pub inference_options: InferenceOptions,
+}
+
+impl UserInput {
+    /// The message text the agent reads: the text parts and tag labels, in order.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .map(|p| match p {
+                InputPart::Text { text } => text.as_str(),
+                InputPart::Tag { text, .. } => text.as_str(),
+            })
+            .collect()
+    }
+}
+
+/// A widget action: `{type, payload?}` (other keys the client sends are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Action {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub payload: Option<Value>,
+}
+
+/// Every ChatKit request type, with its params.
+#[derive(Debug, Clone)]
+pub enum Request {
+    CreateThread {
+        input: UserInput,
+    },
+    AddUserMessage {
+        thread_id: String,
+        input: UserInput,
+    },
+    AddClientToolOutput {
+        thread_id: String,
+    },
+    AddStructuredInput {
+        thread_id: String,
+        item_id: String,
+    },
+    RetryAfterItem {
+        thread_id: String,
+        item_id: String,
+    },
+    CustomAction {
+        thread_id: String,
+        item_id: Option<String>,
+        action: Action,
+    },
+    SyncCustomAction {
+        thread_id: String,
+        item_id: Option<String>,
+        action: Action,
+    },
+    GetThread {
+        thread_id: String,
+    },
+    ListThreads {
+        limit: Option<u32>,
+        order: Order,
+        after: Option<String>,
+    },
+    UpdateThread {
+        thread_id: String,
+        title: String,
+    },
+    DeleteThread {
+        thread_id: String,
+    },
+    ListItems {
+        thread_id: String,
+        limit: Option<u32>,
+        order: Order,
+        after: Option<String>,
+    },
+    Feedback {
+        thread_id: String,
+        item_ids: Vec<String>,
+        kind: String,
+    },
+    CreateAttachment {
+        name: String,
+        size: i64,
+        mime_type: String,
+    },
+    DeleteAttachment {
+        attachment_id: String,
+    },
+    Transcribe {
+        audio_base64: String,
+        mime_type: String,
+    },
+}
+
+impl Request {
+    /// Whether this request type answers with an event stream.
+    pub fn is_streaming(&self) -> bool {
+        matches!(
+            self,
+            Request::CreateThread { .. }
+                | Request::AddUserMessage { .. }
+                | Request::AddClientToolOutput { .. }
+                | Request::AddStructuredInput { .. }
+                | Request::RetryAfterItem { .. }
+                | Request::CustomAction { .. }
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct ThreadParams {
+    thread_id: String,
+}
+#[derive(Deserialize)]
+struct CreateParams {
+    input: UserInput,
+}
+#[derive(Deserialize)]
+struct AddMessageParams {
+    thread_id: String,
+    input: UserInput,
+}
+#[derive(Deserialize)]
+struct ToolOutputParams {
+    thread_id: String,
+    #[allow(dead_code)]
+    result: Value,
+}
+#[derive(Deserialize)]
+struct ItemParams {
+    thread_id: String,
+    item_id: String,
+}
+#[derive(Deserialize)]
+struct StructuredParams {
+    thread_id: String,
+    item_id: String,
+    #[allow(dead_code)]
+    input: Value,
+}
+#[derive(Deserialize)]
+struct ActionParams {
+    thread_id: String,
+    #[serde(default)]
+    item_id: Option<String>,
+    action: Action,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum OrderParam {
+    Asc,
+    Desc,
+}
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    order: Option<OrderParam>,
+    #[serde(default)]
+    after: Option<String>,
+}
+#[derive(Deserialize)]
+struct ListItemsParams {
+    thread_id: String,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    order: Option<OrderParam>,
+    #[serde(default)]
+    after: Option<String>,
+}
+#[derive(Deserialize)]
+struct UpdateParams {
+    thread_id: String,
+    title: String,
+}
+#[derive(Deserialize)]
+struct FeedbackParams {
+    thread_id: String,
+    item_ids: Vec<String>,
+    kind: String,
+}
+#[derive(Deserialize)]
+struct AttachmentCreateParams {
+    name: String,
+    size: i64,
+    mime_type: String,
+}
+#[derive(Deserialize)]
+struct AttachmentDeleteParams {
+    attachment_id: String,
+}
+#[derive(Deserialize)]
+struct TranscribeParams {
+    audio_base64: String,
+    mime_type: String,
+}
+
+fn order(o: Option<OrderParam>) -> Order {
+    match o {
+        Some(OrderParam::Asc) => Order::Asc,
+        Some(OrderParam::Desc) | None => Order::Desc,
+    }
+}
+
+/// Removes `null` members of objects, recursively, except inside the client's opaque data.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            for (k, v) in map.iter_mut() {
+                if !OPAQUE_KEYS.contains(&k.as_str()) {
+                    strip_nulls(v);
+                }
+            }
+        }
+        Value::Array(list) => list.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+fn params<T: DeserializeOwned>(kind: &str, params: Value) -> Result<T> {
+    serde_json::from_value(params).map_err(|e| Error::Invalid(format!("{kind}: params: {e}")))
+}
+
+/// Parses a request envelope. 400 for anything that is not a known, well-formed request.
+pub fn parse(body: Value) -> Result<Request> {
+    let Value::Object(mut envelope) = body else {
+        return Err(Error::invalid("request body must be a JSON object"));
+    };
+    let kind = match envelope.remove("type") {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(Error::invalid("`type` must be a string")),
+        None => return Err(Error::invalid("missing `type`")),
+    };
+    let mut p = match envelope.remove("params") {
+        Some(p @ Value::Object(_)) => p,
+        Some(Value::Null) | None => {
+            return Err(Error::Invalid(format!("{kind}: missing `params`")))
+        }
+        Some(_) => {
+            return Err(Error::Invalid(format!(
+                "{kind}: `params` must be an object"
+            )))
+        }
+    };
+    if let Some(m) = envelope.get("metadata") {
+        if !(m.is_object() || m.is_null()) {
+            return Err(Error::invalid("`metadata` must be an object"));
+        }
+    }
+    strip_nulls(&mut p);
+    let k = kind.as_str();
+    Ok(match k {
+        "threads.create" => {
+            let p: CreateParams = params(k, p)?;
+            Request::CreateThread { input: p.input }
+        }
+        "threads.add_user_message" => {
+            let p: AddMessageParams = params(k, p)?;
+            Request::AddUserMessage {
+                thread_id: p.thread_id,
+                input: p.input,
+            }
+        }
+        "threads.add_client_tool_output" => {
+            let p: ToolOutputParams = params(k, p)?;
+            Request::AddClientToolOutput {
+                thread_id: p.thread_id,
+            }
+        }
+        "threads.add_structured_input" => {
+            let p: StructuredParams = params(k, p)?;
+            Request::AddStructuredInput {
+                thread_id: p.thread_id,
+                item_id: p.item_id,
+            }
+        }
+        "threads.retry_after_item" => {
+            let p: ItemParams = params(k, p)?;
+            Request::RetryAfterItem {
+                thread_id: p.thread_id,
+                item_id: p.item_id,
+            }
+        }
+        "threads.custom_action" | "threads.sync_custom_action" => {
+            let p: ActionParams = params(k, p)?;
+            if k == "threads.custom_action" {
+                Request::CustomAction {
+                    thread_id: p.thread_id,
+                    item_id: p.item_id,
+                    action: p.action,
+                }
+            } else {
+                Request::SyncCustomAction {
+                    thread_id: p.thread_id,
+                    item_id: p.item_id,
+                    action: p.action,
+                }
+            }
+        }
+        "threads.get_by_id" => Request::GetThread {
+            thread_id: params::<ThreadParams>(k, p)?.thread_id,
+        },
+        "threads.list" => {
+            let p: ListParams = params(k, p)?;
+            Request::ListThreads {
+                limit: p.limit,
+                order: order(p.order),
+                after: p.after,
+            }
+        }
+        "threads.update" => {
+            let p: UpdateParams = params(k, p)?;
+            Request::UpdateThread {
+                thread_id: p.thread_id,
+                title: p.title,
+            }
+        }
+        "threads.delete" => Request::DeleteThread {
+            thread_id: params::<ThreadParams>(k, p)?.thread_id,
+        },
+        "items.list" => {
+            let p: ListItemsParams = params(k, p)?;
+            Request::ListItems {
+                thread_id: p.thread_id,
+                limit: p.limit,
+                order: order(p.order),
+                after: p.after,
+            }
+        }
+        "items.feedback" => {
+            let p: FeedbackParams = params(k, p)?;
+            Request::Feedback {
+                thread_id: p.thread_id,
+                item_ids: p.item_ids,
+                kind: p.kind,
+            }
+        }
+        "attachments.create" => {
+            let p: AttachmentCreateParams = params(k, p)?;
+            Request::CreateAttachment {
+                name: p.name,
+                size: p.size,
+                mime_type: p.mime_type,
+            }
+        }
+        "attachments.delete" => Request::DeleteAttachment {
+            attachment_id: params::<AttachmentDeleteParams>(k, p)?.attachment_id,
+        },
+        "input.transcribe" => {
+            let p: TranscribeParams = params(k, p)?;
+            Request::Transcribe {
+                audio_base64: p.audio_base64,
+                mime_type: p.mime_type,
+            }
+        }
+        other => return Err(Error::Invalid(format!("unknown request type `{other}`"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_errors_are_invalid() {
+        for body in [
+            json!([]),
+            json!({"params": {}}),
+            json!({"type": 3, "params": {}}),
+            json!({"type": "threads.list"}),
+            json!({"type": "threads.list", "params": []}),
+            json!({"type": "threads.nope", "params": {}}),
+            json!({"type": "threads.get_by_id", "params": {}}),
+            json!({"type": "items.list", "params": {"thread_id": "t", "order": "sideways"}}),
+        ] {
+            assert!(
+                matches!(parse(body.clone()), Err(Error::Invalid(_))),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn nulls_read_as_absent_and_unknown_keys_are_ignored() {
+        let r = parse(json!({"type": "threads.list", "metadata": {"x": 1},
+            "params": {"limit": null, "order": null, "after": null, "extra": 1}}))
+        .unwrap();
+        assert!(matches!(
+            r,
+            Request::ListThreads {
+                limit: None,
+                order: Order::Desc,
+                after: None
+            }
+        ));
+        let r = parse(json!({"type": "threads.create", "params": {"input": {
+            "content": [{"type": "input_tag", "id": "t", "text": "T"}],
+            "quoted_text": null, "inference_options": {"model": null}}}}))
+        .unwrap();
+        let Request::CreateThread { input } = r else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::to_value(&input.content).unwrap(),
+            json!([{"type": "input_tag", "id": "t", "text": "T", "data": {}, "interactive": false}])
+        );
+        assert_eq!(input.inference_options, InferenceOptions::default());
+        assert!(input.attachments.is_empty());
+    }
+}
