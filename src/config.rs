@@ -51,6 +51,8 @@ pub struct ProviderConfig {
     pub max_tokens: Option<u32>,
     /// Answer with the offline agent when the provider is unavailable.
     pub fallback_offline: bool,
+    /// Speech-to-text model for dictation (`input.transcribe`).
+    pub transcribe_model: String,
 }
 
 impl ProviderConfig {
@@ -270,6 +272,7 @@ impl Config {
             temperature,
             max_tokens,
             fallback_offline,
+            transcribe_model: get("OPENAI_TRANSCRIBE_MODEL").unwrap_or_else(|| "whisper-1".into()),
         };
         let context_history_limit = parse_num(&get, "CONTEXT_HISTORY_LIMIT", 20u32)?;
         let cors_origins: Vec<String> = get("CORS_ORIGINS")

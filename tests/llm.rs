@@ -459,3 +459,86 @@ async fn a_model_that_never_stops_calling_tools_is_cut_at_max_turns() {
     assert_eq!(msgs[1]["status"], "failed");
     assert_eq!(msgs[1]["tool_calls"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn chatkit_dictation_is_transcribed_by_the_provider() {
+    let mock = MockOpenAi::start(vec![]).await;
+    let app = app_with(&mock, |_| {}).await;
+    let body = json!({"type": "input.transcribe", "params": {"audio_base64": "AAECAw==", "mime_type": "audio/webm;codecs=opus"}});
+    let r = app
+        .post("/api/chatkit", "dict")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v, json!({"text": "kal doctor ke paas jana hai"}));
+    let seen = &mock.requests()[0];
+    assert_eq!(seen["has_model"], true);
+    assert_eq!(seen["has_file"], true);
+    assert_eq!(seen["has_audio"], true);
+
+    // A provider that stays down: 503 agent_unavailable, without its details.
+    for _ in 0..3 {
+        mock.push(mock::status(500, None));
+    }
+    let r = app
+        .post("/api/chatkit", "dict")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 503);
+    assert_error(&v, "agent_unavailable");
+    assert!(!v.to_string().contains("mock transcription failure"));
+}
+
+#[tokio::test]
+async fn dictation_without_a_provider_is_not_configured() {
+    let app = TestApp::spawn().await;
+    let body = json!({"type": "input.transcribe", "params": {"audio_base64": "AAECAw==", "mime_type": "audio/webm"}});
+    let r = app
+        .post("/api/chatkit", "dict")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 503);
+    assert_error(&v, "not_configured");
+}
+
+#[tokio::test]
+async fn a_stop_marker_reaches_the_model_on_the_next_turn() {
+    let mock = MockOpenAi::start(vec![
+        mock::text(&["one ", "two"], (1, 1)),
+        mock::text(&["ok"], (1, 1)),
+    ])
+    .await;
+    let app = app_with(&mock, |_| {}).await;
+    let v = app.say("note", "count to ten", None).await;
+    let conv = v["conversation_id"].as_str().unwrap().to_string();
+    let thread = agentwire::model::ThreadId(conv.parse().unwrap());
+    let user = agentwire::model::UserId::new("note");
+    let marker = json!({"type": "sdk_hidden_context", "content": "The user cancelled the previous answer; do not continue it."});
+    app.state
+        .chat
+        .add_hidden_item(&user, thread, &marker)
+        .await
+        .unwrap();
+    app.say("note", "hi again", Some(&conv)).await;
+    let sent = mock.requests()[1]["messages"].as_array().unwrap().clone();
+    let roles: Vec<&str> = sent.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "system", "user"]);
+    assert_eq!(
+        sent[3]["content"],
+        "The user cancelled the previous answer; do not continue it."
+    );
+    // It is not shown anywhere a client reads.
+    let msgs = messages_of(&app, "note", &conv).await;
+    assert!(msgs
+        .iter()
+        .all(|m| !m["content"].as_str().unwrap().contains("cancelled")));
+}

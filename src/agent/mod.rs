@@ -29,6 +29,16 @@ pub struct AgentInput {
     pub language: Language,
     /// The user's "today", for relative dates.
     pub today: NaiveDate,
+    /// Context the user never sees but the model should (e.g. "the user stopped the previous
+    /// answer"), each placed after the history message it follows.
+    pub notes: Vec<ContextNote>,
+}
+
+/// A hidden context note, placed after the message with `seq == after_seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextNote {
+    pub after_seq: i64,
+    pub text: String,
 }
 
 /// One thing an agent did, in order.
@@ -60,6 +70,17 @@ impl Agent {
         match self {
             Agent::Offline(_) => "offline",
             Agent::OpenAi(_) => "openai",
+        }
+    }
+
+    /// Speech to text, when a model provider is configured.
+    pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String, Error> {
+        match self {
+            Agent::OpenAi(a) => a.transcribe(audio, mime_type).await,
+            Agent::Offline(_) => Err(Error::NotConfigured(
+                "dictation needs an OpenAI-compatible provider: set OPENAI_API_KEY or OPENAI_BASE_URL"
+                    .into(),
+            )),
         }
     }
 

@@ -72,6 +72,11 @@ impl Chat {
         crate::agent::tools::Tools::new(self.inner.store.clone(), user.clone())
     }
 
+    /// Speech to text for dictation, through the configured agent's provider.
+    pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String> {
+        self.inner.agent.transcribe(audio, mime_type).await
+    }
+
     /// Whether the database answers.
     pub async fn database_ok(&self) -> bool {
         self.inner.store.ping().await.is_ok()

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{ChatEvent, Event, ThreadView};
 use super::Inner;
 use crate::agent::tools::Tools;
-use crate::agent::{AgentInput, AgentStep, Language};
+use crate::agent::{AgentInput, AgentStep, ContextNote, Language};
 use crate::error::Error;
 use crate::model::{
     Conversation, Message, MessageId, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
@@ -92,11 +92,16 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         },
     );
 
+    let notes = match load_notes(inner, &job, &history).await {
+        Ok(n) => n,
+        Err(e) => return fail(inner, &job, e, None).await,
+    };
     let input = AgentInput {
         history,
         content: job.user_message.content.clone(),
         language: job.language,
         today: Utc::now().date_naive(),
+        notes,
     };
     let mut steps = inner
         .agent
@@ -182,6 +187,30 @@ async fn load_history(inner: &Inner, job: &TurnJob) -> Result<Vec<Message>, Erro
         recent.drain(..recent.len() - limit as usize);
     }
     Ok(recent)
+}
+
+/// Hidden context items of the thread that fall within the replayed history (or after it).
+async fn load_notes(
+    inner: &Inner,
+    job: &TurnJob,
+    history: &[Message],
+) -> Result<Vec<ContextNote>, Error> {
+    let from = history.first().map(|m| m.seq).unwrap_or(0);
+    let items = inner
+        .store
+        .hidden_items(&job.user, job.conversation.id)
+        .await?;
+    Ok(items
+        .into_iter()
+        .filter(|item| item.after_seq >= from)
+        .map(|item| ContextNote {
+            after_seq: item.after_seq,
+            text: match item.content.get("content").unwrap_or(&item.content) {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        })
+        .collect())
 }
 
 /// Persists the assistant message and announces it.

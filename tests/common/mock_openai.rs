@@ -57,6 +57,7 @@ impl MockOpenAi {
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/audio/transcriptions", post(transcriptions))
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -130,6 +131,36 @@ async fn completions(
                 .body(Body::from_stream(stream))
                 .unwrap()
         }
+    }
+}
+
+/// Speech to text: records the multipart body's size and whether it names the model and the
+/// file, then answers the next scripted reply's status, or a fixed text.
+async fn transcriptions(
+    State(script): State<Arc<Mutex<Script>>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let text = String::from_utf8_lossy(&body).to_string();
+    let reply = {
+        let mut s = script.lock().unwrap();
+        s.requests.push(json!({
+            "transcription": true,
+            "bytes": body.len(),
+            "has_model": text.contains("whisper-1"),
+            "has_file": text.contains("filename=\"recording.webm\""),
+            "has_audio": body.windows(4).any(|w| w == [0u8, 1, 2, 3]),
+        }));
+        s.replies.pop_front()
+    };
+    match reply {
+        Some(Reply::Status { code, .. }) => (
+            StatusCode::from_u16(code).unwrap(),
+            Json(
+                json!({"error": {"message": "mock transcription failure", "type": "server_error"}}),
+            ),
+        )
+            .into_response(),
+        _ => Json(json!({"text": "kal doctor ke paas jana hai"})).into_response(),
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-use crate::agent::Language;
+use crate::agent::{ContextNote, Language};
 use crate::model::{Message, Role};
 
 /// The system prompt for one turn.
@@ -33,9 +33,16 @@ pub fn system_prompt(language: Language, today: NaiveDate) -> String {
     )
 }
 
-/// The request messages: system prompt, replayed history, then the new user message.
-pub fn messages(system: &str, history: &[Message], content: &str) -> Vec<Value> {
+/// The request messages: system prompt, replayed history with hidden notes after the messages
+/// they follow, then the new user message.
+pub fn messages(
+    system: &str,
+    history: &[Message],
+    notes: &[ContextNote],
+    content: &str,
+) -> Vec<Value> {
     let mut out = vec![json!({"role": "system", "content": system})];
+    let note = |n: &ContextNote| json!({"role": "system", "content": n.text});
     for (i, message) in history.iter().enumerate() {
         match message.role {
             Role::User => out.push(json!({"role": "user", "content": message.content})),
@@ -43,7 +50,16 @@ pub fn messages(system: &str, history: &[Message], content: &str) -> Vec<Value> 
             // Tool results are stored inside the assistant message that made the call.
             Role::Tool => {}
         }
+        out.extend(
+            notes
+                .iter()
+                .filter(|n| n.after_seq == message.seq)
+                .map(note),
+        );
     }
+    // Notes written after the last replayed message.
+    let last_seq = history.last().map(|m| m.seq).unwrap_or(i64::MIN);
+    out.extend(notes.iter().filter(|n| n.after_seq > last_seq).map(note));
     out.push(json!({"role": "user", "content": content}));
     out
 }
@@ -115,7 +131,7 @@ mod tests {
             msg(Role::User, "add buy milk", vec![]),
             msg(Role::Assistant, "Added task #4.", vec![call]),
         ];
-        let m = messages("SYS", &history, "mark it done");
+        let m = messages("SYS", &history, &[], "mark it done");
         let roles: Vec<&str> = m.iter().map(|v| v["role"].as_str().unwrap()).collect();
         assert_eq!(
             roles,
@@ -145,7 +161,7 @@ mod tests {
             result: json!({}),
         };
         let history = vec![msg(Role::Assistant, "", vec![call("a"), call("b")])];
-        let m = messages("S", &history, "x");
+        let m = messages("S", &history, &[], "x");
         let a = m[1]["tool_calls"][0]["id"].as_str().unwrap();
         let b = m[1]["tool_calls"][1]["id"].as_str().unwrap();
         assert_ne!(a, b);
@@ -153,6 +169,33 @@ mod tests {
         assert_eq!(m[3]["tool_call_id"], b);
         // No empty assistant text message is sent.
         assert_eq!(m.len(), 5);
+    }
+
+    #[test]
+    fn hidden_notes_follow_the_message_they_were_written_after() {
+        let mut a = msg(Role::User, "count to ten", vec![]);
+        a.seq = 1;
+        let mut b = msg(Role::Assistant, "one two", vec![]);
+        b.seq = 2;
+        let notes = [ContextNote {
+            after_seq: 2,
+            text: "The user stopped this answer.".into(),
+        }];
+        let m = messages("S", &[a, b], &notes, "hi");
+        let roles: Vec<&str> = m.iter().map(|v| v["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "system", "user"]);
+        assert_eq!(m[3]["content"], "The user stopped this answer.");
+        // A note after the newest message, with no history at all, still comes before the user.
+        let m = messages("S", &[], &notes, "hi");
+        assert_eq!(m[1]["content"], "The user stopped this answer.");
+        // Exactly once.
+        let m = messages("S", &[msg(Role::User, "x", vec![])], &notes, "hi");
+        assert_eq!(
+            m.iter()
+                .filter(|v| v["content"] == "The user stopped this answer.")
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ struct Inner {
     /// Answers instead when the provider is unavailable (`AGENT_FALLBACK=offline`).
     fallback: Option<OfflineAgent>,
     tools: Vec<Value>,
+    transcribe_model: String,
 }
 
 impl OpenAiAgent {
@@ -89,12 +90,47 @@ impl OpenAiAgent {
                 max_tokens: config.max_tokens,
                 fallback,
                 tools,
+                transcribe_model: config.transcribe_model.clone(),
             }),
         }
     }
 
     pub fn model(&self) -> &str {
         &self.inner.model
+    }
+
+    /// Speech to text through the provider's transcription endpoint (retried like a
+    /// completion). `mime_type` names the recording's format, e.g. `audio/webm`.
+    pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String, Error> {
+        use async_openai::types::audio::{AudioInput, CreateTranscriptionRequestArgs};
+        use async_openai::types::InputSource;
+        let filename = format!("recording.{}", audio_extension(mime_type));
+        let request = CreateTranscriptionRequestArgs::default()
+            .file(AudioInput {
+                source: InputSource::VecU8 {
+                    filename,
+                    vec: audio,
+                },
+            })
+            .model(self.inner.transcribe_model.clone())
+            .build()
+            .map_err(|e| Error::Agent(AgentError::Failed(e.to_string())))?;
+        let audio_api = self.inner.client.audio();
+        let transcriptions = audio_api.transcription();
+        // Raw: compatible servers (whisper.cpp, vLLM …) answer `{"text"}` without the usage
+        // block the typed response requires.
+        match tokio::time::timeout(self.inner.timeout, transcriptions.create_raw(request)).await {
+            Ok(Ok(bytes)) => serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("text")?.as_str().map(str::to_string))
+                .ok_or_else(|| {
+                    Error::Agent(AgentError::Failed("transcription without text".into()))
+                }),
+            Ok(Err(e)) => Err(classify(e, false)),
+            Err(_) => Err(Error::AgentUnavailable(AgentError::Unavailable(
+                "transcription timed out".into(),
+            ))),
+        }
     }
 
     /// Runs one turn. The conversation with the provider runs in its own task feeding a small
@@ -162,7 +198,7 @@ async fn converse(
     progress: &mut Progress,
 ) -> Result<(), Error> {
     let system = context::system_prompt(input.language, input.today);
-    let mut messages = context::messages(&system, &input.history, &input.content);
+    let mut messages = context::messages(&system, &input.history, &input.notes, &input.content);
     for _ in 0..inner.max_turns {
         let request = request(inner, &messages)?;
         let mut chunks = inner
@@ -291,6 +327,19 @@ fn classify(e: OpenAIError, produced: bool) -> Error {
         Error::AgentUnavailable(AgentError::Unavailable(cause))
     } else {
         Error::Agent(AgentError::Failed(cause))
+    }
+}
+
+/// The file extension providers use to recognise a recording's format.
+fn audio_extension(mime_type: &str) -> &'static str {
+    let media = mime_type.split(';').next().unwrap_or("").trim();
+    match media {
+        "audio/webm" => "webm",
+        "audio/ogg" | "audio/opus" => "ogg",
+        "audio/mpeg" | "audio/mp3" => "mp3",
+        "audio/mp4" | "audio/m4a" | "audio/x-m4a" | "audio/aac" => "m4a",
+        "audio/flac" | "audio/x-flac" => "flac",
+        _ => "wav",
     }
 }
 

@@ -220,7 +220,7 @@ pub(super) async fn dispatch(
         Request::Transcribe {
             audio_base64,
             mime_type,
-        } => transcribe(state, &audio_base64, &mime_type),
+        } => transcribe(state, &audio_base64, &mime_type).await,
     }
 }
 
@@ -326,9 +326,9 @@ pub(super) async fn find_item(
         .ok_or(Error::NotFound("item"))
 }
 
-/// `input.transcribe`: the audio is checked (base64, an audio type); transcription itself
-/// needs an OpenAI-compatible provider, which this server does not call for audio.
-fn transcribe(state: &AppState, audio_base64: &str, mime_type: &str) -> Result<Response> {
+/// `input.transcribe`: the audio is checked (base64, an audio type), then transcribed by the
+/// configured provider; without one the answer is 503 `not_configured`.
+async fn transcribe(state: &AppState, audio_base64: &str, mime_type: &str) -> Result<Response> {
     let audio = base64::engine::general_purpose::STANDARD
         .decode(audio_base64.trim())
         .map_err(|_| Error::invalid("input.transcribe: audio_base64 is not valid base64"))?;
@@ -341,12 +341,6 @@ fn transcribe(state: &AppState, audio_base64: &str, mime_type: &str) -> Result<R
             "input.transcribe: expected an audio type, got {media:?}"
         )));
     }
-    if state.config.provider.api_key.is_none() {
-        return Err(Error::NotConfigured(
-            "dictation needs an OpenAI-compatible provider: set OPENAI_API_KEY".into(),
-        ));
-    }
-    Err(Error::NotConfigured(
-        "dictation is not available on this server".into(),
-    ))
+    let text = state.chat.transcribe(audio, &media).await?;
+    Ok(Json(json!({ "text": text })).into_response())
 }
