@@ -65,10 +65,12 @@ pub enum ChatEvent {
         arguments: Value,
         result: Value,
     },
-    /// A task of the user changed (by a tool call of this turn).
+    /// A task of the user changed: by a tool call of a turn (with its thread), or directly
+    /// through the tools (MCP; no thread).
     #[serde(rename = "task.changed")]
     TaskChanged {
-        thread_id: ThreadId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        thread_id: Option<ThreadId>,
         change: TaskChange,
         task: Task,
     },
@@ -108,9 +110,10 @@ impl ChatEvent {
             ChatEvent::MessageAdded { thread_id, .. }
             | ChatEvent::StreamDelta { thread_id, .. }
             | ChatEvent::ToolCalled { thread_id, .. }
-            | ChatEvent::TaskChanged { thread_id, .. }
             | ChatEvent::MessageDone { thread_id, .. } => Some(*thread_id),
-            ChatEvent::Error { thread_id, .. } => *thread_id,
+            ChatEvent::TaskChanged { thread_id, .. } | ChatEvent::Error { thread_id, .. } => {
+                *thread_id
+            }
         }
     }
 }

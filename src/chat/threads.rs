@@ -271,7 +271,7 @@ impl Chat {
             self.publish(
                 user,
                 ChatEvent::TaskChanged {
-                    thread_id: id,
+                    thread_id: Some(id),
                     change,
                     task: task.clone(),
                 },
@@ -319,6 +319,20 @@ impl Chat {
             },
         );
         Ok(TaskActionResult { outcome, message })
+    }
+
+    /// Announces a task change made outside a turn (MCP) to every socket of the user.
+    pub fn announce_task_change(&self, user: &UserId, outcome: &crate::agent::tools::TaskOutcome) {
+        if let Some((change, task)) = outcome.change() {
+            self.publish(
+                user,
+                ChatEvent::TaskChanged {
+                    thread_id: None,
+                    change,
+                    task: task.clone(),
+                },
+            );
+        }
     }
 
     fn publish(&self, user: &UserId, body: ChatEvent) {

@@ -163,7 +163,7 @@ fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) {
         AgentStep::TaskChanged(change, task) => job.emit(
             inner,
             ChatEvent::TaskChanged {
-                thread_id,
+                thread_id: Some(thread_id),
                 change,
                 task,
             },

@@ -20,7 +20,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use serde_json::{json, Value};
 
-use crate::agent::tools::{AddTaskArgs, ListTasksArgs, TaskRefArgs, Tools, UpdateTaskArgs};
+use crate::agent::tools::{
+    AddTaskArgs, ListTasksArgs, TaskOutcome, TaskRefArgs, Tools, UpdateTaskArgs,
+};
 use crate::auth::{bearer, AuthUser};
 use crate::chat::Chat;
 use crate::error::{Error, Result};
@@ -63,7 +65,9 @@ impl TaskServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let tools = self.tools(&ctx)?;
-        outcome(tools.add_task(args).await.map(|o| o.to_json()))
+        let result = tools.add_task(args).await;
+        self.announce(&tools, &result);
+        outcome(result.map(|o| o.to_json()))
     }
 
     #[tool(description = "List the user's tasks: all (default), pending or completed.")]
@@ -88,7 +92,9 @@ impl TaskServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let tools = self.tools(&ctx)?;
-        outcome(tools.complete_task(args).await.map(|o| o.to_json()))
+        let result = tools.complete_task(args).await;
+        self.announce(&tools, &result);
+        outcome(result.map(|o| o.to_json()))
     }
 
     #[tool(description = "Delete one of the user's tasks (by number or title words).")]
@@ -98,7 +104,9 @@ impl TaskServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let tools = self.tools(&ctx)?;
-        outcome(tools.delete_task(args).await.map(|o| o.to_json()))
+        let result = tools.delete_task(args).await;
+        self.announce(&tools, &result);
+        outcome(result.map(|o| o.to_json()))
     }
 
     #[tool(description = "Change the title, priority or due date of one of the user's tasks.")]
@@ -108,11 +116,20 @@ impl TaskServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let tools = self.tools(&ctx)?;
-        outcome(tools.update_task(args).await.map(|o| o.to_json()))
+        let result = tools.update_task(args).await;
+        self.announce(&tools, &result);
+        outcome(result.map(|o| o.to_json()))
     }
 }
 
 impl TaskServer {
+    /// Tells the user's open sockets about a change, as a turn's tool call would.
+    fn announce(&self, tools: &Tools, result: &Result<TaskOutcome>) {
+        if let Ok(outcome) = result {
+            self.chat.announce_task_change(tools.user(), outcome);
+        }
+    }
+
     /// The tools of the user this call acts for.
     fn tools(&self, ctx: &RequestContext<RoleServer>) -> Result<Tools, ErrorData> {
         let user = match &self.fixed_user {
