@@ -35,9 +35,10 @@ async fn main() {
     let started = Instant::now();
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", tokens[i % users]))
-            .await
-            .expect("connect");
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("{url}?token={}", tokens[i % users]))
+                .await
+                .expect("connect");
         let ready = ws.next().await.expect("ready").expect("ready frame");
         assert!(ready.to_text().unwrap().contains("\"ready\""));
         sockets.push(ws);

@@ -1,4 +1,4 @@
-//! The `agentwire` binary: `serve` (default), `token`, `migrate`.
+//! The `agentwire` binary: `serve` (default), `token`, `migrate`, `load`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,6 +37,8 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Drive load at a running server (idle, storm, chat, rest, sse) and report.
+    Load(agentwire::load::LoadArgs),
 }
 
 #[tokio::main]
@@ -49,6 +51,16 @@ async fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse();
+    // The load tester is a client: it needs none of the server's configuration.
+    if let Some(Command::Load(args)) = cli.command {
+        return match agentwire::load::main(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -61,6 +73,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Token { user, ttl } => token(&config, &user, ttl),
         Command::Migrate => migrate(&config).await,
+        Command::Load(_) => unreachable!("handled before the configuration is read"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::agent::{Agent, OfflineAgent};
+use crate::agent::{Agent, BenchAgent, OfflineAgent};
 use crate::auth::Jwt;
 use crate::chat::{Chat, ChatSettings};
 use crate::config::Config;
@@ -41,7 +41,10 @@ impl AppState {
     /// Wires the core over an already migrated store.
     pub fn with_store(config: Config, store: Store) -> Self {
         let hub = Hub::new(config.ws.send_queue);
-        let agent = Agent::Offline(OfflineAgent::new(config.offline_delta_delay));
+        let agent = match config.bench_agent {
+            Some(b) => Agent::Bench(BenchAgent::new(b.deltas, b.delay)),
+            None => Agent::Offline(OfflineAgent::new(config.offline_delta_delay)),
+        };
         let limiter = RateLimiter::new(config.rate_limit_requests, config.rate_limit_window);
         let chat = Chat::new(
             store.clone(),

@@ -290,12 +290,14 @@ async fn server_failures_are_internal_errors_without_details() {
     let app = TestApp::spawn().await;
     let mut c = WsClient::connect(&app, "db").await;
     app.state.store.close().await;
-    c.send(json!({"type": "threads.list", "request_id": "x"})).await;
+    c.send(json!({"type": "threads.list", "request_id": "x"}))
+        .await;
     let e = c.next().await;
     assert_eq!(e["code"], "internal");
     assert_eq!(e["message"], "internal error");
     assert_eq!(e["request_id"], "x");
-    c.send(json!({"type": "message", "content": "hi", "request_id": "y"})).await;
+    c.send(json!({"type": "message", "content": "hi", "request_id": "y"}))
+        .await;
     let e = c.next().await;
     assert_eq!(e["code"], "internal");
     assert_eq!(e["request_id"], "y");

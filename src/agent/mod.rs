@@ -4,6 +4,7 @@
 //! [`AgentStep`]s, so the chat core drives every agent the same way. Agents act on data only
 //! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
 
+pub mod bench;
 pub mod offline;
 pub mod tools;
 
@@ -12,6 +13,7 @@ use futures::stream::BoxStream;
 
 use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
+pub use bench::BenchAgent;
 pub use offline::intent::Language;
 pub use offline::OfflineAgent;
 use tools::Tools;
@@ -49,6 +51,8 @@ pub type StepStream = BoxStream<'static, Result<AgentStep, Error>>;
 #[derive(Clone)]
 pub enum Agent {
     Offline(OfflineAgent),
+    /// Fixed-shape answers for load runs (`BENCH_AGENT_DELTAS`).
+    Bench(BenchAgent),
 }
 
 impl Agent {
@@ -56,6 +60,7 @@ impl Agent {
     pub fn name(&self) -> &'static str {
         match self {
             Agent::Offline(_) => "offline",
+            Agent::Bench(_) => "bench",
         }
     }
 
@@ -63,6 +68,7 @@ impl Agent {
     pub fn run(&self, tools: Tools, input: AgentInput) -> StepStream {
         match self {
             Agent::Offline(a) => a.run(tools, input),
+            Agent::Bench(a) => a.run(input),
         }
     }
 }
