@@ -98,9 +98,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn serve(config: Config) -> Result<(), String> {
     let addr = config.bind_addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("BIND_ADDR: cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| format!("BIND_ADDR: cannot listen on {addr}: {e}"))?;
     let state = AppState::build(config)
         .await
         .map_err(|e| format!("DATABASE_URL: {}", describe(&e)))?;
@@ -125,6 +123,19 @@ async fn serve(config: Config) -> Result<(), String> {
     agentwire::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// A listener with a deep accept queue: under a connect storm the default 1024 overflows, and
+/// every dropped SYN costs its client a one-second retransmit (the kernel caps it at somaxconn).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(8192)
 }
 
 fn token(config: &Config, user: &str, ttl: Duration) -> Result<(), String> {
