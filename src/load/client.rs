@@ -225,10 +225,10 @@ pub fn raise_open_file_limit() -> u64 {
                 rlim_max: limit.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur as u64;
+                return raised.rlim_cur;
             }
         }
-        limit.rlim_cur as u64
+        limit.rlim_cur
     }
 }
 
@@ -266,7 +266,7 @@ mod tests {
                 rlim_max: 0,
             };
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
-            l.rlim_max as u64
+            l.rlim_max
         };
         assert_eq!(now, hard);
     }

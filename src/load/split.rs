@@ -17,7 +17,7 @@ pub const CONNECTED: &str = "{\"phase\":\"connected\"}";
 
 enum Report {
     Connected,
-    Done(usize, Result<Summary, String>),
+    Done(usize, Box<Result<Summary, String>>),
 }
 
 /// Runs `scenario` as `scenario.common().procs` children of `exe` and merges their summaries.
@@ -59,7 +59,7 @@ pub async fn run(scenario: &Scenario, exe: &Path) -> Result<Summary, String> {
                     serde_json::from_str::<Summary>(&l)
                         .map_err(|e| format!("load process {i}: bad summary: {e}"))
                 });
-            let _ = tx.send(Report::Done(i, summary));
+            let _ = tx.send(Report::Done(i, Box::new(summary)));
         });
         children.push(child);
     }
@@ -79,7 +79,7 @@ pub async fn run(scenario: &Scenario, exe: &Path) -> Result<Summary, String> {
                         after = pid.and_then(rss_kib);
                     }
                 }
-                Report::Done(i, summary) => parts.push((i, summary)),
+                Report::Done(i, summary) => parts.push((i, *summary)),
             }
         }
         (after, parts)
