@@ -102,11 +102,20 @@ pub struct Config {
     pub shutdown_drain: Duration,
     /// Spacing between the offline agent's deltas (zero in production; tests and benches pace it).
     pub offline_delta_delay: Duration,
+    /// When set, every turn is answered by the bench agent instead (load runs only).
+    pub bench_agent: Option<BenchAgentConfig>,
     /// WebSocket settings.
     pub ws: WsConfig,
     /// Kernel send buffer of each accepted connection; `None` leaves the kernel's autotuning.
     /// Bounds kernel memory per slow peer when many sockets are open.
     pub tcp_send_buffer: Option<usize>,
+}
+
+/// The bench agent's fixed answer: `deltas` word deltas, `delay` apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchAgentConfig {
+    pub deltas: u32,
+    pub delay: Duration,
 }
 
 /// Limits and timers of the WebSocket transport.
@@ -315,6 +324,29 @@ impl Config {
         let shutdown_drain = Duration::from_secs(parse_num(&get, "SHUTDOWN_DRAIN_SECS", 10u64)?);
         let offline_delta_delay =
             Duration::from_millis(parse_num(&get, "OFFLINE_DELTA_DELAY_MS", 0u64)?);
+        let bench_agent = match parse_num(&get, "BENCH_AGENT_DELTAS", 0u32)? {
+            0 => {
+                if get("BENCH_AGENT_DELAY_MS").is_some() {
+                    return Err(bad(
+                        "BENCH_AGENT_DELAY_MS",
+                        "needs BENCH_AGENT_DELTAS set above 0",
+                    ));
+                }
+                None
+            }
+            deltas => {
+                if environment == Environment::Production {
+                    return Err(bad(
+                        "BENCH_AGENT_DELTAS",
+                        "the bench agent is refused in production",
+                    ));
+                }
+                Some(BenchAgentConfig {
+                    deltas,
+                    delay: Duration::from_millis(parse_num(&get, "BENCH_AGENT_DELAY_MS", 0u64)?),
+                })
+            }
+        };
         let ws = WsConfig {
             auth_timeout: Duration::from_secs(parse_num(&get, "WS_AUTH_TIMEOUT_SECS", 5u64)?),
             ping_interval: Duration::from_secs(parse_num(&get, "WS_PING_INTERVAL_SECS", 30u64)?),
@@ -356,6 +388,7 @@ impl Config {
             attachment_max_bytes,
             shutdown_drain,
             offline_delta_delay,
+            bench_agent,
             ws,
             tcp_send_buffer,
         })
@@ -458,6 +491,44 @@ mod tests {
         let c = Config::from_vars(&vars(&[("BETTER_AUTH_SECRET", "abc")])).unwrap();
         assert_eq!(c.jwt_secret, "abc");
         assert!(!c.jwt_secret_generated);
+    }
+
+    #[test]
+    fn bench_agent_is_off_unless_deltas_are_set() {
+        assert_eq!(
+            Config::from_vars(&HashMap::new()).unwrap().bench_agent,
+            None
+        );
+        let c = Config::from_vars(&vars(&[
+            ("BENCH_AGENT_DELTAS", "64"),
+            ("BENCH_AGENT_DELAY_MS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.bench_agent,
+            Some(BenchAgentConfig {
+                deltas: 64,
+                delay: Duration::from_millis(5)
+            })
+        );
+        for (pairs, var) in [
+            (&[("BENCH_AGENT_DELTAS", "many")][..], "BENCH_AGENT_DELTAS"),
+            (
+                &[("BENCH_AGENT_DELTAS", "8"), ("BENCH_AGENT_DELAY_MS", "-1")][..],
+                "BENCH_AGENT_DELAY_MS",
+            ),
+            (&[("BENCH_AGENT_DELAY_MS", "5")][..], "BENCH_AGENT_DELAY_MS"),
+            (
+                &[
+                    ("BENCH_AGENT_DELTAS", "8"),
+                    ("ENVIRONMENT", "production"),
+                    ("JWT_SECRET_KEY", &"k".repeat(32)),
+                ][..],
+                "BENCH_AGENT_DELTAS",
+            ),
+        ] {
+            assert_eq!(Config::from_vars(&vars(pairs)).unwrap_err().var, var);
+        }
     }
 
     #[test]

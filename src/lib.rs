@@ -10,6 +10,8 @@
 //! - [`hub`] fans each user's events out to all of that user's subscribers.
 //!
 //! [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one error type.
+//! [`metrics`] counts requests, sockets and turns for `GET /metrics`; [`load`] is the load tester
+//! behind `agentwire load`, a client of the server like any other.
 
 pub mod agent;
 pub mod auth;
@@ -17,6 +19,8 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod ratelimit;
 pub mod state;
@@ -44,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(web::routes())
         .route("/api/health", get(rest::health))
+        .route("/metrics", get(metrics::scrape))
         .route("/api/ws", get(ws::upgrade))
         .route("/api/{user_id}/chat", post(rest::chat))
         .route("/api/{user_id}/chat/stream", post(sse::chat_stream))
@@ -70,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mcp)
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response));
     if let Some(cors) = cors_layer(&config.cors_origins) {

@@ -1,4 +1,4 @@
-//! The `agentwire` binary: `serve` (default), `token`, `migrate`.
+//! The `agentwire` binary: `serve` (default), `token`, `migrate`, `load`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,6 +43,8 @@ enum Command {
         #[arg(long)]
         user: String,
     },
+    /// Drive load at a running server (idle, storm, chat, rest, sse) and report.
+    Load(agentwire::load::LoadArgs),
 }
 
 #[tokio::main]
@@ -55,6 +57,16 @@ async fn main() -> ExitCode {
         }
     }
     let cli = Cli::parse();
+    // The load tester is a client: it needs none of the server's configuration.
+    if let Some(Command::Load(args)) = cli.command {
+        return match agentwire::load::main(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -68,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Token { user, ttl } => token(&config, &user, ttl),
         Command::Migrate => migrate(&config).await,
         Command::Mcp { user } => mcp(config, &user).await,
+        Command::Load(_) => unreachable!("handled before the configuration is read"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,9 +105,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn serve(config: Config) -> Result<(), String> {
     let addr = config.bind_addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("BIND_ADDR: cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr).map_err(|e| format!("BIND_ADDR: cannot listen on {addr}: {e}"))?;
     let state = AppState::build(config)
         .await
         .map_err(|e| format!("DATABASE_URL: {}", describe(&e)))?;
@@ -119,6 +130,19 @@ async fn serve(config: Config) -> Result<(), String> {
     agentwire::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// A listener with a deep accept queue: under a connect storm the default 1024 overflows, and
+/// every dropped SYN costs its client a one-second retransmit (the kernel caps it at somaxconn).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(8192)
 }
 
 fn token(config: &Config, user: &str, ttl: Duration) -> Result<(), String> {

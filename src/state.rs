@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::agent::{Agent, OfflineAgent, OpenAiAgent};
+use crate::agent::{Agent, BenchAgent, OfflineAgent, OpenAiAgent};
 use crate::auth::Jwt;
 use crate::chat::{Chat, ChatSettings};
 use crate::config::Config;
@@ -42,7 +42,9 @@ impl AppState {
     pub fn with_store(config: Config, store: Store) -> Self {
         let hub = Hub::new(config.ws.send_queue);
         let offline = OfflineAgent::new(config.offline_delta_delay);
-        let agent = if config.provider.is_configured() {
+        let agent = if let Some(b) = config.bench_agent {
+            Agent::Bench(BenchAgent::new(b.deltas, b.delay))
+        } else if config.provider.is_configured() {
             let fallback = config.provider.fallback_offline.then(|| offline.clone());
             Agent::OpenAi(OpenAiAgent::new(&config.provider, fallback))
         } else {

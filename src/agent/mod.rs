@@ -4,6 +4,7 @@
 //! [`AgentStep`]s, so the chat core drives every agent the same way. Agents act on data only
 //! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
 
+pub mod bench;
 pub mod offline;
 pub mod openai;
 pub mod tools;
@@ -13,6 +14,7 @@ use futures::stream::BoxStream;
 
 use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
+pub use bench::BenchAgent;
 pub use offline::intent::Language;
 pub use offline::OfflineAgent;
 pub use openai::OpenAiAgent;
@@ -62,6 +64,8 @@ pub type StepStream = BoxStream<'static, Result<AgentStep, Error>>;
 pub enum Agent {
     Offline(OfflineAgent),
     OpenAi(OpenAiAgent),
+    /// Fixed-shape answers for load runs (`BENCH_AGENT_DELTAS`).
+    Bench(BenchAgent),
 }
 
 impl Agent {
@@ -70,6 +74,7 @@ impl Agent {
         match self {
             Agent::Offline(_) => "offline",
             Agent::OpenAi(_) => "openai",
+            Agent::Bench(_) => "bench",
         }
     }
 
@@ -77,7 +82,7 @@ impl Agent {
     pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String, Error> {
         match self {
             Agent::OpenAi(a) => a.transcribe(audio, mime_type).await,
-            Agent::Offline(_) => Err(Error::NotConfigured(
+            Agent::Offline(_) | Agent::Bench(_) => Err(Error::NotConfigured(
                 "dictation needs an OpenAI-compatible provider: set OPENAI_API_KEY or OPENAI_BASE_URL"
                     .into(),
             )),
@@ -89,6 +94,7 @@ impl Agent {
         match self {
             Agent::Offline(a) => a.run(tools, input),
             Agent::OpenAi(a) => a.run(tools, input),
+            Agent::Bench(a) => a.run(input),
         }
     }
 }

@@ -53,6 +53,7 @@ struct Draft {
 }
 
 pub(super) async fn run(inner: &Inner, job: TurnJob) {
+    let _running = crate::metrics::turn_started();
     let thread_id = job.conversation.id;
     if job.created {
         job.emit(
@@ -216,6 +217,7 @@ async fn load_notes(
 /// Persists the assistant message and announces it.
 async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatus) {
     let usage = draft.usage.or(Some(Usage::default()));
+    crate::metrics::turn_finished(status, draft.deltas, usage);
     let message = NewMessage {
         id: job.message_id,
         conversation_id: job.conversation.id,
@@ -257,9 +259,10 @@ async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) 
             error: error.body(),
         },
     );
-    if let Some(draft) = draft {
-        if !draft.content.is_empty() || !draft.tool_calls.is_empty() {
+    match draft {
+        Some(draft) if !draft.content.is_empty() || !draft.tool_calls.is_empty() => {
             finish(inner, job, draft, MessageStatus::Failed).await;
         }
+        _ => crate::metrics::turn_finished(MessageStatus::Failed, 0, None),
     }
 }

@@ -95,6 +95,7 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
     }
     // Subscribe before announcing readiness, so nothing published after `ready` is missed.
     let subscription = state.hub.subscribe(&user);
+    let _open = crate::metrics::socket_opened();
     let connection_id = Uuid::new_v4().simple().to_string();
     let mut conn = Connection {
         state,
@@ -110,7 +111,12 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
     tracing::debug!(user = %conn.user, %connection_id, "socket ready");
     match conn.serve().await {
         End::Gone => {}
-        End::Close(code, reason) => send_close(&mut conn.socket, code, reason).await,
+        End::Close(code, reason) => {
+            if code == close::TRY_AGAIN_LATER {
+                crate::metrics::socket_queue_drop();
+            }
+            send_close(&mut conn.socket, code, reason).await
+        }
     }
 }
 

@@ -1,0 +1,240 @@
+//! The HTTP scenarios: `rest` (`POST /api/{user_id}/chat`, one JSON answer per turn) and `sse`
+//! (`POST /api/{user_id}/chat/stream`, read to the end), at a fixed concurrency.
+//!
+//! The client is reqwest without TLS: it keeps connections alive per worker and can bind a local
+//! address, which is all a loopback load run needs.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::report::Counters;
+
+/// Longest a single turn may take before it counts as `timeout`.
+const TURN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which endpoint a worker drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Rest,
+    Sse,
+}
+
+/// What the workers share.
+pub struct HttpPlan {
+    pub mode: Mode,
+    pub base_url: String,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub message: String,
+    /// `(user, token)` per worker, round robin.
+    pub users: Vec<(String, String)>,
+    pub sources: Vec<IpAddr>,
+}
+
+/// Runs `concurrency` workers, each sending turns back to back on its own thread for
+/// `duration`; every turn sent ends completed or failed (by error code). Returns the window.
+pub async fn run(plan: HttpPlan, c: Arc<Counters>) -> Result<Duration, String> {
+    let clients = build_clients(&plan.sources, plan.concurrency)?;
+    let plan = Arc::new(plan);
+    let start = Instant::now();
+    let deadline = start + plan.duration;
+    let mut workers = JoinSet::new();
+    for i in 0..plan.concurrency.max(1) {
+        let client = clients[i % clients.len()].clone();
+        let (plan, c) = (plan.clone(), c.clone());
+        workers.spawn(async move {
+            let (user, token) = plan.users[i % plan.users.len()].clone();
+            let suffix = match plan.mode {
+                Mode::Rest => "chat",
+                Mode::Sse => "chat/stream",
+            };
+            let url = format!("{}/api/{user}/{suffix}", plan.base_url);
+            let mut thread: Option<String> = None;
+            while Instant::now() < deadline {
+                let mut body = json!({"message": plan.message});
+                if let Some(t) = &thread {
+                    body["conversation_id"] = json!(t);
+                }
+                let request = client.post(&url).bearer_auth(&token).json(&body);
+                Counters::add(&c.turns_sent);
+                let sent_at = Instant::now();
+                let outcome = tokio::time::timeout(TURN_TIMEOUT, async {
+                    match plan.mode {
+                        Mode::Rest => rest_turn(request, &c, sent_at).await,
+                        Mode::Sse => sse_turn(request, &c, sent_at).await,
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| Err("timeout".into()));
+                match outcome {
+                    Ok(t) => {
+                        Counters::add(&c.turns_completed);
+                        if t.is_some() {
+                            thread = t;
+                        }
+                    }
+                    Err(code) => c.turn_failed(&code),
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    Ok(start.elapsed())
+}
+
+fn build_clients(sources: &[IpAddr], concurrency: usize) -> Result<Vec<reqwest::Client>, String> {
+    let build = |ip: Option<IpAddr>| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(concurrency)
+            .tcp_nodelay(true)
+            .local_address(ip)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    };
+    if sources.is_empty() {
+        Ok(vec![build(None)?])
+    } else {
+        sources.iter().map(|ip| build(Some(*ip))).collect()
+    }
+}
+
+/// One REST turn; `Ok(conversation_id)` on 200.
+async fn rest_turn(
+    request: reqwest::RequestBuilder,
+    c: &Counters,
+    sent_at: Instant,
+) -> Result<Option<String>, String> {
+    let response = request.send().await.map_err(|_| "http_io".to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|_| "http_io".to_string())?;
+    c.record("response", sent_at.elapsed());
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if !status.is_success() {
+        return Err(error_code(&value, status.as_u16()));
+    }
+    Ok(value["conversation_id"].as_str().map(str::to_string))
+}
+
+/// `error.code` of our error body, else `http_<status>`.
+fn error_code(body: &Value, status: u16) -> String {
+    body["error"]["code"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("http_{status}"))
+}
+
+/// One SSE turn read to its end; `Ok(conversation_id)` when it ended with `message.done`.
+async fn sse_turn(
+    request: reqwest::RequestBuilder,
+    c: &Counters,
+    sent_at: Instant,
+) -> Result<Option<String>, String> {
+    let response = request.send().await.map_err(|_| "http_io".to_string())?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.bytes().await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return Err(error_code(&value, status.as_u16()));
+    }
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut first_delta = true;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| "http_io".to_string())?;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            match SseEvent::parse(&event) {
+                Some(SseEvent::Delta) => {
+                    Counters::add(&c.deltas);
+                    if first_delta {
+                        first_delta = false;
+                        c.record("first_delta", sent_at.elapsed());
+                    }
+                }
+                Some(SseEvent::Done(thread)) => {
+                    c.record("done", sent_at.elapsed());
+                    return Ok(thread);
+                }
+                Some(SseEvent::Error(code)) => return Err(code),
+                None => {}
+            }
+        }
+    }
+    Err("stream_ended".into())
+}
+
+/// The SSE events a turn's outcome depends on.
+#[derive(Debug, PartialEq)]
+enum SseEvent {
+    Delta,
+    Done(Option<String>),
+    Error(String),
+}
+
+impl SseEvent {
+    /// Reads one `event:`/`data:` block; `None` for events that do not matter here.
+    fn parse(block: &str) -> Option<SseEvent> {
+        let mut kind = "";
+        let mut data = "";
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                kind = v.trim();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data = v.trim();
+            }
+        }
+        match kind {
+            "stream.delta" => Some(SseEvent::Delta),
+            "message.done" | "error" => {
+                let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                if kind == "error" {
+                    let code = v["code"].as_str().unwrap_or("error_without_code");
+                    Some(SseEvent::Error(code.to_string()))
+                } else {
+                    Some(SseEvent::Done(v["thread_id"].as_str().map(str::to_string)))
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_blocks_are_read_by_event_name() {
+        assert_eq!(
+            SseEvent::parse("event: stream.delta\ndata: {\"delta\":\"a\"}\n\n"),
+            Some(SseEvent::Delta)
+        );
+        assert_eq!(
+            SseEvent::parse("event: message.done\ndata: {\"thread_id\":\"t1\"}\n\n"),
+            Some(SseEvent::Done(Some("t1".into())))
+        );
+        assert_eq!(
+            SseEvent::parse("event: error\ndata: {\"code\":\"rate_limited\"}\n\n"),
+            Some(SseEvent::Error("rate_limited".into()))
+        );
+        assert_eq!(
+            SseEvent::parse("event: error\ndata: nonsense\n\n"),
+            Some(SseEvent::Error("error_without_code".into()))
+        );
+        assert_eq!(SseEvent::parse(": keep-alive\n\n"), None);
+    }
+
+    #[test]
+    fn error_codes_come_from_our_body_or_the_status() {
+        let body = json!({"error": {"code": "forbidden", "message": "x"}});
+        assert_eq!(error_code(&body, 403), "forbidden");
+        assert_eq!(error_code(&Value::Null, 502), "http_502");
+    }
+}

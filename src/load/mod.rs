@@ -1,0 +1,475 @@
+//! `agentwire load`: a load tester that speaks our protocol.
+//!
+//! Scenarios: `idle` (hold N authenticated sockets), `storm` (connect as fast as possible),
+//! `chat` (turns on N sockets at a steady pace), `rest` and `sse` (turns over HTTP at a fixed
+//! concurrency). It mints its own tokens from `JWT_SECRET_KEY`, raises its open-file limit,
+//! spreads sockets over local source addresses, splits itself over processes (`--procs`),
+//! records latencies in HDR histograms and ends with a [`Summary`] (JSON with `--json`).
+//!
+//! It is a client like any other: it reaches the server only over the network.
+
+mod client;
+mod http;
+pub mod report;
+mod split;
+mod ws;
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use report::Summary;
+use report::{Counters, ServerMemory};
+
+/// `agentwire load <scenario> …`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "load",
+    about = "Drive load at a running server and report what it measured"
+)]
+pub struct LoadArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// Open N authenticated sockets, hold them, report connect latency and server RSS.
+    Idle(IdleArgs),
+    /// Connect and authenticate as fast as possible; connects per second.
+    Storm(StormArgs),
+    /// N sockets, each sending a message every interval; turn latencies and throughput.
+    Chat(ChatArgs),
+    /// Turns over `POST /api/{user_id}/chat` at a fixed concurrency.
+    Rest(HttpArgs),
+    /// Turns over `POST /api/{user_id}/chat/stream`, each stream read to its end.
+    Sse(HttpArgs),
+}
+
+/// Options every scenario takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    pub url: String,
+    /// Distinct users to spread sockets or workers over (0 = one per socket or worker).
+    #[arg(long, default_value_t = 0)]
+    pub users: usize,
+    /// The server's HS256 key, to mint tokens with.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
+    pub secret: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Local addresses to connect from, comma-separated (e.g. 127.0.0.2,127.0.0.3), to get
+    /// past the ~28k ephemeral ports of one address pair.
+    #[arg(long, value_delimiter = ',')]
+    pub source_ips: Vec<IpAddr>,
+    /// Split the load over this many processes (this binary, run again); summaries merge.
+    #[arg(long, default_value_t = 1)]
+    pub procs: usize,
+    /// The server's pid, to report its RSS growth (idle).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// A baseline server (examples/baseline_ws) to run the same scenario against right after;
+    /// the summary then carries its figures and our ratio to them.
+    #[arg(long)]
+    pub baseline_url: Option<String>,
+    /// The baseline server's pid, for its RSS (idle).
+    #[arg(long)]
+    pub baseline_pid: Option<u32>,
+    /// Read the server's `/metrics` after the run and add its counters to the summary.
+    #[arg(long)]
+    pub scrape_metrics: bool,
+    /// First user number (`load-{n}`); set by the parent of a split run.
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub user_offset: usize,
+    /// Run as one process of a split run: JSON with raw histograms, a `connected` line.
+    #[arg(long, hide = true)]
+    pub child: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdleArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Sockets to open.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Sockets opened per second (0 = all at once).
+    #[arg(long, default_value_t = 1000)]
+    pub ramp: u32,
+    /// How long to hold them once open.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StormArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connects in total.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// Connects in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Sockets, each with its own thread.
+    #[arg(long, default_value_t = 100)]
+    pub connections: usize,
+    /// Sockets opened per second while connecting (0 = all at once).
+    #[arg(long, default_value_t = 1000)]
+    pub ramp: u32,
+    /// Mean time between one socket's messages.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Exponential gaps between messages (Poisson arrivals) instead of a fixed interval.
+    #[arg(long)]
+    pub poisson: bool,
+    /// How long messages are sent for, once every socket is open.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// The message text.
+    #[arg(long, default_value = "hello")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Turns in flight at once (one worker each, each on its own thread).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// How long turns are sent for.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// The message text.
+    #[arg(long, default_value = "hello")]
+    pub message: String,
+}
+
+impl Scenario {
+    pub fn common(&self) -> &Common {
+        match self {
+            Scenario::Idle(a) => &a.common,
+            Scenario::Storm(a) => &a.common,
+            Scenario::Chat(a) => &a.common,
+            Scenario::Rest(a) | Scenario::Sse(a) => &a.common,
+        }
+    }
+
+    fn common_mut(&mut self) -> &mut Common {
+        match self {
+            Scenario::Idle(a) => &mut a.common,
+            Scenario::Storm(a) => &mut a.common,
+            Scenario::Chat(a) => &mut a.common,
+            Scenario::Rest(a) | Scenario::Sse(a) => &mut a.common,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scenario::Idle(_) => "idle",
+            Scenario::Storm(_) => "storm",
+            Scenario::Chat(_) => "chat",
+            Scenario::Rest(_) => "rest",
+            Scenario::Sse(_) => "sse",
+        }
+    }
+
+    /// Sockets (idle, storm, chat) or workers (rest, sse): what `--procs` divides.
+    fn size(&self) -> usize {
+        match self {
+            Scenario::Idle(a) => a.connections,
+            Scenario::Storm(a) => a.connections,
+            Scenario::Chat(a) => a.connections,
+            Scenario::Rest(a) | Scenario::Sse(a) => a.concurrency,
+        }
+    }
+
+    fn users(&self) -> usize {
+        match self.common().users {
+            0 => self.size(),
+            u => u,
+        }
+    }
+}
+
+/// Runs the scenario (split over processes when `--procs` > 1, then against the baseline when
+/// given) and returns its summary. `exe` is the binary a split run starts (this one, normally).
+pub async fn run(args: LoadArgs, exe: &std::path::Path) -> Result<Summary, String> {
+    let scenario = args.scenario;
+    let common = scenario.common().clone();
+    if common.secret.is_empty() {
+        return Err("JWT_SECRET_KEY: set it (or --secret) to the server's key".into());
+    }
+    if scenario.size() == 0 {
+        return Err("--connections/--concurrency must be at least 1".into());
+    }
+    if common.procs == 0 {
+        return Err("--procs must be at least 1".into());
+    }
+    raise_open_file_limit();
+    let mut summary = run_once(&scenario, exe).await?;
+    if common.scrape_metrics {
+        summary.metrics = scrape(&common.url).await?;
+    }
+    if let Some(baseline_url) = common.baseline_url.clone().filter(|_| !common.child) {
+        if matches!(scenario, Scenario::Rest(_) | Scenario::Sse(_)) {
+            return Err("--baseline-url: the baseline server speaks only WebSocket".into());
+        }
+        let mut against = scenario.clone();
+        let c = against.common_mut();
+        c.url = baseline_url;
+        c.server_pid = common.baseline_pid;
+        let baseline = run_once(&against, exe).await?;
+        summary.ratio = report::ratios(&summary, &baseline);
+        summary.baseline = Some(Box::new(baseline));
+    }
+    Ok(summary)
+}
+
+/// `agentwire load`: runs and prints the summary (human lines, or JSON with `--json`).
+pub async fn main(args: LoadArgs) -> Result<(), String> {
+    let json = args.scenario.common().json || args.scenario.common().child;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let summary = run(args, &exe).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("summaries serialise")
+        );
+    } else {
+        print!("{}", report::human(&summary));
+    }
+    Ok(())
+}
+
+fn raise_open_file_limit() {
+    let limit = client::raise_open_file_limit();
+    tracing::debug!(limit, "open-file limit");
+}
+
+async fn run_once(scenario: &Scenario, exe: &std::path::Path) -> Result<Summary, String> {
+    if scenario.common().procs > 1 && !scenario.common().child {
+        return split::run(scenario, exe).await;
+    }
+    run_here(scenario).await
+}
+
+/// Runs the scenario in this process.
+async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
+    let common = scenario.common();
+    let counters = Arc::new(Counters::default());
+    let progress = Progress::start(
+        counters.clone(),
+        common.child || !std::io::stderr().is_terminal(),
+    );
+    let target = client::Target::new(
+        &common.url,
+        &common.secret,
+        scenario.users(),
+        common.user_offset,
+        Duration::from_secs(24 * 3600),
+        common.source_ips.clone(),
+    )
+    .await?;
+    let target = Arc::new(target);
+    let child = common.child;
+    let connected = move || {
+        if child {
+            // The parent of a split run waits for this line from every process.
+            println!("{}", split::CONNECTED);
+        }
+    };
+    let mut server: Option<ServerMemory> = None;
+    let elapsed = match scenario {
+        Scenario::Idle(a) => {
+            let pid = if child { None } else { common.server_pid };
+            let out = ws::idle(
+                target,
+                counters.clone(),
+                a.connections,
+                a.ramp,
+                a.duration,
+                pid,
+                connected,
+            )
+            .await;
+            server = out.server;
+            out.connect_phase
+        }
+        Scenario::Storm(a) => {
+            connected();
+            ws::storm(target, counters.clone(), a.connections, a.concurrency).await
+        }
+        Scenario::Chat(a) => {
+            connected();
+            let plan = ws::ChatPlan {
+                connections: a.connections,
+                ramp: a.ramp,
+                interval: a.interval,
+                poisson: a.poisson,
+                duration: a.duration,
+                message: a.message.clone(),
+            };
+            ws::chat(target, counters.clone(), plan).await
+        }
+        Scenario::Rest(a) | Scenario::Sse(a) => {
+            connected();
+            let plan = http::HttpPlan {
+                mode: if matches!(scenario, Scenario::Rest(_)) {
+                    http::Mode::Rest
+                } else {
+                    http::Mode::Sse
+                },
+                base_url: common.url.trim_end_matches('/').to_string(),
+                concurrency: a.concurrency,
+                duration: a.duration,
+                message: a.message.clone(),
+                users: target.tokens.clone(),
+                sources: common.source_ips.clone(),
+            };
+            http::run(plan, counters.clone()).await?
+        }
+    };
+    progress.finish();
+    let mut summary = counters.summary(scenario.name(), &common.url, elapsed, child);
+    summary.server = server;
+    Ok(summary)
+}
+
+/// The live progress line on a terminal's stderr (indicatif); nothing when not a terminal.
+struct Progress(Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)>);
+
+impl Progress {
+    fn start(counters: Arc<Counters>, hidden: bool) -> Self {
+        if hidden {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let shown = bar.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                shown.set_message(counters.progress_line());
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Progress(Some((bar, task)))
+    }
+
+    fn finish(self) {
+        if let Some((bar, task)) = self.0 {
+            task.abort();
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The server's `/metrics` as `name{labels} → value`, histogram buckets left out.
+async fn scrape(base_url: &str) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    let url = format!("{}/metrics", base_url.trim_end_matches('/'));
+    let text = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("--scrape-metrics: GET {url}: {e}"))?
+        .text()
+        .await
+        .map_err(|e| format!("--scrape-metrics: GET {url}: {e}"))?;
+    Ok(parse_metrics(&text))
+}
+
+fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_bucket{"))
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_text_becomes_a_map_without_buckets() {
+        let text = "# HELP x y\n# TYPE x counter\nagentwire_turns_finished_total{status=\"completed\"} 12\nagentwire_http_request_duration_seconds_bucket{route=\"/a\",le=\"0.1\"} 3\nagentwire_ws_sockets_open 4\n";
+        let m = parse_metrics(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m["agentwire_turns_finished_total{status=\"completed\"}"],
+            12.0
+        );
+        assert_eq!(m["agentwire_ws_sockets_open"], 4.0);
+    }
+
+    #[test]
+    fn every_scenario_parses_with_its_flags() {
+        let a = LoadArgs::try_parse_from([
+            "load",
+            "chat",
+            "--url",
+            "http://127.0.0.1:1",
+            "--secret",
+            "s",
+            "--connections",
+            "20",
+            "--interval",
+            "500ms",
+            "--duration",
+            "3s",
+            "--poisson",
+            "--source-ips",
+            "127.0.0.2,127.0.0.3",
+        ])
+        .unwrap();
+        let Scenario::Chat(c) = &a.scenario else {
+            panic!("chat expected")
+        };
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert!(c.poisson);
+        assert_eq!(c.common.source_ips.len(), 2);
+        assert_eq!(a.scenario.users(), 20);
+        for s in ["idle", "storm", "rest", "sse"] {
+            assert!(
+                LoadArgs::try_parse_from(["load", s, "--secret", "s"]).is_ok(),
+                "{s}"
+            );
+        }
+        assert!(
+            LoadArgs::try_parse_from(["load", "chat", "--secret", "s", "--interval", "soon"])
+                .is_err()
+        );
+        assert!(LoadArgs::try_parse_from(["load", "fly", "--secret", "s"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn refuses_what_it_cannot_run() {
+        let exe = std::path::Path::new("/nonexistent");
+        let parse = |args: &[&str]| LoadArgs::try_parse_from(args).unwrap();
+        let e = run(parse(&["load", "idle", "--secret", ""]), exe)
+            .await
+            .unwrap_err();
+        assert!(e.starts_with("JWT_SECRET_KEY"), "{e}");
+        let e = run(
+            parse(&["load", "rest", "--secret", "s", "--concurrency", "0"]),
+            exe,
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
+    }
+}

@@ -1,0 +1,219 @@
+//! Process metrics in Prometheus text format, served at `GET /metrics`.
+//!
+//! Counters live in one registry for the process (a process exports one `/metrics`), reached
+//! through the named functions below, so the code that counts calls one line and knows nothing
+//! of Prometheus. Nothing here is on a per-delta path: turns are counted once, when they end,
+//! and sockets when they open and close. Every metric is listed in README.md.
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::model::{MessageStatus, Usage};
+
+/// Latency buckets in seconds: from 250 µs (a health check) to 10 s (a long turn over REST).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_errors: IntCounterVec,
+    http_latency: HistogramVec,
+    sockets_open: IntGauge,
+    sockets_opened: IntCounter,
+    queue_drops: IntCounter,
+    turns_running: IntGauge,
+    turns_finished: IntCounterVec,
+    deltas_sent: IntCounter,
+    tokens_used: IntCounterVec,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("agentwire_http_requests_total", "HTTP requests answered"),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let http_errors = IntCounterVec::new(
+            Opts::new(
+                "agentwire_http_errors_total",
+                "HTTP requests answered with status 400 or above",
+            ),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "agentwire_http_request_duration_seconds",
+                "Time to the response head (a stream's first byte, not its end)",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        let sockets_open = IntGauge::new(
+            "agentwire_ws_sockets_open",
+            "Authenticated WebSockets open now",
+        )
+        .expect("valid metric");
+        let sockets_opened = IntCounter::new(
+            "agentwire_ws_sockets_opened_total",
+            "WebSockets authenticated since start",
+        )
+        .expect("valid metric");
+        let queue_drops = IntCounter::new(
+            "agentwire_ws_queue_drops_total",
+            "WebSockets closed with 1013 because their event queue overflowed",
+        )
+        .expect("valid metric");
+        let turns_running =
+            IntGauge::new("agentwire_turns_running", "Turns running now").expect("valid metric");
+        let turns_finished = IntCounterVec::new(
+            Opts::new(
+                "agentwire_turns_finished_total",
+                "Turns ended, by final status",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
+        let deltas_sent = IntCounter::new(
+            "agentwire_stream_deltas_total",
+            "stream.delta events emitted by finished turns",
+        )
+        .expect("valid metric");
+        let tokens_used = IntCounterVec::new(
+            Opts::new(
+                "agentwire_tokens_total",
+                "Model tokens used by finished turns",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_errors.clone()),
+            Box::new(http_latency.clone()),
+            Box::new(sockets_open.clone()),
+            Box::new(sockets_opened.clone()),
+            Box::new(queue_drops.clone()),
+            Box::new(turns_running.clone()),
+            Box::new(turns_finished.clone()),
+            Box::new(deltas_sent.clone()),
+            Box::new(tokens_used.clone()),
+        ] {
+            registry.register(c).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_errors,
+            http_latency,
+            sockets_open,
+            sockets_opened,
+            queue_drops,
+            turns_running,
+            turns_finished,
+            deltas_sent,
+            tokens_used,
+        }
+    }
+}
+
+/// Counts one answered HTTP request on `route` (the matched pattern, e.g.
+/// `/api/{user_id}/chat`, never the raw path, so user ids do not become labels).
+pub fn http_request(route: &str, status: StatusCode, elapsed: Duration) {
+    let m = &*METRICS;
+    let status = status.as_str();
+    m.http_requests.with_label_values(&[route, status]).inc();
+    if status.starts_with('4') || status.starts_with('5') {
+        m.http_errors.with_label_values(&[route, status]).inc();
+    }
+    m.http_latency
+        .with_label_values(&[route])
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Tower middleware (via `axum::middleware::from_fn`) that counts every request.
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or("unmatched");
+    http_request(route, response.status(), started.elapsed());
+    response
+}
+
+/// Marks an authenticated socket open until the returned guard drops.
+#[must_use = "the socket counts as open while the guard lives"]
+pub fn socket_opened() -> OpenGuard {
+    METRICS.sockets_opened.inc();
+    METRICS.sockets_open.inc();
+    OpenGuard(&METRICS.sockets_open)
+}
+
+/// Counts a socket closed with 1013 because its queue overflowed.
+pub fn socket_queue_drop() {
+    METRICS.queue_drops.inc();
+}
+
+/// Marks a turn running until the returned guard drops.
+#[must_use = "the turn counts as running while the guard lives"]
+pub fn turn_started() -> OpenGuard {
+    METRICS.turns_running.inc();
+    OpenGuard(&METRICS.turns_running)
+}
+
+/// Counts a turn that ended with `status`, having emitted `deltas` deltas and used `usage`.
+pub fn turn_finished(status: MessageStatus, deltas: u32, usage: Option<Usage>) {
+    let m = &*METRICS;
+    m.turns_finished.with_label_values(&[status.as_str()]).inc();
+    m.deltas_sent.inc_by(u64::from(deltas));
+    if let Some(u) = usage {
+        m.tokens_used
+            .with_label_values(&["prompt"])
+            .inc_by(u64::from(u.prompt_tokens));
+        m.tokens_used
+            .with_label_values(&["completion"])
+            .inc_by(u64::from(u.completion_tokens));
+    }
+}
+
+/// Decrements its gauge when dropped, however the socket or turn ends.
+pub struct OpenGuard(&'static IntGauge);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Every metric in Prometheus text exposition format.
+pub fn render() -> String {
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&METRICS.registry.gather(), &mut out)
+        .expect("text encoding into a Vec cannot fail");
+    String::from_utf8(out).expect("the text format is UTF-8")
+}
+
+/// `GET /metrics`.
+pub async fn scrape() -> Response {
+    ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], render()).into_response()
+}

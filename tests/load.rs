@@ -1,0 +1,265 @@
+//! The load tester against a real server: every turn it sends is accounted for, as completed or
+//! as an error with its code.
+
+mod common;
+
+use std::time::Duration;
+
+use agentwire::config::BenchAgentConfig;
+use agentwire::load::{run, LoadArgs, Summary};
+use clap::Parser;
+use common::{TestApp, SECRET};
+
+/// Deltas per turn of the test server's bench agent.
+const DELTAS: u64 = 8;
+
+async fn bench_app() -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.bench_agent = Some(BenchAgentConfig {
+            deltas: DELTAS as u32,
+            delay: Duration::from_millis(1),
+        })
+    })
+    .await
+}
+
+async fn load(app: &TestApp, args: &[&str]) -> Summary {
+    load_with_secret(app, args, SECRET).await
+}
+
+async fn load_with_secret(app: &TestApp, args: &[&str], secret: &str) -> Summary {
+    let mut argv = vec!["load"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["--url", &app.url, "--secret", secret]);
+    let parsed = LoadArgs::try_parse_from(argv).expect("valid arguments");
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_agentwire"));
+    tokio::time::timeout(Duration::from_secs(60), run(parsed, exe))
+        .await
+        .expect("the run ends")
+        .expect("the run succeeds")
+}
+
+fn assert_accounted(s: &Summary) {
+    assert_eq!(
+        s.turns.sent,
+        s.turns.completed + s.turns.failed,
+        "every turn sent ends completed or failed: {s:?}"
+    );
+    let turn_errors: u64 = s
+        .errors
+        .iter()
+        .filter(|(code, _)| !code.starts_with("close_") && *code != "dropped_while_idle")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        s.turns.failed, turn_errors,
+        "failures are counted by code: {s:?}"
+    );
+}
+
+#[tokio::test]
+async fn chat_counts_every_turn_and_every_delta() {
+    let app = bench_app().await;
+    let s = load(
+        &app,
+        &[
+            "chat",
+            "--connections",
+            "6",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert_eq!(s.connects.ok, 6);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 30, "{s:?}");
+    // One user per socket: every delta received belongs to one of this socket's turns.
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    for name in ["message_added", "first_delta", "done"] {
+        assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
+    }
+    assert!(s.latency["first_delta"].p99_ms <= s.latency["done"].max_ms);
+    // The turns really ran: one thread per socket, each with every turn's two messages.
+    let threads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+        .fetch_one(&sqlite(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(threads, 6);
+}
+
+async fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn chat_counts_refused_turns_by_code() {
+    let app = bench_app().await;
+    // Blank after trimming: the server refuses every turn with invalid_frame.
+    let s = load(
+        &app,
+        &[
+            "chat",
+            "--connections",
+            "3",
+            "--interval",
+            "100ms",
+            "--duration",
+            "500ms",
+            "--message",
+            "   ",
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert!(s.turns.sent >= 3);
+    assert_eq!(s.turns.completed, 0);
+    assert_eq!(s.errors.get("invalid_frame"), Some(&s.turns.sent));
+}
+
+#[tokio::test]
+async fn sockets_with_a_wrong_key_fail_with_4401_and_send_nothing() {
+    let app = bench_app().await;
+    let s = load_with_secret(
+        &app,
+        &["chat", "--connections", "4", "--duration", "200ms"],
+        "not-the-server-key",
+    )
+    .await;
+    assert_eq!(s.connects.ok, 0);
+    assert_eq!(s.connects.failed, 4);
+    assert_eq!(s.errors.get("close_4401"), Some(&4));
+    assert_eq!(s.turns.sent, 0);
+}
+
+#[tokio::test]
+async fn rest_counts_every_turn() {
+    let app = bench_app().await;
+    let s = load(&app, &["rest", "--concurrency", "4", "--duration", "1s"]).await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 4);
+    assert_eq!(s.latency["response"].count, s.turns.sent);
+}
+
+#[tokio::test]
+async fn rest_counts_refusals_by_their_error_code() {
+    let app = bench_app().await;
+    let long = "x".repeat(3000);
+    let s = load(
+        &app,
+        &[
+            "rest",
+            "--concurrency",
+            "2",
+            "--duration",
+            "300ms",
+            "--message",
+            &long,
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert!(s.turns.sent > 0);
+    assert_eq!(s.errors.get("message_too_long"), Some(&s.turns.sent));
+    let s = load_with_secret(
+        &app,
+        &["rest", "--concurrency", "2", "--duration", "200ms"],
+        "wrong",
+    )
+    .await;
+    assert_accounted(&s);
+    assert_eq!(s.errors.get("unauthorized"), Some(&s.turns.sent));
+}
+
+#[tokio::test]
+async fn sse_reads_every_stream_to_its_end() {
+    let app = bench_app().await;
+    let s = load(&app, &["sse", "--concurrency", "3", "--duration", "1s"]).await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 3);
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    assert_eq!(s.latency["first_delta"].count, s.turns.completed);
+}
+
+#[tokio::test]
+async fn storm_connects_every_socket_once() {
+    let app = bench_app().await;
+    let s = load(
+        &app,
+        &["storm", "--connections", "60", "--concurrency", "8"],
+    )
+    .await;
+    assert_eq!(s.connects.ok, 60);
+    assert_eq!(s.connects.failed, 0, "{:?}", s.errors);
+    assert_eq!(s.latency["connect"].count, 60);
+    assert!(s.rates.connects_per_sec > 0.0);
+    assert_eq!(s.turns.sent, 0);
+}
+
+#[tokio::test]
+async fn idle_holds_its_sockets_and_reads_server_memory() {
+    let app = bench_app().await;
+    let pid = std::process::id().to_string();
+    let s = load(
+        &app,
+        &[
+            "idle",
+            "--connections",
+            "25",
+            "--users",
+            "5",
+            "--ramp",
+            "0",
+            "--duration",
+            "200ms",
+            "--server-pid",
+            &pid,
+        ],
+    )
+    .await;
+    assert_eq!(s.connects.ok, 25);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    let m = s.server.expect("server memory read");
+    assert!(m.rss_before_kib > 0 && m.rss_after_kib > 0);
+    // Closed again at the end of the run.
+    for _ in 0..100 {
+        if app.state.hub.users() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.state.hub.users(), 0);
+}
+
+#[tokio::test]
+async fn a_split_run_merges_every_process() {
+    let app = bench_app().await;
+    let s = load(
+        &app,
+        &[
+            "chat",
+            "--connections",
+            "4",
+            "--procs",
+            "2",
+            "--interval",
+            "100ms",
+            "--duration",
+            "700ms",
+        ],
+    )
+    .await;
+    assert_eq!(s.processes, 2);
+    assert_eq!(s.connects.ok, 4);
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    assert_eq!(s.latency["done"].count, s.turns.completed);
+}
