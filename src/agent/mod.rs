@@ -78,6 +78,11 @@ impl Agent {
         }
     }
 
+    /// Whether this agent uses hidden context notes (so the turn need not load them otherwise).
+    pub fn reads_context_notes(&self) -> bool {
+        matches!(self, Agent::OpenAi(_))
+    }
+
     /// Speech to text, when a model provider is configured.
     pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String, Error> {
         match self {

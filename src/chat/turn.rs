@@ -176,7 +176,8 @@ fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) {
 /// The last `history_limit` messages before this turn's user message, oldest first.
 async fn load_history(inner: &Inner, job: &TurnJob) -> Result<Vec<Message>, Error> {
     let limit = inner.settings.history_limit;
-    if limit == 0 {
+    // A conversation created for this turn holds only its user message: no round trip needed.
+    if limit == 0 || job.created {
         return Ok(Vec::new());
     }
     let mut recent = inner
@@ -196,6 +197,10 @@ async fn load_notes(
     job: &TurnJob,
     history: &[Message],
 ) -> Result<Vec<ContextNote>, Error> {
+    // Only a model reads notes; a new conversation has none.
+    if job.created || !inner.agent.reads_context_notes() {
+        return Ok(Vec::new());
+    }
     let from = history.first().map(|m| m.seq).unwrap_or(0);
     let items = inner
         .store
