@@ -189,6 +189,57 @@ async fn sse_reads_every_stream_to_its_end() {
 }
 
 #[tokio::test]
+async fn chatkit_creates_a_thread_per_turn_and_reads_each_stream() {
+    let app = bench_app().await;
+    let s = load(&app, &["chatkit", "--concurrency", "3", "--duration", "1s"]).await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 3);
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    assert_eq!(s.latency["done"].count, s.turns.completed);
+    // One new thread per completed turn (a turn cut by the end of the run may add one more).
+    let threads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+        .fetch_one(&sqlite(&app).await)
+        .await
+        .unwrap();
+    assert!(threads as u64 >= s.turns.completed, "{threads} threads");
+}
+
+#[tokio::test]
+async fn chatkit_counts_refusals_by_their_error_code() {
+    let app = bench_app().await;
+    let s = load_with_secret(
+        &app,
+        &["chatkit", "--concurrency", "2", "--duration", "200ms"],
+        "not-the-servers-key-not-the-servers-key",
+    )
+    .await;
+    assert_accounted(&s);
+    assert!(s.turns.sent > 0);
+    assert_eq!(s.errors.get("unauthorized"), Some(&s.turns.sent));
+}
+
+#[tokio::test]
+async fn rest_turns_through_the_mock_provider_are_counted() {
+    use common::mock_openai::{text, MockOpenAi};
+    let words: Vec<String> = (0..16).map(|i| format!("w{i} ")).collect();
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let mock = MockOpenAi::standing(text(&refs, (10, 16)), "127.0.0.1:0").await;
+    let url = mock.url.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.provider.base_url = Some(url);
+        c.provider.api_key = Some("sk-test-key".into());
+        c.provider.model = "mock-model".into();
+    })
+    .await;
+    let s = load(&app, &["sse", "--concurrency", "2", "--duration", "500ms"]).await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 2);
+    assert_eq!(s.deltas, 16 * s.turns.completed);
+}
+
+#[tokio::test]
 async fn storm_connects_every_socket_once() {
     let app = bench_app().await;
     let s = load(

@@ -1,5 +1,6 @@
-//! The HTTP scenarios: `rest` (`POST /api/{user_id}/chat`, one JSON answer per turn) and `sse`
-//! (`POST /api/{user_id}/chat/stream`, read to the end), at a fixed concurrency.
+//! The HTTP scenarios: `rest` (`POST /api/{user_id}/chat`, one JSON answer per turn), `sse`
+//! (`POST /api/{user_id}/chat/stream`, read to the end) and `chatkit` (`threads.create` on
+//! `POST /api/chatkit`, read to the end), at a fixed concurrency.
 //!
 //! The client is reqwest without TLS: it keeps connections alive per worker and can bind a local
 //! address, which is all a loopback load run needs.
@@ -23,6 +24,8 @@ const TURN_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum Mode {
     Rest,
     Sse,
+    /// Every turn starts a new thread, as ChatKit's composer does for a new chat.
+    Chatkit,
 }
 
 /// What the workers share.
@@ -50,17 +53,18 @@ pub async fn run(plan: HttpPlan, c: Arc<Counters>) -> Result<Duration, String> {
         let (plan, c) = (plan.clone(), c.clone());
         workers.spawn(async move {
             let (user, token) = plan.users[i % plan.users.len()].clone();
-            let suffix = match plan.mode {
-                Mode::Rest => "chat",
-                Mode::Sse => "chat/stream",
+            let url = match plan.mode {
+                Mode::Rest => format!("{}/api/{user}/chat", plan.base_url),
+                Mode::Sse => format!("{}/api/{user}/chat/stream", plan.base_url),
+                Mode::Chatkit => format!("{}/api/chatkit", plan.base_url),
             };
-            let url = format!("{}/api/{user}/{suffix}", plan.base_url);
             let mut thread: Option<String> = None;
             while Instant::now() < deadline {
-                let mut body = json!({"message": plan.message});
-                if let Some(t) = &thread {
-                    body["conversation_id"] = json!(t);
-                }
+                let body = match (plan.mode, &thread) {
+                    (Mode::Chatkit, _) => chatkit_create(&plan.message),
+                    (_, Some(t)) => json!({"message": plan.message, "conversation_id": t}),
+                    (_, None) => json!({"message": plan.message}),
+                };
                 let request = client.post(&url).bearer_auth(&token).json(&body);
                 Counters::add(&c.turns_sent);
                 let sent_at = Instant::now();
@@ -68,6 +72,7 @@ pub async fn run(plan: HttpPlan, c: Arc<Counters>) -> Result<Duration, String> {
                     match plan.mode {
                         Mode::Rest => rest_turn(request, &c, sent_at).await,
                         Mode::Sse => sse_turn(request, &c, sent_at).await,
+                        Mode::Chatkit => chatkit_turn(request, &c, sent_at).await,
                     }
                 })
                 .await
@@ -170,6 +175,101 @@ async fn sse_turn(
     Err("stream_ended".into())
 }
 
+/// A `threads.create` request whose input is `text`.
+fn chatkit_create(text: &str) -> Value {
+    json!({
+        "type": "threads.create",
+        "params": {"input": {
+            "content": [{"type": "input_text", "text": text}],
+            "attachments": [],
+            "inference_options": {},
+        }},
+    })
+}
+
+/// One ChatKit turn read to its end; `Ok(thread id)` when the stream ended without an error
+/// event after the answer's `thread.item.done`.
+async fn chatkit_turn(
+    request: reqwest::RequestBuilder,
+    c: &Counters,
+    sent_at: Instant,
+) -> Result<Option<String>, String> {
+    let response = request.send().await.map_err(|_| "http_io".to_string())?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.bytes().await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return Err(error_code(&value, status.as_u16()));
+    }
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut first_delta = true;
+    let mut thread = None;
+    let mut answered = false;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| "http_io".to_string())?;
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            match ChatkitEvent::parse(&event) {
+                Some(ChatkitEvent::Delta) => {
+                    Counters::add(&c.deltas);
+                    if first_delta {
+                        first_delta = false;
+                        c.record("first_delta", sent_at.elapsed());
+                    }
+                }
+                Some(ChatkitEvent::ThreadCreated(id)) => thread = Some(id),
+                Some(ChatkitEvent::AnswerDone) => answered = true,
+                Some(ChatkitEvent::Error(code)) => return Err(code),
+                None => {}
+            }
+        }
+    }
+    if !answered {
+        return Err("stream_ended".into());
+    }
+    c.record("done", sent_at.elapsed());
+    Ok(thread)
+}
+
+/// The ChatKit events a turn's outcome depends on.
+#[derive(Debug, PartialEq)]
+enum ChatkitEvent {
+    Delta,
+    ThreadCreated(String),
+    /// `thread.item.done` of an `assistant_message`.
+    AnswerDone,
+    Error(String),
+}
+
+impl ChatkitEvent {
+    /// Reads one `data:` block; `None` for events that do not matter here.
+    fn parse(block: &str) -> Option<ChatkitEvent> {
+        let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
+        // Deltas are most of the stream: recognise them without parsing the JSON.
+        if data.contains("\"assistant_message.content_part.text_delta\"") {
+            return Some(ChatkitEvent::Delta);
+        }
+        let v: Value = serde_json::from_str(data).ok()?;
+        match v["type"].as_str()? {
+            "thread.created" => Some(ChatkitEvent::ThreadCreated(
+                v["thread"]["id"].as_str()?.to_string(),
+            )),
+            "thread.item.done" if v["item"]["type"] == "assistant_message" => {
+                Some(ChatkitEvent::AnswerDone)
+            }
+            "error" => Some(ChatkitEvent::Error(
+                v["code"]
+                    .as_str()
+                    .unwrap_or("error_without_code")
+                    .to_string(),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// The SSE events a turn's outcome depends on.
 #[derive(Debug, PartialEq)]
 enum SseEvent {
@@ -229,6 +329,37 @@ mod tests {
             Some(SseEvent::Error("error_without_code".into()))
         );
         assert_eq!(SseEvent::parse(": keep-alive\n\n"), None);
+    }
+
+    #[test]
+    fn chatkit_blocks_are_read_by_type() {
+        let delta = r#"data: {"type":"thread.item.updated","item_id":"m","update":{"type":"assistant_message.content_part.text_delta","content_index":0,"delta":"w0 "}}"#;
+        assert_eq!(ChatkitEvent::parse(delta), Some(ChatkitEvent::Delta));
+        assert_eq!(
+            ChatkitEvent::parse(r#"data: {"type":"thread.created","thread":{"id":"t1"}}"#),
+            Some(ChatkitEvent::ThreadCreated("t1".into()))
+        );
+        assert_eq!(
+            ChatkitEvent::parse(
+                r#"data: {"type":"thread.item.done","item":{"type":"assistant_message"}}"#
+            ),
+            Some(ChatkitEvent::AnswerDone)
+        );
+        assert_eq!(
+            ChatkitEvent::parse(
+                r#"data: {"type":"thread.item.done","item":{"type":"user_message"}}"#
+            ),
+            None
+        );
+        assert_eq!(
+            ChatkitEvent::parse(r#"data: {"type":"error","code":"stream.error"}"#),
+            Some(ChatkitEvent::Error("stream.error".into()))
+        );
+        assert_eq!(ChatkitEvent::parse("data: not json"), None);
+        assert_eq!(
+            chatkit_create("hi")["params"]["input"]["content"][0]["text"],
+            "hi"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `agentwire load`: a load tester that speaks our protocol.
 //!
 //! Scenarios: `idle` (hold N authenticated sockets), `storm` (connect as fast as possible),
-//! `chat` (turns on N sockets at a steady pace), `rest` and `sse` (turns over HTTP at a fixed
-//! concurrency). It mints its own tokens from `JWT_SECRET_KEY`, raises its open-file limit,
+//! `chat` (turns on N sockets at a steady pace), `rest`, `sse` and `chatkit` (turns over HTTP at
+//! a fixed concurrency). It mints its own tokens from `JWT_SECRET_KEY`, raises its open-file limit,
 //! spreads sockets over local source addresses, splits itself over processes (`--procs`),
 //! records latencies in HDR histograms and ends with a [`Summary`] (JSON with `--json`).
 //!
@@ -47,6 +47,8 @@ pub enum Scenario {
     Rest(HttpArgs),
     /// Turns over `POST /api/{user_id}/chat/stream`, each stream read to its end.
     Sse(HttpArgs),
+    /// ChatKit `threads.create` turns over `POST /api/chatkit`, each stream read to its end.
+    Chatkit(HttpArgs),
 }
 
 /// Options every scenario takes.
@@ -164,7 +166,7 @@ impl Scenario {
             Scenario::Idle(a) => &a.common,
             Scenario::Storm(a) => &a.common,
             Scenario::Chat(a) => &a.common,
-            Scenario::Rest(a) | Scenario::Sse(a) => &a.common,
+            Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => &a.common,
         }
     }
 
@@ -173,7 +175,7 @@ impl Scenario {
             Scenario::Idle(a) => &mut a.common,
             Scenario::Storm(a) => &mut a.common,
             Scenario::Chat(a) => &mut a.common,
-            Scenario::Rest(a) | Scenario::Sse(a) => &mut a.common,
+            Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => &mut a.common,
         }
     }
 
@@ -184,6 +186,7 @@ impl Scenario {
             Scenario::Chat(_) => "chat",
             Scenario::Rest(_) => "rest",
             Scenario::Sse(_) => "sse",
+            Scenario::Chatkit(_) => "chatkit",
         }
     }
 
@@ -193,7 +196,7 @@ impl Scenario {
             Scenario::Idle(a) => a.connections,
             Scenario::Storm(a) => a.connections,
             Scenario::Chat(a) => a.connections,
-            Scenario::Rest(a) | Scenario::Sse(a) => a.concurrency,
+            Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => a.concurrency,
         }
     }
 
@@ -225,7 +228,10 @@ pub async fn run(args: LoadArgs, exe: &std::path::Path) -> Result<Summary, Strin
         summary.metrics = scrape(&common.url).await?;
     }
     if let Some(baseline_url) = common.baseline_url.clone().filter(|_| !common.child) {
-        if matches!(scenario, Scenario::Rest(_) | Scenario::Sse(_)) {
+        if matches!(
+            scenario,
+            Scenario::Rest(_) | Scenario::Sse(_) | Scenario::Chatkit(_)
+        ) {
             return Err("--baseline-url: the baseline server speaks only WebSocket".into());
         }
         let mut against = scenario.clone();
@@ -325,13 +331,13 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
             };
             ws::chat(target, counters.clone(), plan).await
         }
-        Scenario::Rest(a) | Scenario::Sse(a) => {
+        Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => {
             connected();
             let plan = http::HttpPlan {
-                mode: if matches!(scenario, Scenario::Rest(_)) {
-                    http::Mode::Rest
-                } else {
-                    http::Mode::Sse
+                mode: match scenario {
+                    Scenario::Rest(_) => http::Mode::Rest,
+                    Scenario::Sse(_) => http::Mode::Sse,
+                    _ => http::Mode::Chatkit,
                 },
                 base_url: common.url.trim_end_matches('/').to_string(),
                 concurrency: a.concurrency,
@@ -443,7 +449,7 @@ mod tests {
         assert!(c.poisson);
         assert_eq!(c.common.source_ips.len(), 2);
         assert_eq!(a.scenario.users(), 20);
-        for s in ["idle", "storm", "rest", "sse"] {
+        for s in ["idle", "storm", "rest", "sse", "chatkit"] {
             assert!(
                 LoadArgs::try_parse_from(["load", s, "--secret", "s"]).is_ok(),
                 "{s}"

@@ -165,7 +165,7 @@ fn argv(
                 a.push("--poisson".into());
             }
         }
-        Scenario::Rest(s) | Scenario::Sse(s) => {
+        Scenario::Rest(s) | Scenario::Sse(s) | Scenario::Chatkit(s) => {
             push("concurrency", share.to_string());
             push(
                 "duration",

@@ -40,6 +40,10 @@ pub enum Reply {
 #[derive(Default)]
 struct Script {
     replies: VecDeque<Reply>,
+    /// Answered once the scripted replies run out (a standing reply for load runs).
+    standing: Option<Reply>,
+    /// Whether request bodies are kept (not in load runs, where they would pile up).
+    record: bool,
     requests: Vec<Value>,
 }
 
@@ -51,15 +55,31 @@ pub struct MockOpenAi {
 
 impl MockOpenAi {
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let script = Arc::new(Mutex::new(Script {
+        let script = Script {
             replies: replies.into(),
-            requests: Vec::new(),
-        }));
+            record: true,
+            ..Script::default()
+        };
+        Self::serve(script, "127.0.0.1:0").await
+    }
+
+    /// A server on `addr` that answers `reply` to every completion request and records
+    /// nothing: the provider for load runs.
+    pub async fn standing(reply: Reply, addr: &str) -> Self {
+        let script = Script {
+            standing: Some(reply),
+            ..Script::default()
+        };
+        Self::serve(script, addr).await
+    }
+
+    async fn serve(script: Script, addr: &str) -> Self {
+        let script = Arc::new(Mutex::new(script));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .route("/v1/audio/transcriptions", post(transcriptions))
             .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         MockOpenAi {
@@ -85,8 +105,10 @@ async fn completions(
 ) -> Response {
     let reply = {
         let mut s = script.lock().unwrap();
-        s.requests.push(body);
-        s.replies.pop_front()
+        if s.record {
+            s.requests.push(body);
+        }
+        s.replies.pop_front().or_else(|| s.standing.clone())
     };
     match reply {
         None => (
@@ -110,6 +132,21 @@ async fn completions(
                     .insert(header::RETRY_AFTER, after.parse().unwrap());
             }
             r
+        }
+        Some(Reply::Stream(pieces)) if !pieces.iter().any(|p| matches!(p, Piece::Pause(_))) => {
+            // Nothing to wait for: the whole stream in one body, as a fast provider sends it.
+            let body: String = pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Chunk(v) => format!("data: {v}\n\n"),
+                    Piece::Done => "data: [DONE]\n\n".to_string(),
+                    Piece::Pause(_) => String::new(),
+                })
+                .collect();
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from(body))
+                .unwrap()
         }
         Some(Reply::Stream(pieces)) => {
             let stream = futures::stream::unfold(pieces.into_iter(), |mut pieces| async move {
