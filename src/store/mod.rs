@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::PgPool;
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -39,14 +39,17 @@ pub struct Store(Backend);
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(SqlitePool),
+    Sqlite(sqlite::Pools),
     Postgres(PgPool),
 }
 
+/// Calls the backend's function of the same name. `read` or `write` picks SQLite's pool: a
+/// write goes through the one writer connection, a read through the reader pool. PostgreSQL
+/// has one pool for both.
 macro_rules! dispatch {
-    ($self:ident . $f:ident ( $($arg:expr),* )) => {
+    ($pool:ident, $self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
+            Backend::Sqlite(pools) => sqlite::$f(&pools.$pool, $($arg),*).await,
             Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
         }
     };
@@ -81,12 +84,12 @@ impl Store {
     /// Applies the embedded migrations not yet recorded in `_sqlx_migrations`; a no-op when
     /// the schema is current. Fails if an applied migration's SQL has changed.
     pub async fn migrate(&self) -> Result<()> {
-        dispatch!(self.migrate())
+        dispatch!(write, self.migrate())
     }
 
     /// Checks the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<()> {
-        dispatch!(self.ping())
+        dispatch!(read, self.ping())
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -100,7 +103,7 @@ impl Store {
     /// Closes the pool, waiting for checked-out connections to come back. Every clone is closed.
     pub async fn close(&self) {
         match &self.0 {
-            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Sqlite(pools) => pools.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
     }
@@ -125,7 +128,7 @@ impl Store {
             updated_at: now,
             metadata: metadata.clone(),
         };
-        dispatch!(self.create_conversation(&conversation))?;
+        dispatch!(write, self.create_conversation(&conversation))?;
         Ok(conversation)
     }
 
@@ -135,7 +138,7 @@ impl Store {
         user: &UserId,
         id: ThreadId,
     ) -> Result<Option<Conversation>> {
-        dispatch!(self.get_conversation(user, id))
+        dispatch!(read, self.get_conversation(user, id))
     }
 
     /// The user's conversations, newest first by `(updated_at, id)`.
@@ -150,7 +153,7 @@ impl Store {
             .map(cursor::decode_conversation)
             .transpose()?;
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_conversations(user, after, limit + 1))?;
+        let rows = dispatch!(read, self.list_conversations(user, after, limit + 1))?;
         Ok(cursor::page(rows, limit, cursor::encode_conversation))
     }
 
@@ -162,13 +165,13 @@ impl Store {
         title: &str,
     ) -> Result<Option<Conversation>> {
         let title = valid_title(title)?;
-        dispatch!(self.rename_conversation(user, id, &title, now()))
+        dispatch!(write, self.rename_conversation(user, id, &title, now()))
     }
 
     /// Deletes the conversation and (by foreign-key cascade) its messages.
     /// `false` when it is missing or not owned.
     pub async fn delete_conversation(&self, user: &UserId, id: ThreadId) -> Result<bool> {
-        dispatch!(self.delete_conversation(user, id))
+        dispatch!(write, self.delete_conversation(user, id))
     }
 
     /// Appends a message in one transaction: checks ownership, bumps the conversation's
@@ -181,7 +184,7 @@ impl Store {
                 "an in-progress message cannot be stored".into(),
             ));
         }
-        dispatch!(self.append_message(user, msg, now()))
+        dispatch!(write, self.append_message(user, msg, now()))
     }
 
     /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation
@@ -199,7 +202,7 @@ impl Store {
             .transpose()?
             .unwrap_or(0);
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_messages(user, id, after, limit + 1))?;
+        let rows = dispatch!(read, self.list_messages(user, id, after, limit + 1))?;
         Ok(cursor::page(rows, limit, |m: &Message| {
             cursor::encode_number(m.seq)
         }))
@@ -216,26 +219,26 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        dispatch!(self.recent_messages(user, id, i64::from(limit)))
+        dispatch!(read, self.recent_messages(user, id, i64::from(limit)))
     }
 
     /// Adds a task with the user's next number (1, 2, 3, …). Numbers are allocated atomically,
     /// never collide under concurrency and are never reused, even after a delete.
     pub async fn add_task(&self, user: &UserId, task: &NewTask) -> Result<Task> {
         let title = valid_title(&task.title)?;
-        dispatch!(self.add_task(user, &title, task, now()))
+        dispatch!(write, self.add_task(user, &title, task, now()))
     }
 
     /// The user's task with this number, or `None`.
     pub async fn get_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(self.get_task(user, number))
+        dispatch!(read, self.get_task(user, number))
     }
 
     /// Tasks whose title contains `query` (trimmed, case-insensitive), pending first, then by
     /// number; at most [`FIND_TASKS_LIMIT`]. An empty query matches every task.
     /// SQLite folds ASCII letters only; PostgreSQL folds per the database's locale.
     pub async fn find_tasks(&self, user: &UserId, query: &str) -> Result<Vec<Task>> {
-        dispatch!(self.find_tasks(user, query.trim()))
+        dispatch!(read, self.find_tasks(user, query.trim()))
     }
 
     /// The user's tasks matching `filter`, by number ascending.
@@ -252,7 +255,7 @@ impl Store {
             .transpose()?
             .unwrap_or(0);
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_tasks(user, filter, after, limit + 1))?;
+        let rows = dispatch!(read, self.list_tasks(user, filter, after, limit + 1))?;
         Ok(cursor::page(rows, limit, |t: &Task| {
             cursor::encode_number(t.number)
         }))
@@ -267,12 +270,12 @@ impl Store {
         patch: &TaskPatch,
     ) -> Result<Option<Task>> {
         let title = patch.title.as_deref().map(valid_title).transpose()?;
-        dispatch!(self.update_task(user, number, title.as_deref(), patch, now()))
+        dispatch!(write, self.update_task(user, number, title.as_deref(), patch, now()))
     }
 
     /// Deletes the task and returns it as it was; `None` when missing. Its number stays used.
     pub async fn delete_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(self.delete_task(user, number))
+        dispatch!(write, self.delete_task(user, number))
     }
 }
 
@@ -326,21 +329,22 @@ fn added(number: i64, title: &str, new: &NewTask, now: DateTime<Utc>) -> Task {
 }
 
 /// The embedded migrations of one backend, in order, recorded in `_sqlx_migrations`.
-fn migrator(init_sql: &'static str, chatkit_sql: &'static str) -> Migrator {
-    let migration = |version, name, sql| {
-        Migration::new(
-            version,
-            Cow::Borrowed(name),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )
-    };
+/// The embedded migrations `(version, name, sql)` of one backend.
+fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = migrations
+        .iter()
+        .map(|&(version, name, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(name),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
     Migrator {
-        migrations: Cow::Owned(vec![
-            migration(1, "init", init_sql),
-            migration(2, "chatkit", chatkit_sql),
-        ]),
+        migrations: Cow::Owned(migrations),
         ..Migrator::DEFAULT
     }
 }

@@ -33,10 +33,10 @@ pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
 }
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
-    migrator(
-        include_str!("../../migrations/postgres/0001_init.sql"),
-        include_str!("../../migrations/postgres/0002_chatkit.sql"),
-    )
+    migrator(&[
+        (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+        (2, "chatkit", include_str!("../../migrations/postgres/0002_chatkit.sql")),
+    ])
     .run(pool)
     .await
     .map_err(sqlx::Error::from)?;
@@ -191,38 +191,30 @@ pub(super) async fn append_message(
     msg: &NewMessage,
     now: DateTime<Utc>,
 ) -> Result<Message> {
-    let mut tx = pool.begin().await?;
-    // The row lock taken by this UPDATE serialises concurrent appends to one conversation.
+    // One statement, so one round trip and atomic without a transaction: the UPDATE takes the
+    // conversation's next seq (its row lock serialises concurrent appends to one conversation)
+    // and the INSERT uses it. No conversation row (another user's or missing) means no insert.
     let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 \
-         WHERE id = $2 AND user_id = $3 RETURNING last_seq",
+        "WITH c AS (UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 \
+         WHERE id = $2 AND user_id = $3 RETURNING id, user_id, last_seq) \
+         INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
+         status, usage, created_at) \
+         SELECT $4, c.id, c.user_id, c.last_seq, $5, $6, $7, $8, $9, $1 FROM c RETURNING seq",
     )
     .bind(now)
     .bind(msg.conversation_id.0)
     .bind(user.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Dropping `tx` rolls back.
-    let Some(seq) = seq else {
-        return Err(Error::NotFound("conversation"));
-    };
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
-         status, usage, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
     .bind(msg.id.0)
-    .bind(msg.conversation_id.0)
-    .bind(user.as_str())
-    .bind(seq)
     .bind(msg.role.as_str())
     .bind(&msg.content)
     .bind(Json(&msg.tool_calls))
     .bind(msg.status.as_str())
     .bind(msg.usage.map(Json))
-    .bind(now)
-    .execute(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    tx.commit().await?;
+    let Some(seq) = seq else {
+        return Err(Error::NotFound("conversation"));
+    };
     Ok(appended(msg, seq, now))
 }
 

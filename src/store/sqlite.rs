@@ -32,32 +32,68 @@ pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
-pub(super) async fn connect(url: &str, pool_size: u32) -> Result<SqlitePool> {
+/// The connections of one SQLite database.
+///
+/// SQLite lets one connection write at a time. Writes share a single connection, so they wait
+/// their turn in the pool's queue (asynchronously, in order) instead of contending for the file
+/// lock and sleeping in `busy_timeout`; reads use their own connections beside it (WAL lets
+/// them run while a write is under way).
+#[derive(Debug, Clone)]
+pub(super) struct Pools {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+impl Pools {
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+pub(super) async fn connect(url: &str, pool_size: u32) -> Result<Pools> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .synchronous(SqliteSynchronous::Normal);
-    let pool = if url.contains(":memory:") || url.contains("mode=memory") {
+    // A local file handle cannot go stale, so a ping before each use (sqlx's default) would
+    // only add a round trip to the connection's thread.
+    let pool = || SqlitePoolOptions::new().test_before_acquire(false);
+    if url.contains(":memory:") || url.contains("mode=memory") {
         // An in-memory database lives only while a connection to it is open, and shared-cache
         // connections lock whole tables: keep exactly one connection for the pool's lifetime.
-        SqlitePoolOptions::new()
+        let only = pool()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-    } else {
-        SqlitePoolOptions::new().max_connections(pool_size)
-    };
-    Ok(pool.connect_with(options).await?)
+            .connect_with(options)
+            .await?;
+        return Ok(Pools {
+            read: only.clone(),
+            write: only,
+        });
+    }
+    // The writer first: it creates the file and switches it to WAL before readers open it.
+    let write = pool()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
+    let read = pool()
+        .max_connections(pool_size)
+        .connect_with(options)
+        .await?;
+    Ok(Pools { read, write })
 }
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<()> {
-    migrator(
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../migrations/sqlite/0002_chatkit.sql"),
-    )
+    migrator(&[
+        (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+        (2, "chatkit", include_str!("../../migrations/sqlite/0002_chatkit.sql")),
+        (3, "append", include_str!("../../migrations/sqlite/0003_append.sql")),
+    ])
     .run(pool)
     .await
     .map_err(sqlx::Error::from)?;
@@ -218,39 +254,30 @@ pub(super) async fn append_message(
     msg: &NewMessage,
     now: DateTime<Utc>,
 ) -> Result<Message> {
-    // IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the transaction
-    // never has to upgrade a read lock and fail with SQLITE_BUSY half way.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // One statement, so one round trip and atomic without a transaction: the row takes the
+    // conversation's next seq, and the `messages_advance_conversation` trigger moves the
+    // conversation's `last_seq` and `updated_at` to it. No row (another user's or a missing
+    // conversation) means nothing is written.
     let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? \
-         WHERE id = ? AND user_id = ? RETURNING last_seq",
-    )
-    .bind(now.timestamp_micros())
-    .bind(msg.conversation_id.0.to_string())
-    .bind(user.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Dropping `tx` rolls back.
-    let Some(seq) = seq else {
-        return Err(Error::NotFound("conversation"));
-    };
-    sqlx::query(
         "INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
-         status, usage, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         status, usage, created_at) \
+         SELECT ?, id, user_id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM conversations \
+         WHERE id = ? AND user_id = ? RETURNING seq",
     )
     .bind(msg.id.0.to_string())
-    .bind(msg.conversation_id.0.to_string())
-    .bind(user.as_str())
-    .bind(seq)
     .bind(msg.role.as_str())
     .bind(&msg.content)
     .bind(Json(&msg.tool_calls))
     .bind(msg.status.as_str())
     .bind(msg.usage.map(Json))
     .bind(now.timestamp_micros())
-    .execute(&mut *tx)
+    .bind(msg.conversation_id.0.to_string())
+    .bind(user.as_str())
+    .fetch_optional(pool)
     .await?;
-    tx.commit().await?;
+    let Some(seq) = seq else {
+        return Err(Error::NotFound("conversation"));
+    };
     Ok(appended(msg, seq, now))
 }
 
