@@ -20,7 +20,10 @@ use crate::model::{
 macro_rules! dispatch_items {
     ($pool:ident, $self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(pools) => sqlite_items::$f(&pools.$pool, $($arg),*).await,
+            Backend::Sqlite(conns) => {
+                let mut lent = conns.$pool().await;
+                sqlite_items::$f(lent.conn()?, $($arg),*).await
+            }
             Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
         }
     };
@@ -87,7 +90,10 @@ impl Store {
                 })
             }
         };
-        dispatch_items!(read, self.conversations_by_creation(user, order, key, fetch.max(1)))
+        dispatch_items!(
+            read,
+            self.conversations_by_creation(user, order, key, fetch.max(1))
+        )
     }
 
     /// Stores (replacing) the client-facing details of a message: content parts, attachments
@@ -126,7 +132,10 @@ impl Store {
         if self.get_conversation(user, thread).await?.is_none() {
             return Err(Error::NotFound("conversation"));
         }
-        dispatch_items!(write, self.add_feedback(user, thread, item_ids, kind, now()))
+        dispatch_items!(
+            write,
+            self.add_feedback(user, thread, item_ids, kind, now())
+        )
     }
 
     /// Feedback recorded on the conversation's items, by item id.
@@ -149,7 +158,8 @@ impl Store {
             content: content.clone(),
             created_at: now(),
         };
-        dispatch_items!(write, self.add_hidden_item(user, &item))?.ok_or(Error::NotFound("conversation"))
+        dispatch_items!(write, self.add_hidden_item(user, &item))?
+            .ok_or(Error::NotFound("conversation"))
     }
 
     /// The conversation's hidden items, oldest first.

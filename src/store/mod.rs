@@ -11,6 +11,7 @@ mod items;
 mod postgres;
 mod postgres_items;
 mod sqlite;
+mod sqlite_conns;
 mod sqlite_items;
 
 pub use items::Order;
@@ -39,17 +40,20 @@ pub struct Store(Backend);
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(sqlite::Pools),
+    Sqlite(sqlite_conns::Conns),
     Postgres(PgPool),
 }
 
-/// Calls the backend's function of the same name. `read` or `write` picks SQLite's pool: a
-/// write goes through the one writer connection, a read through the reader pool. PostgreSQL
-/// has one pool for both.
+/// Calls the backend's function of the same name. `read` or `write` picks SQLite's connection:
+/// a write goes through the one writer, a read through a reader. PostgreSQL has one pool for
+/// both.
 macro_rules! dispatch {
     ($pool:ident, $self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(pools) => sqlite::$f(&pools.$pool, $($arg),*).await,
+            Backend::Sqlite(conns) => {
+                let mut lent = conns.$pool().await;
+                sqlite::$f(lent.conn()?, $($arg),*).await
+            }
             Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
         }
     };
@@ -103,7 +107,7 @@ impl Store {
     /// Closes the pool, waiting for checked-out connections to come back. Every clone is closed.
     pub async fn close(&self) {
         match &self.0 {
-            Backend::Sqlite(pools) => pools.close().await,
+            Backend::Sqlite(conns) => conns.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
     }
@@ -270,7 +274,10 @@ impl Store {
         patch: &TaskPatch,
     ) -> Result<Option<Task>> {
         let title = patch.title.as_deref().map(valid_title).transpose()?;
-        dispatch!(write, self.update_task(user, number, title.as_deref(), patch, now()))
+        dispatch!(
+            write,
+            self.update_task(user, number, title.as_deref(), patch, now())
+        )
     }
 
     /// Deletes the task and returns it as it was; `None` when missing. Its number stays used.

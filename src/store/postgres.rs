@@ -34,8 +34,16 @@ pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
     migrator(&[
-        (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
-        (2, "chatkit", include_str!("../../migrations/postgres/0002_chatkit.sql")),
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "chatkit",
+            include_str!("../../migrations/postgres/0002_chatkit.sql"),
+        ),
     ])
     .run(pool)
     .await

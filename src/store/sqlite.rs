@@ -11,13 +11,14 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row};
 use uuid::Uuid;
 
 use super::cursor::{self, ConversationKey};
+use super::sqlite_conns::Conns;
 use super::{
     added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
 };
@@ -32,76 +33,45 @@ pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
-/// The connections of one SQLite database.
-///
-/// SQLite lets one connection write at a time. Writes share a single connection, so they wait
-/// their turn in the pool's queue (asynchronously, in order) instead of contending for the file
-/// lock and sleeping in `busy_timeout`; reads use their own connections beside it (WAL lets
-/// them run while a write is under way).
-#[derive(Debug, Clone)]
-pub(super) struct Pools {
-    pub read: SqlitePool,
-    pub write: SqlitePool,
-}
-
-impl Pools {
-    pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
-    }
-}
-
-pub(super) async fn connect(url: &str, pool_size: u32) -> Result<Pools> {
+pub(super) async fn connect(url: &str, pool_size: u32) -> Result<Conns> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .synchronous(SqliteSynchronous::Normal);
-    // A local file handle cannot go stale, so a ping before each use (sqlx's default) would
-    // only add a round trip to the connection's thread.
-    let pool = || SqlitePoolOptions::new().test_before_acquire(false);
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        // An in-memory database lives only while a connection to it is open, and shared-cache
-        // connections lock whole tables: keep exactly one connection for the pool's lifetime.
-        let only = pool()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        return Ok(Pools {
-            read: only.clone(),
-            write: only,
-        });
-    }
-    // The writer first: it creates the file and switches it to WAL before readers open it.
-    let write = pool()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await?;
-    let read = pool()
-        .max_connections(pool_size)
-        .connect_with(options)
-        .await?;
-    Ok(Pools { read, write })
+    // An in-memory database lives only while a connection to it is open, and shared-cache
+    // connections lock whole tables: keep exactly one connection for reads and writes.
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    Conns::open(&options, pool_size, memory).await
 }
 
-pub(super) async fn migrate(pool: &SqlitePool) -> Result<()> {
+pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
     migrator(&[
-        (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
-        (2, "chatkit", include_str!("../../migrations/sqlite/0002_chatkit.sql")),
-        (3, "append", include_str!("../../migrations/sqlite/0003_append.sql")),
+        (
+            1,
+            "init",
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "chatkit",
+            include_str!("../../migrations/sqlite/0002_chatkit.sql"),
+        ),
+        (
+            3,
+            "append",
+            include_str!("../../migrations/sqlite/0003_append.sql"),
+        ),
     ])
-    .run(pool)
+    .run_direct(conn)
     .await
     .map_err(sqlx::Error::from)?;
     Ok(())
 }
 
-pub(super) async fn ping(pool: &SqlitePool) -> Result<()> {
-    sqlx::query("SELECT 1").execute(pool).await?;
+pub(super) async fn ping(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("SELECT 1").execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -159,7 +129,10 @@ fn task(row: &SqliteRow) -> Result<Task> {
     })
 }
 
-pub(super) async fn create_conversation(pool: &SqlitePool, c: &Conversation) -> Result<()> {
+pub(super) async fn create_conversation(
+    conn: &mut SqliteConnection,
+    c: &Conversation,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO conversations (id, user_id, title, created_at, updated_at, metadata) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -170,13 +143,13 @@ pub(super) async fn create_conversation(pool: &SqlitePool, c: &Conversation) -> 
     .bind(c.created_at.timestamp_micros())
     .bind(c.updated_at.timestamp_micros())
     .bind(Json(&c.metadata))
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 pub(super) async fn get_conversation(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: ThreadId,
 ) -> Result<Option<Conversation>> {
@@ -184,13 +157,13 @@ pub(super) async fn get_conversation(
     let row = sqlx::query(&sql)
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(conversation).transpose()
 }
 
 pub(super) async fn list_conversations(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     after: Option<ConversationKey>,
     fetch: i64,
@@ -210,12 +183,12 @@ pub(super) async fn list_conversations(
             .bind(key.updated_at.timestamp_micros())
             .bind(key.id.to_string());
     }
-    let rows = query.bind(fetch).fetch_all(pool).await?;
+    let rows = query.bind(fetch).fetch_all(&mut *conn).await?;
     rows.iter().map(conversation).collect()
 }
 
 pub(super) async fn rename_conversation(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: ThreadId,
     title: &str,
@@ -230,26 +203,26 @@ pub(super) async fn rename_conversation(
         .bind(now.timestamp_micros())
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(conversation).transpose()
 }
 
 pub(super) async fn delete_conversation(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: ThreadId,
 ) -> Result<bool> {
     let done = sqlx::query("DELETE FROM conversations WHERE id = ? AND user_id = ?")
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)
 }
 
 pub(super) async fn append_message(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     msg: &NewMessage,
     now: DateTime<Utc>,
@@ -273,7 +246,7 @@ pub(super) async fn append_message(
     .bind(now.timestamp_micros())
     .bind(msg.conversation_id.0.to_string())
     .bind(user.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(seq) = seq else {
         return Err(Error::NotFound("conversation"));
@@ -282,7 +255,7 @@ pub(super) async fn append_message(
 }
 
 pub(super) async fn list_messages(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: ThreadId,
     after_seq: i64,
@@ -297,13 +270,13 @@ pub(super) async fn list_messages(
         .bind(user.as_str())
         .bind(after_seq)
         .bind(fetch)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(message).collect()
 }
 
 pub(super) async fn recent_messages(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: ThreadId,
     limit: i64,
@@ -316,19 +289,19 @@ pub(super) async fn recent_messages(
         .bind(id.0.to_string())
         .bind(user.as_str())
         .bind(limit)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(message).collect()
 }
 
 pub(super) async fn add_task(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     title: &str,
     new: &NewTask,
     now: DateTime<Utc>,
 ) -> Result<Task> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let number: i64 = sqlx::query_scalar(
         "INSERT INTO task_counters (user_id, last_number) VALUES (?, 1) \
          ON CONFLICT (user_id) DO UPDATE SET last_number = task_counters.last_number + 1 \
@@ -355,7 +328,7 @@ pub(super) async fn add_task(
 }
 
 pub(super) async fn get_task(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     number: i64,
 ) -> Result<Option<Task>> {
@@ -363,12 +336,16 @@ pub(super) async fn get_task(
     let row = sqlx::query(&sql)
         .bind(user.as_str())
         .bind(number)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(task).transpose()
 }
 
-pub(super) async fn find_tasks(pool: &SqlitePool, user: &UserId, query: &str) -> Result<Vec<Task>> {
+pub(super) async fn find_tasks(
+    conn: &mut SqliteConnection,
+    user: &UserId,
+    query: &str,
+) -> Result<Vec<Task>> {
     // instr() rather than LIKE, so `%` and `_` in the query are literal.
     let sql = format!(
         "SELECT {TASK} FROM tasks WHERE user_id = ? AND instr(lower(title), lower(?)) > 0 \
@@ -378,13 +355,13 @@ pub(super) async fn find_tasks(pool: &SqlitePool, user: &UserId, query: &str) ->
         .bind(user.as_str())
         .bind(query)
         .bind(FIND_TASKS_LIMIT)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(task).collect()
 }
 
 pub(super) async fn list_tasks(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     filter: TaskFilter,
     after_number: i64,
@@ -402,13 +379,13 @@ pub(super) async fn list_tasks(
         .bind(user.as_str())
         .bind(after_number)
         .bind(fetch)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(task).collect()
 }
 
 pub(super) async fn update_task(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     number: i64,
     title: Option<&str>,
@@ -430,13 +407,13 @@ pub(super) async fn update_task(
         .bind(now.timestamp_micros())
         .bind(user.as_str())
         .bind(number)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(task).transpose()
 }
 
 pub(super) async fn delete_task(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     number: i64,
 ) -> Result<Option<Task>> {
@@ -444,7 +421,7 @@ pub(super) async fn delete_task(
     let row = sqlx::query(&sql)
         .bind(user.as_str())
         .bind(number)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(task).transpose()
 }

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::types::Json;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row};
 
 use super::items::{CreatedKey, Order};
 use super::sqlite::{conversation, message, ts, uuid, CONVERSATION, MESSAGE};
@@ -37,7 +37,7 @@ fn attachment(row: &SqliteRow) -> Result<Attachment> {
 }
 
 pub(super) async fn get_message(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
     id: MessageId,
@@ -49,18 +49,18 @@ pub(super) async fn get_message(
         .bind(id.0.to_string())
         .bind(thread.0.to_string())
         .bind(user.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(message).transpose()
 }
 
 pub(super) async fn delete_messages_after(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
     seq: i64,
 ) -> Result<u64> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let done =
         sqlx::query("DELETE FROM messages WHERE conversation_id = ? AND user_id = ? AND seq > ?")
             .bind(thread.0.to_string())
@@ -81,7 +81,7 @@ pub(super) async fn delete_messages_after(
 }
 
 pub(super) async fn conversations_by_creation(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     order: Order,
     after: Option<CreatedKey>,
@@ -106,12 +106,12 @@ pub(super) async fn conversations_by_creation(
             .bind(key.created_at.timestamp_micros())
             .bind(key.id.to_string());
     }
-    let rows = query.bind(fetch).fetch_all(pool).await?;
+    let rows = query.bind(fetch).fetch_all(&mut *conn).await?;
     rows.iter().map(conversation).collect()
 }
 
 pub(super) async fn set_message_details(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: MessageId,
     data: &Value,
@@ -124,13 +124,13 @@ pub(super) async fn set_message_details(
     .bind(Json(data))
     .bind(id.0.to_string())
     .bind(user.as_str())
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
 pub(super) async fn message_details(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<(MessageId, Value)>> {
@@ -141,7 +141,7 @@ pub(super) async fn message_details(
     )
     .bind(thread.0.to_string())
     .bind(user.as_str())
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
@@ -154,14 +154,14 @@ pub(super) async fn message_details(
 }
 
 pub(super) async fn add_feedback(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
     item_ids: &[String],
     kind: FeedbackKind,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     for item in item_ids {
         sqlx::query(
             "INSERT INTO item_feedback (conversation_id, user_id, item_id, kind, created_at) \
@@ -181,7 +181,7 @@ pub(super) async fn add_feedback(
 }
 
 pub(super) async fn feedback(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<Feedback>> {
@@ -191,7 +191,7 @@ pub(super) async fn feedback(
     )
     .bind(thread.0.to_string())
     .bind(user.as_str())
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
@@ -206,7 +206,7 @@ pub(super) async fn feedback(
 }
 
 pub(super) async fn add_hidden_item(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     item: &HiddenItem,
 ) -> Result<Option<HiddenItem>> {
@@ -220,7 +220,7 @@ pub(super) async fn add_hidden_item(
     .bind(item.created_at.timestamp_micros())
     .bind(item.conversation_id.0.to_string())
     .bind(user.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(after_seq.map(|after_seq| HiddenItem {
         after_seq,
@@ -229,7 +229,7 @@ pub(super) async fn add_hidden_item(
 }
 
 pub(super) async fn hidden_items(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<HiddenItem>> {
@@ -239,7 +239,7 @@ pub(super) async fn hidden_items(
     )
     .bind(thread.0.to_string())
     .bind(user.as_str())
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
@@ -255,7 +255,7 @@ pub(super) async fn hidden_items(
 }
 
 pub(super) async fn create_attachment(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     a: &Attachment,
     bytes: Option<&[u8]>,
 ) -> Result<()> {
@@ -270,13 +270,13 @@ pub(super) async fn create_attachment(
     .bind(a.size)
     .bind(bytes)
     .bind(a.created_at.timestamp_micros())
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 pub(super) async fn get_attachment(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<Option<Attachment>> {
@@ -284,13 +284,13 @@ pub(super) async fn get_attachment(
     let row = sqlx::query(&sql)
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(attachment).transpose()
 }
 
 pub(super) async fn put_attachment_bytes(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: AttachmentId,
     bytes: &[u8],
@@ -304,13 +304,13 @@ pub(super) async fn put_attachment_bytes(
         .bind(bytes.len() as i64)
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(attachment).transpose()
 }
 
 pub(super) async fn attachment_bytes(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<Option<Vec<u8>>> {
@@ -318,13 +318,13 @@ pub(super) async fn attachment_bytes(
         sqlx::query_scalar("SELECT bytes FROM attachments WHERE id = ? AND user_id = ?")
             .bind(id.0.to_string())
             .bind(user.as_str())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(bytes.flatten())
 }
 
 pub(super) async fn assign_attachments(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     ids: &[AttachmentId],
     thread: ThreadId,
@@ -334,21 +334,21 @@ pub(super) async fn assign_attachments(
             .bind(thread.0.to_string())
             .bind(id.0.to_string())
             .bind(user.as_str())
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
 pub(super) async fn delete_attachment(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<bool> {
     let done = sqlx::query("DELETE FROM attachments WHERE id = ? AND user_id = ?")
         .bind(id.0.to_string())
         .bind(user.as_str())
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)
 }
