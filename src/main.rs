@@ -11,6 +11,12 @@ use agentwire::model::UserId;
 use agentwire::store::Store;
 use agentwire::AppState;
 
+/// mimalloc rather than glibc's malloc: a turn allocates many small short-lived buffers across
+/// threads (JSON, events, rows), and glibc's arenas spent about 15% of a loaded server's CPU on
+/// them (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "agentwire",
