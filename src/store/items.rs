@@ -16,12 +16,11 @@ use crate::model::{
     NewAttachment, ThreadId, UserId,
 };
 
-/// As `dispatch!`: `read` or `write` picks SQLite's pool.
 macro_rules! dispatch_items {
-    ($pool:ident, $self:ident . $f:ident ( $($arg:expr),* )) => {
+    ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conns) => {
-                let mut lent = conns.$pool().await;
+            Backend::Sqlite(conn) => {
+                let mut lent = conn.lend().await;
                 sqlite_items::$f(lent.conn()?, $($arg),*).await
             }
             Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
@@ -52,7 +51,7 @@ impl Store {
         thread: ThreadId,
         id: MessageId,
     ) -> Result<Option<Message>> {
-        dispatch_items!(read, self.get_message(user, thread, id))
+        dispatch_items!(self.get_message(user, thread, id))
     }
 
     /// Deletes every message of the conversation with `seq` greater than `seq` (and the hidden
@@ -64,7 +63,7 @@ impl Store {
         thread: ThreadId,
         seq: i64,
     ) -> Result<u64> {
-        dispatch_items!(write, self.delete_messages_after(user, thread, seq))
+        dispatch_items!(self.delete_messages_after(user, thread, seq))
     }
 
     /// The user's conversations ordered by `(created_at, id)`, at most `limit` (plus one to
@@ -90,10 +89,7 @@ impl Store {
                 })
             }
         };
-        dispatch_items!(
-            read,
-            self.conversations_by_creation(user, order, key, fetch.max(1))
-        )
+        dispatch_items!(self.conversations_by_creation(user, order, key, fetch.max(1)))
     }
 
     /// Stores (replacing) the client-facing details of a message: content parts, attachments
@@ -104,7 +100,7 @@ impl Store {
         message: MessageId,
         data: &Value,
     ) -> Result<()> {
-        if dispatch_items!(write, self.set_message_details(user, message, data))? {
+        if dispatch_items!(self.set_message_details(user, message, data))? {
             Ok(())
         } else {
             Err(Error::NotFound("message"))
@@ -117,7 +113,7 @@ impl Store {
         user: &UserId,
         thread: ThreadId,
     ) -> Result<Vec<(MessageId, Value)>> {
-        dispatch_items!(read, self.message_details(user, thread))
+        dispatch_items!(self.message_details(user, thread))
     }
 
     /// Records (or replaces) feedback on items of the user's conversation.
@@ -132,15 +128,12 @@ impl Store {
         if self.get_conversation(user, thread).await?.is_none() {
             return Err(Error::NotFound("conversation"));
         }
-        dispatch_items!(
-            write,
-            self.add_feedback(user, thread, item_ids, kind, now())
-        )
+        dispatch_items!(self.add_feedback(user, thread, item_ids, kind, now()))
     }
 
     /// Feedback recorded on the conversation's items, by item id.
     pub async fn feedback(&self, user: &UserId, thread: ThreadId) -> Result<Vec<Feedback>> {
-        dispatch_items!(read, self.feedback(user, thread))
+        dispatch_items!(self.feedback(user, thread))
     }
 
     /// Writes a hidden item after the conversation's current last message.
@@ -158,13 +151,12 @@ impl Store {
             content: content.clone(),
             created_at: now(),
         };
-        dispatch_items!(write, self.add_hidden_item(user, &item))?
-            .ok_or(Error::NotFound("conversation"))
+        dispatch_items!(self.add_hidden_item(user, &item))?.ok_or(Error::NotFound("conversation"))
     }
 
     /// The conversation's hidden items, oldest first.
     pub async fn hidden_items(&self, user: &UserId, thread: ThreadId) -> Result<Vec<HiddenItem>> {
-        dispatch_items!(read, self.hidden_items(user, thread))
+        dispatch_items!(self.hidden_items(user, thread))
     }
 
     /// Records a new attachment owned by `user`, with its bytes when they are already here.
@@ -184,7 +176,7 @@ impl Store {
             uploaded: bytes.is_some(),
             created_at: now(),
         };
-        dispatch_items!(write, self.create_attachment(&attachment, bytes))?;
+        dispatch_items!(self.create_attachment(&attachment, bytes))?;
         Ok(attachment)
     }
 
@@ -194,7 +186,7 @@ impl Store {
         user: &UserId,
         id: AttachmentId,
     ) -> Result<Option<Attachment>> {
-        dispatch_items!(read, self.get_attachment(user, id))
+        dispatch_items!(self.get_attachment(user, id))
     }
 
     /// Stores (replacing) the attachment's bytes; its size becomes their length.
@@ -204,7 +196,7 @@ impl Store {
         id: AttachmentId,
         bytes: &[u8],
     ) -> Result<Option<Attachment>> {
-        dispatch_items!(write, self.put_attachment_bytes(user, id, bytes))
+        dispatch_items!(self.put_attachment_bytes(user, id, bytes))
     }
 
     /// The attachment's bytes; `None` when missing, not the user's or not uploaded yet.
@@ -213,7 +205,7 @@ impl Store {
         user: &UserId,
         id: AttachmentId,
     ) -> Result<Option<Vec<u8>>> {
-        dispatch_items!(read, self.attachment_bytes(user, id))
+        dispatch_items!(self.attachment_bytes(user, id))
     }
 
     /// Marks the attachments as used in `thread`. The caller has checked they are the user's.
@@ -223,11 +215,11 @@ impl Store {
         ids: &[AttachmentId],
         thread: ThreadId,
     ) -> Result<()> {
-        dispatch_items!(write, self.assign_attachments(user, ids, thread))
+        dispatch_items!(self.assign_attachments(user, ids, thread))
     }
 
     /// Deletes the attachment and its bytes; `false` when missing or not the user's.
     pub async fn delete_attachment(&self, user: &UserId, id: AttachmentId) -> Result<bool> {
-        dispatch_items!(write, self.delete_attachment(user, id))
+        dispatch_items!(self.delete_attachment(user, id))
     }
 }

@@ -40,18 +40,17 @@ pub struct Store(Backend);
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(sqlite_conns::Conns),
+    Sqlite(sqlite_conns::Conn),
     Postgres(PgPool),
 }
 
-/// Calls the backend's function of the same name. `read` or `write` picks SQLite's connection:
-/// a write goes through the one writer, a read through a reader. PostgreSQL has one pool for
-/// both.
+/// Calls the backend's function of the same name, with SQLite's connection or a PostgreSQL
+/// pool.
 macro_rules! dispatch {
-    ($pool:ident, $self:ident . $f:ident ( $($arg:expr),* )) => {
+    ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conns) => {
-                let mut lent = conns.$pool().await;
+            Backend::Sqlite(conn) => {
+                let mut lent = conn.lend().await;
                 sqlite::$f(lent.conn()?, $($arg),*).await
             }
             Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
@@ -60,7 +59,8 @@ macro_rules! dispatch {
 }
 
 impl Store {
-    /// Opens a pool of at most `pool_size` connections (at least 1).
+    /// Opens the database: for PostgreSQL a pool of at most `pool_size` connections (at least
+    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite_conns`).
     ///
     /// `sqlite://path.db` creates the file if missing (WAL journal, foreign keys on, 5 s busy
     /// timeout, synchronous NORMAL); `sqlite::memory:` is a private in-memory database.
@@ -70,9 +70,7 @@ impl Store {
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let pool_size = pool_size.max(1);
         match scheme {
-            "sqlite" => Ok(Store(Backend::Sqlite(
-                sqlite::connect(url, pool_size).await?,
-            ))),
+            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url).await?))),
             "postgres" | "postgresql" => Ok(Store(Backend::Postgres(
                 postgres::connect(url, pool_size).await?,
             ))),
@@ -88,12 +86,12 @@ impl Store {
     /// Applies the embedded migrations not yet recorded in `_sqlx_migrations`; a no-op when
     /// the schema is current. Fails if an applied migration's SQL has changed.
     pub async fn migrate(&self) -> Result<()> {
-        dispatch!(write, self.migrate())
+        dispatch!(self.migrate())
     }
 
     /// Checks the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<()> {
-        dispatch!(read, self.ping())
+        dispatch!(self.ping())
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -107,7 +105,7 @@ impl Store {
     /// Closes the pool, waiting for checked-out connections to come back. Every clone is closed.
     pub async fn close(&self) {
         match &self.0 {
-            Backend::Sqlite(conns) => conns.close().await,
+            Backend::Sqlite(conn) => conn.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
     }
@@ -132,7 +130,7 @@ impl Store {
             updated_at: now,
             metadata: metadata.clone(),
         };
-        dispatch!(write, self.create_conversation(&conversation))?;
+        dispatch!(self.create_conversation(&conversation))?;
         Ok(conversation)
     }
 
@@ -142,7 +140,7 @@ impl Store {
         user: &UserId,
         id: ThreadId,
     ) -> Result<Option<Conversation>> {
-        dispatch!(read, self.get_conversation(user, id))
+        dispatch!(self.get_conversation(user, id))
     }
 
     /// The user's conversations, newest first by `(updated_at, id)`.
@@ -157,7 +155,7 @@ impl Store {
             .map(cursor::decode_conversation)
             .transpose()?;
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(read, self.list_conversations(user, after, limit + 1))?;
+        let rows = dispatch!(self.list_conversations(user, after, limit + 1))?;
         Ok(cursor::page(rows, limit, cursor::encode_conversation))
     }
 
@@ -169,13 +167,13 @@ impl Store {
         title: &str,
     ) -> Result<Option<Conversation>> {
         let title = valid_title(title)?;
-        dispatch!(write, self.rename_conversation(user, id, &title, now()))
+        dispatch!(self.rename_conversation(user, id, &title, now()))
     }
 
     /// Deletes the conversation and (by foreign-key cascade) its messages.
     /// `false` when it is missing or not owned.
     pub async fn delete_conversation(&self, user: &UserId, id: ThreadId) -> Result<bool> {
-        dispatch!(write, self.delete_conversation(user, id))
+        dispatch!(self.delete_conversation(user, id))
     }
 
     /// Appends a message in one transaction: checks ownership, bumps the conversation's
@@ -188,7 +186,7 @@ impl Store {
                 "an in-progress message cannot be stored".into(),
             ));
         }
-        dispatch!(write, self.append_message(user, msg, now()))
+        dispatch!(self.append_message(user, msg, now()))
     }
 
     /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation
@@ -206,7 +204,7 @@ impl Store {
             .transpose()?
             .unwrap_or(0);
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(read, self.list_messages(user, id, after, limit + 1))?;
+        let rows = dispatch!(self.list_messages(user, id, after, limit + 1))?;
         Ok(cursor::page(rows, limit, |m: &Message| {
             cursor::encode_number(m.seq)
         }))
@@ -223,26 +221,26 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        dispatch!(read, self.recent_messages(user, id, i64::from(limit)))
+        dispatch!(self.recent_messages(user, id, i64::from(limit)))
     }
 
     /// Adds a task with the user's next number (1, 2, 3, …). Numbers are allocated atomically,
     /// never collide under concurrency and are never reused, even after a delete.
     pub async fn add_task(&self, user: &UserId, task: &NewTask) -> Result<Task> {
         let title = valid_title(&task.title)?;
-        dispatch!(write, self.add_task(user, &title, task, now()))
+        dispatch!(self.add_task(user, &title, task, now()))
     }
 
     /// The user's task with this number, or `None`.
     pub async fn get_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(read, self.get_task(user, number))
+        dispatch!(self.get_task(user, number))
     }
 
     /// Tasks whose title contains `query` (trimmed, case-insensitive), pending first, then by
     /// number; at most [`FIND_TASKS_LIMIT`]. An empty query matches every task.
     /// SQLite folds ASCII letters only; PostgreSQL folds per the database's locale.
     pub async fn find_tasks(&self, user: &UserId, query: &str) -> Result<Vec<Task>> {
-        dispatch!(read, self.find_tasks(user, query.trim()))
+        dispatch!(self.find_tasks(user, query.trim()))
     }
 
     /// The user's tasks matching `filter`, by number ascending.
@@ -259,7 +257,7 @@ impl Store {
             .transpose()?
             .unwrap_or(0);
         let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(read, self.list_tasks(user, filter, after, limit + 1))?;
+        let rows = dispatch!(self.list_tasks(user, filter, after, limit + 1))?;
         Ok(cursor::page(rows, limit, |t: &Task| {
             cursor::encode_number(t.number)
         }))
@@ -274,15 +272,12 @@ impl Store {
         patch: &TaskPatch,
     ) -> Result<Option<Task>> {
         let title = patch.title.as_deref().map(valid_title).transpose()?;
-        dispatch!(
-            write,
-            self.update_task(user, number, title.as_deref(), patch, now())
-        )
+        dispatch!(self.update_task(user, number, title.as_deref(), patch, now()))
     }
 
     /// Deletes the task and returns it as it was; `None` when missing. Its number stays used.
     pub async fn delete_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(write, self.delete_task(user, number))
+        dispatch!(self.delete_task(user, number))
     }
 }
 

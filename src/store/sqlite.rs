@@ -18,7 +18,7 @@ use sqlx::{Connection, Row};
 use uuid::Uuid;
 
 use super::cursor::{self, ConversationKey};
-use super::sqlite_conns::Conns;
+use super::sqlite_conns::Conn;
 use super::{
     added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
 };
@@ -33,17 +33,14 @@ pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
-pub(super) async fn connect(url: &str, pool_size: u32) -> Result<Conns> {
+pub(super) async fn connect(url: &str) -> Result<Conn> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .synchronous(SqliteSynchronous::Normal);
-    // An in-memory database lives only while a connection to it is open, and shared-cache
-    // connections lock whole tables: keep exactly one connection for reads and writes.
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
-    Conns::open(&options, pool_size, memory).await
+    Conn::open(&options).await
 }
 
 pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {

@@ -1,18 +1,19 @@
-//! The SQLite connections: one writer and a few readers, each held open for the store's life.
+//! The SQLite connection: one, held open for the store's life, for reads and writes alike.
 //!
-//! SQLite lets one connection write at a time, so writes share a single connection: they wait
-//! their turn on its lock (asynchronously, in order) instead of contending for the file lock
-//! and sleeping in `busy_timeout`. Reads use their own connections beside it (WAL lets them run
-//! while a write is under way).
+//! SQLite lets one connection write at a time, so operations take turns on this connection's
+//! lock (asynchronously, in order) instead of contending for the file lock and sleeping in
+//! `busy_timeout`. One connection also keeps its page cache valid: with separate reader
+//! connections every write made each reader reload the pages it touched (the REST turn rate
+//! fell by 15%, and under the WebSocket chat load the p99 time to first delta was 3× longer;
+//! BENCHMARKS.md). Operations here are microseconds, so waiting for the lock costs less than
+//! that.
 //!
-//! This is not sqlx's `Pool` on purpose. A pool pings every connection it takes back, and for
-//! SQLite a ping is a round trip to the connection's worker thread that checks nothing (a local
-//! file handle cannot go stale); on the turn path that doubled the thread switches per query.
-//! A connection here is simply locked, used and unlocked. A query future dropped half way is
-//! safe: the worker thread finishes (and resets) the statement on its own, and a dropped
-//! transaction queues its rollback on the connection, ahead of the next user's commands.
+//! This is not sqlx's `Pool` on purpose either. A pool pings every connection it takes back,
+//! and for SQLite a ping is a round trip to the connection's worker thread that checks nothing
+//! (a local file handle cannot go stale). A query future dropped half way is safe: the worker
+//! thread finishes (and resets) the statement on its own, and a dropped transaction queues its
+//! rollback on the connection, ahead of the next user's commands.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -21,17 +22,11 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 
-type Slot = Arc<Mutex<Option<SqliteConnection>>>;
-
-/// Cheap to clone; every clone shares the same connections.
+/// Cheap to clone; every clone shares the connection.
 #[derive(Debug, Clone)]
-pub(super) struct Conns {
-    write: Slot,
-    read: Arc<[Slot]>,
-    next_read: Arc<AtomicUsize>,
-}
+pub(super) struct Conn(Arc<Mutex<Option<SqliteConnection>>>);
 
-/// A connection lent for one operation; derefs to the connection.
+/// The connection lent for one operation.
 pub(super) struct Lent<'a>(MutexGuard<'a, Option<SqliteConnection>>);
 
 impl Lent<'_> {
@@ -41,55 +36,22 @@ impl Lent<'_> {
     }
 }
 
-impl Conns {
-    /// Opens the writer, then `readers` readers (at least one). With `shared` (an in-memory
-    /// database, which lives only as long as its one connection) reads use the writer too.
-    pub async fn open(options: &SqliteConnectOptions, readers: u32, shared: bool) -> Result<Self> {
-        // The writer first: it creates the file and switches it to WAL before readers open it.
-        let write: Slot = Arc::new(Mutex::new(Some(
-            SqliteConnection::connect_with(options).await?,
-        )));
-        let read: Arc<[Slot]> = if shared {
-            Arc::new([write.clone()])
-        } else {
-            let mut read = Vec::new();
-            for _ in 0..readers.max(1) {
-                let conn = SqliteConnection::connect_with(options).await?;
-                read.push(Arc::new(Mutex::new(Some(conn))));
-            }
-            read.into()
-        };
-        Ok(Conns {
-            write,
-            read,
-            next_read: Arc::new(AtomicUsize::new(0)),
-        })
+impl Conn {
+    pub async fn open(options: &SqliteConnectOptions) -> Result<Self> {
+        let conn = SqliteConnection::connect_with(options).await?;
+        Ok(Conn(Arc::new(Mutex::new(Some(conn)))))
     }
 
-    /// The writer, once the writes queued before this call are done.
-    pub async fn write(&self) -> Lent<'_> {
-        Lent(self.write.lock().await)
+    /// The connection, once the operations queued before this call are done.
+    pub async fn lend(&self) -> Lent<'_> {
+        Lent(self.0.lock().await)
     }
 
-    /// A free reader, else the next one in turn once it is free.
-    pub async fn read(&self) -> Lent<'_> {
-        let n = self.read.len();
-        let start = self.next_read.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(guard) = self.read[(start + i) % n].try_lock() {
-                return Lent(guard);
-            }
-        }
-        Lent(self.read[start % n].lock().await)
-    }
-
-    /// Closes every connection once its current user is done; later operations fail with
+    /// Closes the connection once its current user is done; later operations fail with
     /// `PoolClosed`.
     pub async fn close(&self) {
-        for slot in std::iter::once(&self.write).chain(self.read.iter()) {
-            if let Some(conn) = slot.lock().await.take() {
-                let _ = conn.close().await;
-            }
+        if let Some(conn) = self.0.lock().await.take() {
+            let _ = conn.close().await;
         }
     }
 }
