@@ -7,6 +7,7 @@ conformance!(
     migrate_twice_is_a_noop,
     conversation_lifecycle,
     append_message_allocates_seq,
+    concurrent_appends_take_distinct_seqs,
     append_to_foreign_conversation_writes_nothing,
     messages_order_and_limits,
     conversation_pages_are_stable,
@@ -91,6 +92,36 @@ async fn append_message_allocates_seq(s: Store) {
         last = m.created_at;
     }
     assert_eq!(seqs(&s, a, c.id).await, vec![1, 2, 3]);
+}
+
+async fn concurrent_appends_take_distinct_seqs(s: Store) {
+    let a = &alice();
+    let c = conv(&s, a).await;
+    let appends = (0..20).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move { say(&s, &alice(), c.id, &format!("m{i}")).await })
+    });
+    let mut got: Vec<Message> = futures::future::join_all(appends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    got.sort_by_key(|m| m.seq);
+    assert_eq!(
+        got.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(seqs(&s, a, c.id).await, (1..=20).collect::<Vec<_>>());
+    let last = got.last().unwrap();
+    let now = s.get_conversation(a, c.id).await.unwrap().unwrap();
+    assert_eq!(now.updated_at, last.created_at);
+    // A message id already stored fails the whole append: no seq is used up.
+    let again = NewMessage {
+        id: last.id,
+        ..msg(c.id, "again")
+    };
+    assert!(s.append_message(a, &again).await.is_err());
+    assert_eq!(say(&s, a, c.id, "next").await.seq, 21);
 }
 
 async fn append_to_foreign_conversation_writes_nothing(s: Store) {
