@@ -319,49 +319,24 @@ impl Tools {
         name: &str,
         arguments: &Value,
     ) -> Result<(Value, Option<TaskOutcome>)> {
-        fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Value> {
-            let mut v = if v.is_null() { json!({}) } else { v.clone() };
-            // The user is fixed by authentication: a user id the model sends is ignored.
-            if let Value::Object(map) = &mut v {
-                map.remove("user_id");
-            }
-            serde_json::from_value(v).map_err(
-                |e| json!({"ok": false, "error": "invalid_arguments", "message": e.to_string()}),
-            )
-        }
-        let outcome = match name {
-            "add_task" => match parse(arguments) {
-                Ok(a) => self.add_task(a).await?,
-                Err(v) => return Ok((v, None)),
-            },
-            "list_tasks" => match parse::<ListTasksArgs>(arguments) {
+        match name {
+            "add_task" => run_with(arguments, |a| self.add_task(a)).await,
+            "complete_task" => run_with(arguments, |a| self.complete_task(a)).await,
+            "delete_task" => run_with(arguments, |a| self.delete_task(a)).await,
+            "update_task" => run_with(arguments, |a| self.update_task(a)).await,
+            "list_tasks" => match parse_args::<ListTasksArgs>(arguments) {
                 Ok(a) => {
                     let tasks = self.list_tasks(a).await?;
                     let count = tasks.len();
-                    return Ok((json!({"ok": true, "count": count, "tasks": tasks}), None));
+                    Ok((json!({"ok": true, "count": count, "tasks": tasks}), None))
                 }
-                Err(v) => return Ok((v, None)),
+                Err(v) => Ok((v, None)),
             },
-            "complete_task" => match parse(arguments) {
-                Ok(a) => self.complete_task(a).await?,
-                Err(v) => return Ok((v, None)),
-            },
-            "delete_task" => match parse(arguments) {
-                Ok(a) => self.delete_task(a).await?,
-                Err(v) => return Ok((v, None)),
-            },
-            "update_task" => match parse(arguments) {
-                Ok(a) => self.update_task(a).await?,
-                Err(v) => return Ok((v, None)),
-            },
-            other => {
-                return Ok((
-                    json!({"ok": false, "error": "unknown_tool", "message": format!("no tool named {other}")}),
-                    None,
-                ))
-            }
-        };
-        Ok((outcome.to_json(), Some(outcome)))
+            other => Ok((
+                json!({"ok": false, "error": "unknown_tool", "message": format!("no tool named {other}")}),
+                None,
+            )),
+        }
     }
 
     async fn patch(&self, task: Task, patch: TaskPatch, change: TaskChange) -> Result<TaskOutcome> {
@@ -431,6 +406,35 @@ impl Tools {
 
 fn clean_title(t: &str) -> String {
     t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The model's arguments as `T`, without any `user_id` (the user is fixed by authentication, so
+/// one the model sends is ignored); malformed arguments become the `invalid_arguments` result
+/// the model reads.
+fn parse_args<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, Value> {
+    let mut v = if v.is_null() { json!({}) } else { v.clone() };
+    if let Value::Object(map) = &mut v {
+        map.remove("user_id");
+    }
+    serde_json::from_value(v)
+        .map_err(|e| json!({"ok": false, "error": "invalid_arguments", "message": e.to_string()}))
+}
+
+/// Runs a task-changing tool on its parsed arguments; its outcome is both the model's result
+/// and what the turn announces.
+async fn run_with<T, F, Fut>(arguments: &Value, run: F) -> Result<(Value, Option<TaskOutcome>)>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<TaskOutcome>>,
+{
+    match parse_args(arguments) {
+        Ok(a) => {
+            let outcome = run(a).await?;
+            Ok((outcome.to_json(), Some(outcome)))
+        }
+        Err(v) => Ok((v, None)),
+    }
 }
 
 #[cfg(test)]

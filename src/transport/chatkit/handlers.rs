@@ -74,23 +74,15 @@ pub(super) async fn dispatch(
             item_id,
             action,
         } => {
-            let id = parse_thread_id(&thread_id)?;
-            chat.thread(&user, id).await?;
-            let widget = match item_id {
-                Some(item_id) => {
-                    let item = find_item(state, &user, &links, id, &item_id).await?;
-                    if !item.is_widget() {
-                        // The reference's answer for an action on any other item: one
-                        // non-retryable error event and nothing else.
-                        return Ok(stream::fixed(vec![StreamEvent::Error {
-                            code: "stream.error",
-                            message: None,
-                            allow_retry: false,
-                        }]));
-                    }
-                    Some(item)
-                }
-                None => None,
+            let (id, widget) = action_widget(state, &user, &links, &thread_id, item_id).await?;
+            let Ok(widget) = widget else {
+                // The reference's answer for an action on any other item: one non-retryable
+                // error event and nothing else.
+                return Ok(stream::fixed(vec![StreamEvent::Error {
+                    code: "stream.error",
+                    message: None,
+                    allow_retry: false,
+                }]));
             };
             let (done, updated) = run_action(state, &user, &links, id, &action, widget).await?;
             let mut events = vec![StreamEvent::stream_options()];
@@ -107,18 +99,9 @@ pub(super) async fn dispatch(
             item_id,
             action,
         } => {
-            let id = parse_thread_id(&thread_id)?;
-            chat.thread(&user, id).await?;
-            let widget = match item_id {
-                Some(item_id) => {
-                    let item = find_item(state, &user, &links, id, &item_id).await?;
-                    if !item.is_widget() {
-                        return Err(Error::invalid("that item is not a widget"));
-                    }
-                    Some(item)
-                }
-                None => None,
-            };
+            let (id, widget) = action_widget(state, &user, &links, &thread_id, item_id).await?;
+            let widget =
+                widget.map_err(|NotAWidget| Error::invalid("that item is not a widget"))?;
             let (_, updated) = run_action(state, &user, &links, id, &action, widget).await?;
             Ok(match updated {
                 Some(item) => Json(json!({ "updated_item": item })).into_response(),
@@ -312,6 +295,34 @@ pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> 
 }
 
 /// The item `item_id` of one of the user's threads; `not_found` when there is none.
+/// An action's item is not a widget (the two action requests answer this differently).
+struct NotAWidget;
+
+/// The thread an action is for (checked to be the user's) and its widget: `None` when the action
+/// names no item, `NotAWidget` when the item is something else. Unknown thread or item: 404.
+async fn action_widget(
+    state: &AppState,
+    user: &UserId,
+    links: &Links,
+    thread_id: &str,
+    item_id: Option<String>,
+) -> Result<(ThreadId, std::result::Result<Option<Item>, NotAWidget>)> {
+    let id = parse_thread_id(thread_id)?;
+    state.chat.thread(user, id).await?;
+    let Some(item_id) = item_id else {
+        return Ok((id, Ok(None)));
+    };
+    let item = find_item(state, user, links, id, &item_id).await?;
+    Ok((
+        id,
+        if item.is_widget() {
+            Ok(Some(item))
+        } else {
+            Err(NotAWidget)
+        },
+    ))
+}
+
 pub(super) async fn find_item(
     state: &AppState,
     user: &UserId,
