@@ -186,7 +186,10 @@ impl Store {
                 "an in-progress message cannot be stored".into(),
             ));
         }
-        dispatch!(self.append_message(user, msg, now()))
+        match &self.0 {
+            Backend::Sqlite(conn) => conn.append(user, msg, now()).await,
+            Backend::Postgres(pool) => postgres::append_message(pool, user, msg, now()).await,
+        }
     }
 
     /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation

@@ -8,6 +8,7 @@ conformance!(
     conversation_lifecycle,
     append_message_allocates_seq,
     concurrent_appends_take_distinct_seqs,
+    a_failing_append_among_concurrent_ones_fails_alone,
     append_to_foreign_conversation_writes_nothing,
     messages_order_and_limits,
     conversation_pages_are_stable,
@@ -122,6 +123,42 @@ async fn concurrent_appends_take_distinct_seqs(s: Store) {
     };
     assert!(s.append_message(a, &again).await.is_err());
     assert_eq!(say(&s, a, c.id, "next").await.seq, 21);
+}
+
+async fn a_failing_append_among_concurrent_ones_fails_alone(s: Store) {
+    let a = &alice();
+    let c = conv(&s, a).await;
+    let taken = say(&s, a, c.id, "first").await;
+    // Appends committed together (SQLite groups those that queue up): one reuses a stored
+    // message id, one targets a conversation that is not there.
+    let appends = (0..12).map(|i| {
+        let s = s.clone();
+        let m = match i {
+            5 => NewMessage {
+                id: taken.id,
+                ..msg(c.id, "duplicate")
+            },
+            7 => msg(ThreadId::new(), "nowhere"),
+            _ => msg(c.id, &format!("m{i}")),
+        };
+        tokio::spawn(async move { s.append_message(&alice(), &m).await })
+    });
+    let results: Vec<_> = futures::future::join_all(appends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            5 => assert!(matches!(r, Err(Error::Db(_))), "{i}: {r:?}"),
+            7 => assert!(
+                matches!(r, Err(Error::NotFound("conversation"))),
+                "{i}: {r:?}"
+            ),
+            _ => assert!(r.is_ok(), "{i}: {r:?}"),
+        }
+    }
+    assert_eq!(seqs(&s, a, c.id).await, (1..=11).collect::<Vec<_>>());
 }
 
 async fn append_to_foreign_conversation_writes_nothing(s: Store) {
