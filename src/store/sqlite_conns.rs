@@ -5,7 +5,7 @@
 //! lock (asynchronously, in order) instead of contending for the file lock and sleeping in
 //! `busy_timeout`. One connection also keeps its page cache valid: with separate reader
 //! connections every write made each reader reload the pages it touched (the REST turn rate
-//! fell by 15%, and under the WebSocket chat load the p99 time to first delta was 3× longer;
+//! fell by 14%, and under the WebSocket chat load the p99 time to first delta was 2.8× longer;
 //! BENCHMARKS.md). Operations here are microseconds, so waiting for the lock costs less than
 //! that.
 //!
