@@ -165,17 +165,17 @@ impl Chat {
             Some(id) => Some(
                 inner
                     .store
-                    .get_conversation(&req.user, id)
+                    .conversation_for_turn(&req.user, id)
                     .await?
                     .ok_or(Error::NotFound("conversation"))?,
             ),
             None => None,
         };
         let cancel = inner.kill.child_token();
-        let (conversation, created, guard) = match existing {
-            Some(c) => {
+        let (conversation, created, has_notes, guard) = match existing {
+            Some((c, has_notes)) => {
                 let guard = self.claim(c.id, &req.user, cancel.clone())?;
-                (c, false, guard)
+                (c, false, has_notes, guard)
             }
             None => {
                 let c = inner
@@ -183,7 +183,7 @@ impl Chat {
                     .create_conversation(&req.user, Some(&title_from(&content)), &metadata)
                     .await?;
                 let guard = self.claim(c.id, &req.user, cancel.clone())?;
-                (c, true, guard)
+                (c, true, false, guard)
             }
         };
         let thread_id = conversation.id;
@@ -215,6 +215,7 @@ impl Chat {
             request_id: req.request_id,
             conversation,
             created,
+            has_notes,
             user_message,
             message_id,
             language,

@@ -214,6 +214,8 @@ impl Chat {
             request_id,
             conversation,
             created: false,
+            // Retries are rare: look for notes rather than track them.
+            has_notes: true,
             user_message,
             message_id,
             language,

@@ -27,6 +27,8 @@ pub(super) struct TurnJob {
     pub request_id: Option<String>,
     pub conversation: Conversation,
     pub created: bool,
+    /// Whether the thread held hidden items when the turn started.
+    pub has_notes: bool,
     pub user_message: Message,
     pub message_id: MessageId,
     pub language: Language,
@@ -197,8 +199,8 @@ async fn load_notes(
     job: &TurnJob,
     history: &[Message],
 ) -> Result<Vec<ContextNote>, Error> {
-    // Only a model reads notes; a new conversation has none.
-    if job.created || !inner.agent.reads_context_notes() {
+    // Only a model reads notes, and only a thread that has some needs the round trip.
+    if !job.has_notes || !inner.agent.reads_context_notes() {
         return Ok(Vec::new());
     }
     let from = history.first().map(|m| m.seq).unwrap_or(0);

@@ -154,6 +154,16 @@ impl Store {
         dispatch_items!(self.add_hidden_item(user, &item))?.ok_or(Error::NotFound("conversation"))
     }
 
+    /// The conversation (as `get_conversation`) and whether it holds hidden items, which a
+    /// model-driven turn replays: one query where starting a turn would otherwise need two.
+    pub async fn conversation_for_turn(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+    ) -> Result<Option<(Conversation, bool)>> {
+        dispatch_items!(self.conversation_for_turn(user, id))
+    }
+
     /// The conversation's hidden items, oldest first.
     pub async fn hidden_items(&self, user: &UserId, thread: ThreadId) -> Result<Vec<HiddenItem>> {
         dispatch_items!(self.hidden_items(user, thread))

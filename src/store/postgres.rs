@@ -47,6 +47,11 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
             "chatkit",
             include_str!("../../migrations/postgres/0002_chatkit.sql"),
         ),
+        (
+            3,
+            "drop_messages_user",
+            include_str!("../../migrations/postgres/0003_drop_messages_user.sql"),
+        ),
     ])
     .run(pool)
     .await

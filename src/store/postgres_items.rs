@@ -225,6 +225,25 @@ pub(super) async fn add_hidden_item(
     }))
 }
 
+pub(super) async fn conversation_for_turn(
+    pool: &PgPool,
+    user: &UserId,
+    id: ThreadId,
+) -> Result<Option<(Conversation, bool)>> {
+    let sql = format!(
+        "SELECT {CONVERSATION}, EXISTS (SELECT 1 FROM hidden_items h \
+         WHERE h.conversation_id = c.id AND h.user_id = c.user_id) AS has_hidden \
+         FROM conversations c WHERE c.id = $1 AND c.user_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(id.0)
+        .bind(user.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.map(|row| Ok((conversation(&row)?, row.try_get("has_hidden")?)))
+        .transpose()
+}
+
 pub(super) async fn hidden_items(
     pool: &PgPool,
     user: &UserId,

@@ -60,6 +60,11 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
             "append",
             include_str!("../../migrations/sqlite/0003_append.sql"),
         ),
+        (
+            4,
+            "drop_messages_user",
+            include_str!("../../migrations/sqlite/0004_drop_messages_user.sql"),
+        ),
     ])
     .run_direct(conn)
     .await

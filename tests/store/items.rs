@@ -13,9 +13,35 @@ conformance!(
     message_details_round_trip,
     feedback_is_per_item_and_replaced,
     hidden_items_sit_after_the_last_message,
+    a_turn_learns_whether_its_thread_has_hidden_items,
     attachments_bytes_and_ownership,
     deleting_a_conversation_removes_its_extras,
 );
+
+async fn a_turn_learns_whether_its_thread_has_hidden_items(s: Store) {
+    let (a, b) = (&alice(), &bob());
+    let c = conv(&s, a).await;
+    let other = conv(&s, a).await;
+    say(&s, a, c.id, "one").await;
+    let (got, has) = s.conversation_for_turn(a, c.id).await.unwrap().unwrap();
+    assert_eq!(got, s.get_conversation(a, c.id).await.unwrap().unwrap());
+    assert!(!has);
+    s.add_hidden_item(a, c.id, &json!("stopped")).await.unwrap();
+    assert!(s.conversation_for_turn(a, c.id).await.unwrap().unwrap().1);
+    assert!(
+        !s.conversation_for_turn(a, other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+    );
+    assert!(s.conversation_for_turn(b, c.id).await.unwrap().is_none());
+    assert!(s
+        .conversation_for_turn(a, ThreadId::new())
+        .await
+        .unwrap()
+        .is_none());
+}
 
 async fn get_and_delete_messages_after(s: Store) {
     let (a, b) = (&alice(), &bob());
