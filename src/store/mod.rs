@@ -34,7 +34,8 @@ pub const MAX_TITLE_CHARS: usize = 500;
 /// Most rows `find_tasks` returns.
 pub const FIND_TASKS_LIMIT: i64 = 20;
 
-/// A handle to the database; cheap to clone (it wraps a connection pool).
+/// A handle to the database; cheap to clone (it wraps SQLite's one connection or a PostgreSQL
+/// pool).
 #[derive(Debug, Clone)]
 pub struct Store(Backend);
 
@@ -102,7 +103,7 @@ impl Store {
         }
     }
 
-    /// Closes the pool, waiting for checked-out connections to come back. Every clone is closed.
+    /// Closes the database, waiting for operations under way to finish. Every clone is closed.
     pub async fn close(&self) {
         match &self.0 {
             Backend::Sqlite(conn) => conn.close().await,
