@@ -71,8 +71,8 @@ pub async fn run(plan: HttpPlan, c: Arc<Counters>) -> Result<Duration, String> {
                 let outcome = tokio::time::timeout(TURN_TIMEOUT, async {
                     match plan.mode {
                         Mode::Rest => rest_turn(request, &c, sent_at).await,
-                        Mode::Sse => sse_turn(request, &c, sent_at).await,
-                        Mode::Chatkit => chatkit_turn(request, &c, sent_at).await,
+                        Mode::Sse => streamed_turn(request, &c, sent_at, sse_block).await,
+                        Mode::Chatkit => streamed_turn(request, &c, sent_at, chatkit_block).await,
                     }
                 })
                 .await
@@ -134,47 +134,6 @@ fn error_code(body: &Value, status: u16) -> String {
         .unwrap_or_else(|| format!("http_{status}"))
 }
 
-/// One SSE turn read to its end; `Ok(conversation_id)` when it ended with `message.done`.
-async fn sse_turn(
-    request: reqwest::RequestBuilder,
-    c: &Counters,
-    sent_at: Instant,
-) -> Result<Option<String>, String> {
-    let response = request.send().await.map_err(|_| "http_io".to_string())?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response.bytes().await.unwrap_or_default();
-        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        return Err(error_code(&value, status.as_u16()));
-    }
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut first_delta = true;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| "http_io".to_string())?;
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            match SseEvent::parse(&event) {
-                Some(SseEvent::Delta) => {
-                    Counters::add(&c.deltas);
-                    if first_delta {
-                        first_delta = false;
-                        c.record("first_delta", sent_at.elapsed());
-                    }
-                }
-                Some(SseEvent::Done(thread)) => {
-                    c.record("done", sent_at.elapsed());
-                    return Ok(thread);
-                }
-                Some(SseEvent::Error(code)) => return Err(code),
-                None => {}
-            }
-        }
-    }
-    Err("stream_ended".into())
-}
-
 /// A `threads.create` request whose input is `text`.
 fn chatkit_create(text: &str) -> Value {
     json!({
@@ -187,12 +146,14 @@ fn chatkit_create(text: &str) -> Value {
     })
 }
 
-/// One ChatKit turn read to its end; `Ok(thread id)` when the stream ended without an error
-/// event after the answer's `thread.item.done`.
-async fn chatkit_turn(
+/// One streamed turn (SSE or ChatKit) read to its end, block by block (`\n\n`-separated), with
+/// `parse` telling what each block means. `Ok(thread id)` when it ended with `message.done`
+/// (SSE) or the stream closed after the answer's `thread.item.done` (ChatKit).
+async fn streamed_turn(
     request: reqwest::RequestBuilder,
     c: &Counters,
     sent_at: Instant,
+    parse: fn(&str) -> Option<Block>,
 ) -> Result<Option<String>, String> {
     let response = request.send().await.map_err(|_| "http_io".to_string())?;
     let status = response.status();
@@ -210,18 +171,22 @@ async fn chatkit_turn(
         let chunk = chunk.map_err(|_| "http_io".to_string())?;
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            match ChatkitEvent::parse(&event) {
-                Some(ChatkitEvent::Delta) => {
+            let block: String = buffer.drain(..end + 2).collect();
+            match parse(&block) {
+                Some(Block::Delta) => {
                     Counters::add(&c.deltas);
                     if first_delta {
                         first_delta = false;
                         c.record("first_delta", sent_at.elapsed());
                     }
                 }
-                Some(ChatkitEvent::ThreadCreated(id)) => thread = Some(id),
-                Some(ChatkitEvent::AnswerDone) => answered = true,
-                Some(ChatkitEvent::Error(code)) => return Err(code),
+                Some(Block::ThreadCreated(id)) => thread = Some(id),
+                Some(Block::AnswerDone) => answered = true,
+                Some(Block::Done(thread)) => {
+                    c.record("done", sent_at.elapsed());
+                    return Ok(thread);
+                }
+                Some(Block::Error(code)) => return Err(code),
                 None => {}
             }
         }
@@ -233,77 +198,67 @@ async fn chatkit_turn(
     Ok(thread)
 }
 
-/// The ChatKit events a turn's outcome depends on.
+/// What a block of a streamed turn means for the turn's outcome.
 #[derive(Debug, PartialEq)]
-enum ChatkitEvent {
+enum Block {
     Delta,
+    /// ChatKit's `thread.created`.
     ThreadCreated(String),
-    /// `thread.item.done` of an `assistant_message`.
+    /// ChatKit's `thread.item.done` of an `assistant_message`; the turn ends with the stream.
     AnswerDone,
-    Error(String),
-}
-
-impl ChatkitEvent {
-    /// Reads one `data:` block; `None` for events that do not matter here.
-    fn parse(block: &str) -> Option<ChatkitEvent> {
-        let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
-        // Deltas are most of the stream: recognise them without parsing the JSON.
-        if data.contains("\"assistant_message.content_part.text_delta\"") {
-            return Some(ChatkitEvent::Delta);
-        }
-        let v: Value = serde_json::from_str(data).ok()?;
-        match v["type"].as_str()? {
-            "thread.created" => Some(ChatkitEvent::ThreadCreated(
-                v["thread"]["id"].as_str()?.to_string(),
-            )),
-            "thread.item.done" if v["item"]["type"] == "assistant_message" => {
-                Some(ChatkitEvent::AnswerDone)
-            }
-            "error" => Some(ChatkitEvent::Error(
-                v["code"]
-                    .as_str()
-                    .unwrap_or("error_without_code")
-                    .to_string(),
-            )),
-            _ => None,
-        }
-    }
-}
-
-/// The SSE events a turn's outcome depends on.
-#[derive(Debug, PartialEq)]
-enum SseEvent {
-    Delta,
+    /// SSE's `message.done`, with its thread id: the turn's last event.
     Done(Option<String>),
     Error(String),
 }
 
-impl SseEvent {
-    /// Reads one `event:`/`data:` block; `None` for events that do not matter here.
-    fn parse(block: &str) -> Option<SseEvent> {
-        let mut kind = "";
-        let mut data = "";
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                kind = v.trim();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data = v.trim();
-            }
-        }
-        match kind {
-            "stream.delta" => Some(SseEvent::Delta),
-            "message.done" | "error" => {
-                let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                if kind == "error" {
-                    let code = v["code"].as_str().unwrap_or("error_without_code");
-                    Some(SseEvent::Error(code.to_string()))
-                } else {
-                    Some(SseEvent::Done(v["thread_id"].as_str().map(str::to_string)))
-                }
-            }
-            _ => None,
+/// Reads one ChatKit `data:` block; `None` for events that do not matter here.
+fn chatkit_block(block: &str) -> Option<Block> {
+    let data = block.lines().find_map(|l| l.strip_prefix("data:"))?.trim();
+    // Deltas are most of the stream: recognise them without parsing the JSON.
+    if data.contains("\"assistant_message.content_part.text_delta\"") {
+        return Some(Block::Delta);
+    }
+    let v: Value = serde_json::from_str(data).ok()?;
+    match v["type"].as_str()? {
+        "thread.created" => Some(Block::ThreadCreated(
+            v["thread"]["id"].as_str()?.to_string(),
+        )),
+        "thread.item.done" if v["item"]["type"] == "assistant_message" => Some(Block::AnswerDone),
+        "error" => Some(error_block(&v)),
+        _ => None,
+    }
+}
+
+/// Reads one SSE `event:`/`data:` block; `None` for events that do not matter here.
+fn sse_block(block: &str) -> Option<Block> {
+    let mut kind = "";
+    let mut data = "";
+    for line in block.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            kind = v.trim();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data = v.trim();
         }
     }
+    let value = || serde_json::from_str::<Value>(data).unwrap_or(Value::Null);
+    match kind {
+        "stream.delta" => Some(Block::Delta),
+        "message.done" => Some(Block::Done(
+            value()["thread_id"].as_str().map(str::to_string),
+        )),
+        "error" => Some(error_block(&value())),
+        _ => None,
+    }
+}
+
+/// An error event's `code` (both streams put it at the top level).
+fn error_block(v: &Value) -> Block {
+    Block::Error(
+        v["code"]
+            .as_str()
+            .unwrap_or("error_without_code")
+            .to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -313,49 +268,47 @@ mod tests {
     #[test]
     fn sse_blocks_are_read_by_event_name() {
         assert_eq!(
-            SseEvent::parse("event: stream.delta\ndata: {\"delta\":\"a\"}\n\n"),
-            Some(SseEvent::Delta)
+            sse_block("event: stream.delta\ndata: {\"delta\":\"a\"}\n\n"),
+            Some(Block::Delta)
         );
         assert_eq!(
-            SseEvent::parse("event: message.done\ndata: {\"thread_id\":\"t1\"}\n\n"),
-            Some(SseEvent::Done(Some("t1".into())))
+            sse_block("event: message.done\ndata: {\"thread_id\":\"t1\"}\n\n"),
+            Some(Block::Done(Some("t1".into())))
         );
         assert_eq!(
-            SseEvent::parse("event: error\ndata: {\"code\":\"rate_limited\"}\n\n"),
-            Some(SseEvent::Error("rate_limited".into()))
+            sse_block("event: error\ndata: {\"code\":\"rate_limited\"}\n\n"),
+            Some(Block::Error("rate_limited".into()))
         );
         assert_eq!(
-            SseEvent::parse("event: error\ndata: nonsense\n\n"),
-            Some(SseEvent::Error("error_without_code".into()))
+            sse_block("event: error\ndata: nonsense\n\n"),
+            Some(Block::Error("error_without_code".into()))
         );
-        assert_eq!(SseEvent::parse(": keep-alive\n\n"), None);
+        assert_eq!(sse_block(": keep-alive\n\n"), None);
     }
 
     #[test]
     fn chatkit_blocks_are_read_by_type() {
         let delta = r#"data: {"type":"thread.item.updated","item_id":"m","update":{"type":"assistant_message.content_part.text_delta","content_index":0,"delta":"w0 "}}"#;
-        assert_eq!(ChatkitEvent::parse(delta), Some(ChatkitEvent::Delta));
+        assert_eq!(chatkit_block(delta), Some(Block::Delta));
         assert_eq!(
-            ChatkitEvent::parse(r#"data: {"type":"thread.created","thread":{"id":"t1"}}"#),
-            Some(ChatkitEvent::ThreadCreated("t1".into()))
+            chatkit_block(r#"data: {"type":"thread.created","thread":{"id":"t1"}}"#),
+            Some(Block::ThreadCreated("t1".into()))
         );
         assert_eq!(
-            ChatkitEvent::parse(
+            chatkit_block(
                 r#"data: {"type":"thread.item.done","item":{"type":"assistant_message"}}"#
             ),
-            Some(ChatkitEvent::AnswerDone)
+            Some(Block::AnswerDone)
         );
         assert_eq!(
-            ChatkitEvent::parse(
-                r#"data: {"type":"thread.item.done","item":{"type":"user_message"}}"#
-            ),
+            chatkit_block(r#"data: {"type":"thread.item.done","item":{"type":"user_message"}}"#),
             None
         );
         assert_eq!(
-            ChatkitEvent::parse(r#"data: {"type":"error","code":"stream.error"}"#),
-            Some(ChatkitEvent::Error("stream.error".into()))
+            chatkit_block(r#"data: {"type":"error","code":"stream.error"}"#),
+            Some(Block::Error("stream.error".into()))
         );
-        assert_eq!(ChatkitEvent::parse("data: not json"), None);
+        assert_eq!(chatkit_block("data: not json"), None);
         assert_eq!(
             chatkit_create("hi")["params"]["input"]["content"][0]["text"],
             "hi"
