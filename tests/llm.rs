@@ -9,18 +9,6 @@ use common::ws::WsClient;
 use common::{assert_error, json_of, TestApp};
 use serde_json::{json, Value};
 
-/// A server whose agent talks to `mock`.
-async fn app_with(mock: &MockOpenAi, tweak: impl FnOnce(&mut agentwire::Config)) -> TestApp {
-    let url = mock.url.clone();
-    TestApp::spawn_with(move |c| {
-        c.provider.base_url = Some(url);
-        c.provider.api_key = Some("sk-test-key".into());
-        c.provider.model = "mock-model".into();
-        tweak(c);
-    })
-    .await
-}
-
 async fn messages_of(app: &TestApp, user: &str, conv: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/api/{user}/conversations/{conv}/messages"), user)
@@ -59,7 +47,7 @@ async fn rest_turn_calls_add_task_and_a_follow_up_completes_it() {
         mock::text(&["Added ", "'buy milk' ", "as task #1."], (80, 8)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let health = json_of(
         app.client()
             .get(format!("{}/api/health", app.url))
@@ -162,7 +150,7 @@ async fn websocket_turn_streams_model_deltas_and_tool_calls() {
         mock::text(&["Sure", ", ", "added ", "it."], (20, 4)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let mut ws = WsClient::connect(&app, "wsu").await;
     ws.send(json!({"type": "message", "content": "remind me to call mom", "request_id": "r"}))
         .await;
@@ -203,7 +191,7 @@ async fn parallel_tool_calls_split_mid_json_all_run_in_order() {
         mock::text(&["Two tasks added."], (10, 3)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let v = app.say("par", "add two things", None).await;
     let names: Vec<&str> = v["tool_calls"]
         .as_array()
@@ -238,7 +226,7 @@ async fn a_user_id_from_the_model_is_never_honoured() {
         mock::text(&["ok"], (1, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     app.say("honest", "add sneaky", None).await;
     assert_eq!(app.tasks("honest").await[0]["title"], "sneaky");
     assert!(app.tasks("victim").await.is_empty());
@@ -259,7 +247,7 @@ async fn bad_tool_arguments_go_back_to_the_model_as_tool_errors() {
         mock::text(&["Sorry, which task?"], (1, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let v = app.say("args", "do things", None).await;
     assert_eq!(v["message"], "Sorry, which task?");
     let results: Vec<&str> = v["tool_calls"]
@@ -288,7 +276,7 @@ async fn a_429_then_success_is_retried_honouring_retry_after() {
         mock::text(&["hello"], (3, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let v = app.say("retry", "hi", None).await;
     assert_eq!(v["message"], "hello");
     assert_eq!(mock.requests().len(), 3);
@@ -303,7 +291,7 @@ async fn provider_down_is_agent_unavailable_without_details_and_keeps_the_user_m
         mock::text(&["never"], (1, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let (s, v) = app
         .chat("down", json!({"message": "add a task to buy milk"}))
         .await;
@@ -364,7 +352,7 @@ async fn unreachable_provider_is_agent_unavailable_on_rest_sse_and_websocket() {
 #[tokio::test]
 async fn a_stream_cut_off_midway_fails_the_message_but_keeps_partial_text() {
     let mock = MockOpenAi::start(vec![mock::cut_off(&["Here ", "are ", "your"])]).await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let (s, v) = app.chat("cut", json!({"message": "list"})).await;
     assert_eq!(s, 500);
     assert_error(&v, "internal");
@@ -388,7 +376,7 @@ async fn a_client_error_from_the_provider_is_internal_and_not_retried() {
         mock::text(&["never"], (1, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let (s, v) = app.chat("bad", json!({"message": "hi"})).await;
     assert_eq!(s, 500);
     assert_error(&v, "internal");
@@ -398,7 +386,9 @@ async fn a_client_error_from_the_provider_is_internal_and_not_retried() {
 #[tokio::test]
 async fn a_slow_provider_hits_the_turn_timeout() {
     let mock = MockOpenAi::start(vec![mock::slow(&["too ", "late"], Duration::from_secs(3))]).await;
-    let app = app_with(&mock, |c| c.provider.timeout = Duration::from_secs(1)).await;
+    let app =
+        TestApp::spawn_with_provider(&mock.url, |c| c.provider.timeout = Duration::from_secs(1))
+            .await;
     let (s, v) = app.chat("slowpoke", json!({"message": "hi"})).await;
     assert_eq!(s, 503);
     assert_error(&v, "agent_unavailable");
@@ -411,7 +401,7 @@ async fn a_slow_stream_can_be_cancelled_over_the_websocket() {
         Duration::from_millis(150),
     )])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let mut ws = WsClient::connect(&app, "stopper").await;
     ws.send(json!({"type": "message", "content": "count"}))
         .await;
@@ -437,7 +427,7 @@ async fn fallback_offline_answers_when_the_provider_is_down() {
         mock::status(503, None),
     ])
     .await;
-    let app = app_with(&mock, |c| c.provider.fallback_offline = true).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |c| c.provider.fallback_offline = true).await;
     let v = app.say("fb", "add a task to water the plants", None).await;
     assert_eq!(v["tool_calls"][0]["tool_name"], "add_task");
     assert_eq!(app.tasks("fb").await[0]["title"], "water the plants");
@@ -449,7 +439,7 @@ async fn a_model_that_never_stops_calling_tools_is_cut_at_max_turns() {
         .map(|i| mock::tool_calls(&[(&*format!("c{i}"), "list_tasks", "{}")], 10, (1, 1)))
         .collect();
     let mock = MockOpenAi::start(replies).await;
-    let app = app_with(&mock, |c| c.provider.max_turns = 2).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |c| c.provider.max_turns = 2).await;
     let (s, v) = app.chat("loop", json!({"message": "hi"})).await;
     assert_eq!(s, 500);
     assert_error(&v, "internal");
@@ -463,7 +453,7 @@ async fn a_model_that_never_stops_calling_tools_is_cut_at_max_turns() {
 #[tokio::test]
 async fn chatkit_dictation_is_transcribed_by_the_provider() {
     let mock = MockOpenAi::start(vec![]).await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let body = json!({"type": "input.transcribe", "params": {"audio_base64": "AAECAw==", "mime_type": "audio/webm;codecs=opus"}});
     let r = app
         .post("/api/chatkit", "dict")
@@ -517,7 +507,7 @@ async fn a_stop_marker_reaches_the_model_on_the_next_turn() {
         mock::text(&["ok"], (1, 1)),
     ])
     .await;
-    let app = app_with(&mock, |_| {}).await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let v = app.say("note", "count to ten", None).await;
     let conv = v["conversation_id"].as_str().unwrap().to_string();
     let thread = agentwire::model::ThreadId(conv.parse().unwrap());

@@ -225,13 +225,7 @@ async fn rest_turns_through_the_mock_provider_are_counted() {
     let words: Vec<String> = (0..16).map(|i| format!("w{i} ")).collect();
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let mock = MockOpenAi::standing(text(&refs, (10, 16)), "127.0.0.1:0").await;
-    let url = mock.url.clone();
-    let app = TestApp::spawn_with(move |c| {
-        c.provider.base_url = Some(url);
-        c.provider.api_key = Some("sk-test-key".into());
-        c.provider.model = "mock-model".into();
-    })
-    .await;
+    let app = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
     let s = load(&app, &["sse", "--concurrency", "2", "--duration", "500ms"]).await;
     assert_accounted(&s);
     assert_eq!(s.turns.failed, 0, "{:?}", s.errors);

@@ -33,6 +33,19 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// A server whose agent talks to the OpenAI-compatible server at `base_url` (a
+    /// `mock_openai::MockOpenAi`), after `tweak` adjusts its configuration.
+    pub async fn spawn_with_provider(base_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        let base_url = base_url.to_string();
+        Self::spawn_with(move |c| {
+            c.provider.base_url = Some(base_url);
+            c.provider.api_key = Some("sk-test-key".into());
+            c.provider.model = "mock-model".into();
+            tweak(c);
+        })
+        .await
+    }
+
     /// A server on a fresh temp database, after `tweak` adjusts its configuration.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
