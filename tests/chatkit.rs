@@ -833,19 +833,7 @@ async fn attachments_two_phase_and_direct() {
     assert!(gone.is_none(), "bytes freed");
 
     // Direct upload: multipart `file`.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"hello".to_vec())
-            .file_name("notes.txt")
-            .mime_str("text/plain")
-            .unwrap(),
-    );
-    let r = app
-        .post("/api/chatkit/attachments", "alice")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = upload_direct(&app, "alice", b"hello", "notes.txt", "text/plain").await;
     assert_eq!(r.status(), 200);
     let d: Value = r.json().await.unwrap();
     assert_eq!(
@@ -853,20 +841,27 @@ async fn attachments_two_phase_and_direct() {
         (Some("file"), Some("notes.txt"))
     );
     assert!(d.get("upload_descriptor").is_none() && d.get("preview_url").is_none());
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"MZ".to_vec())
-            .file_name("x.exe")
-            .mime_str("application/x-msdownload")
-            .unwrap(),
-    );
-    let r = app
-        .post("/api/chatkit/attachments", "alice")
-        .multipart(form)
+    let r = upload_direct(&app, "alice", b"MZ", "x.exe", "application/x-msdownload").await;
+    assert_eq!(r.status(), 415);
+}
+
+/// `POST /api/chatkit/attachments` with `bytes` as the multipart `file` field.
+async fn upload_direct(
+    app: &TestApp,
+    user: &str,
+    bytes: &[u8],
+    name: &str,
+    mime: &str,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str(mime)
+        .unwrap();
+    app.post("/api/chatkit/attachments", user)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
-        .unwrap();
-    assert_eq!(r.status(), 415);
+        .unwrap()
 }
 
 #[tokio::test]
