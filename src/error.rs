@@ -52,6 +52,8 @@ pub enum Error {
     #[error("internal error")]
     Db(#[from] sqlx::Error),
     #[error("internal error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("internal error")]
     Internal(String),
 }
 
@@ -78,7 +80,7 @@ impl Error {
             Error::RateLimited(_) => "rate_limited",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
-            Error::Agent(_) | Error::Db(_) | Error::Internal(_) => "internal",
+            Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "internal",
         }
     }
 
@@ -94,7 +96,7 @@ impl Error {
             Error::ThreadBusy => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Agent(_) | Error::Db(_) | Error::Internal(_) => {
+            Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -109,6 +111,7 @@ impl Error {
     pub fn log_if_internal(&self) {
         match self {
             Error::Db(e) => tracing::error!(error = %e, "database error"),
+            Error::Sqlite(e) => tracing::error!(error = %e, "database error"),
             Error::Internal(e) => tracing::error!(error = %e, "internal error"),
             Error::Agent(e) | Error::AgentUnavailable(e) => {
                 tracing::warn!(error = %e, "agent error")

@@ -195,6 +195,8 @@ async fn mcp(config: Config, user: &str) -> Result<(), String> {
 fn describe(e: &agentwire::error::Error) -> String {
     match e {
         agentwire::error::Error::Db(db) => db.to_string(),
+        agentwire::error::Error::Sqlite(db) => db.to_string(),
+        agentwire::error::Error::Internal(detail) => detail.clone(),
         other => other.to_string(),
     }
 }

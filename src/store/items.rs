@@ -19,10 +19,7 @@ use crate::model::{
 macro_rules! dispatch_items {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => {
-                let mut lent = conn.lend().await;
-                sqlite_items::$f(lent.conn()?, $($arg),*).await
-            }
+            Backend::Sqlite(conn) => conn.run(|c| sqlite_items::$f(c, $($arg),*)),
             Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
         }
     };

@@ -11,8 +11,9 @@ mod items;
 mod postgres;
 mod postgres_items;
 mod sqlite;
-mod sqlite_conns;
+mod sqlite_conn;
 mod sqlite_items;
+mod sqlite_migrate;
 
 pub use items::Order;
 
@@ -41,7 +42,7 @@ pub struct Store(Backend);
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(sqlite_conns::Conn),
+    Sqlite(sqlite_conn::Conn),
     Postgres(PgPool),
 }
 
@@ -50,10 +51,7 @@ enum Backend {
 macro_rules! dispatch {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => {
-                let mut lent = conn.lend().await;
-                sqlite::$f(lent.conn()?, $($arg),*).await
-            }
+            Backend::Sqlite(conn) => conn.run(|c| sqlite::$f(c, $($arg),*)),
             Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
         }
     };
@@ -61,17 +59,18 @@ macro_rules! dispatch {
 
 impl Store {
     /// Opens the database: for PostgreSQL a pool of at most `pool_size` connections (at least
-    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite_conns`).
+    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite_conn`).
     ///
-    /// `sqlite://path.db` creates the file if missing (WAL journal, foreign keys on, 5 s busy
-    /// timeout, synchronous NORMAL); `sqlite::memory:` is a private in-memory database.
+    /// `sqlite://path.db` creates the file if missing (`?mode=rw` requires it to exist; WAL
+    /// journal, foreign keys on, synchronous NORMAL); `sqlite::memory:` is a private in-memory
+    /// database.
     /// `postgres://…` and `postgresql://…` connect to PostgreSQL. Any other scheme is
     /// `Error::Invalid` naming the scheme (never the whole URL, which may hold a password).
     pub async fn connect(url: &str, pool_size: u32) -> Result<Store> {
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let pool_size = pool_size.max(1);
         match scheme {
-            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url).await?))),
+            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url)?))),
             "postgres" | "postgresql" => Ok(Store(Backend::Postgres(
                 postgres::connect(url, pool_size).await?,
             ))),
@@ -188,7 +187,7 @@ impl Store {
             ));
         }
         match &self.0 {
-            Backend::Sqlite(conn) => conn.append(user, msg, now()).await,
+            Backend::Sqlite(conn) => conn.run(|c| sqlite::append_message(c, user, msg, now())),
             Backend::Postgres(pool) => postgres::append_message(pool, user, msg, now()).await,
         }
     }
@@ -357,10 +356,10 @@ fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
 
 /// A stored value this code cannot read back: an internal error, never shown to clients.
 fn corrupt(column: &str, detail: impl Into<String>) -> Error {
-    Error::Db(sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: detail.into().into(),
-    })
+    Error::Internal(format!(
+        "stored column `{column}` is unreadable: {}",
+        detail.into()
+    ))
 }
 
 fn parse_role(s: &str) -> Result<Role> {

@@ -1,31 +1,26 @@
-//! The SQLite backend: connection options, migrations and every SQLite query of the store.
+//! The SQLite backend: opening, migrations and every SQLite query of the store.
 //!
 //! Storage forms: UUIDs as lowercase hyphenated TEXT, timestamps as INTEGER unix microseconds,
 //! JSON as TEXT, dates as TEXT `YYYY-MM-DD`, booleans as INTEGER 0/1. Functions here are called
-//! only through `Store`, receive already-validated input and must not validate or build
-//! cursors. Every user-data query filters by `user_id`.
-
-use std::str::FromStr;
-use std::time::Duration;
+//! only through `Store`, on its one connection (`sqlite_conn`), receive already-validated input
+//! and must not validate or build cursors. Every user-data query filters by `user_id`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteRow, SqliteSynchronous,
-};
-use sqlx::types::Json;
-use sqlx::{Connection, Row};
+use rusqlite::{params, Connection, Params, Row, TransactionBehavior};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::cursor::{self, ConversationKey};
-use super::sqlite_conns::Conn;
+use super::sqlite_conn::{Conn, Location};
 use super::{
     added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
 };
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, Message, MessageId, NewMessage, NewTask, Task, TaskFilter, TaskPatch, ThreadId,
-    ToolCall, Usage, UserId,
+    UserId,
 };
 
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
@@ -33,17 +28,12 @@ pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
-pub(super) async fn connect(url: &str) -> Result<Conn> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        .synchronous(SqliteSynchronous::Normal);
-    Conn::open(&options).await
+pub(super) fn connect(url: &str) -> Result<Conn> {
+    Conn::open(&Location::parse(url)?)
 }
 
-pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
+/// SQLite's embedded migrations, in order.
+pub(super) fn migrations() -> Migrator {
     migrator(&[
         (
             1,
@@ -66,131 +56,191 @@ pub(super) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
             include_str!("../../migrations/sqlite/0004_drop_messages_user.sql"),
         ),
     ])
-    .run_direct(conn)
-    .await
-    .map_err(sqlx::Error::from)?;
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    super::sqlite_migrate::run(conn, &migrations())
+}
+
+pub(super) fn ping(conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT 1", [], |_| Ok(()))?;
     Ok(())
 }
 
-pub(super) async fn ping(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::query("SELECT 1").execute(&mut *conn).await?;
-    Ok(())
+/// Every row `sql` returns, each read by `read`.
+pub(super) fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    read: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read(row)?);
+    }
+    Ok(out)
 }
 
-pub(super) fn ts(row: &SqliteRow, col: &str) -> Result<DateTime<Utc>> {
-    cursor::from_micros(row.try_get(col)?).ok_or_else(|| corrupt(col, "timestamp out of range"))
+/// The row `sql` returns, read by `read`, or `None`. The statement is run to its end, so a
+/// write with `RETURNING` is complete before the answer is.
+pub(super) fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    read: impl FnOnce(&Row<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let first = rows.next()?.map(read).transpose()?;
+    while rows.next()?.is_some() {}
+    Ok(first)
 }
 
-pub(super) fn uuid(row: &SqliteRow, col: &str) -> Result<Uuid> {
-    Uuid::try_parse(row.try_get(col)?).map_err(|e| corrupt(col, e.to_string()))
+/// Runs a statement that returns no rows; the number of rows it changed.
+pub(super) fn execute(conn: &Connection, sql: &str, params: impl Params) -> Result<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+pub(super) fn text<'r>(row: &'r Row<'_>, col: &str) -> Result<&'r str> {
+    row.get_ref(col)?
+        .as_str()
+        .map_err(|e| corrupt(col, e.to_string()))
+}
+
+pub(super) fn ts(row: &Row<'_>, col: &str) -> Result<DateTime<Utc>> {
+    cursor::from_micros(row.get(col)?).ok_or_else(|| corrupt(col, "timestamp out of range"))
+}
+
+pub(super) fn uuid(row: &Row<'_>, col: &str) -> Result<Uuid> {
+    Uuid::try_parse(text(row, col)?).map_err(|e| corrupt(col, e.to_string()))
+}
+
+/// A JSON column, read back.
+pub(super) fn json<T: DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<T> {
+    serde_json::from_str(text(row, col)?).map_err(|e| corrupt(col, e.to_string()))
+}
+
+/// A value as the JSON text stored for it.
+pub(super) fn to_json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding JSON: {e}")))
 }
 
 fn date_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-pub(super) fn conversation(row: &SqliteRow) -> Result<Conversation> {
+pub(super) fn conversation(row: &Row<'_>) -> Result<Conversation> {
     Ok(Conversation {
         id: ThreadId(uuid(row, "id")?),
-        user_id: UserId(row.try_get("user_id")?),
-        title: row.try_get("title")?,
+        user_id: UserId(row.get("user_id")?),
+        title: row.get("title")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
-        metadata: row.try_get::<Json<Value>, _>("metadata")?.0,
+        metadata: json(row, "metadata")?,
     })
 }
 
-pub(super) fn message(row: &SqliteRow) -> Result<Message> {
+pub(super) fn message(row: &Row<'_>) -> Result<Message> {
+    let usage = row
+        .get_ref("usage")?
+        .as_str_or_null()
+        .map_err(|e| corrupt("usage", e.to_string()))?;
     Ok(Message {
         id: MessageId(uuid(row, "id")?),
         conversation_id: ThreadId(uuid(row, "conversation_id")?),
-        seq: row.try_get("seq")?,
-        role: parse_role(row.try_get("role")?)?,
-        content: row.try_get("content")?,
-        tool_calls: row.try_get::<Json<Vec<ToolCall>>, _>("tool_calls")?.0,
-        status: parse_status(row.try_get("status")?)?,
-        usage: row.try_get::<Option<Json<Usage>>, _>("usage")?.map(|u| u.0),
+        seq: row.get("seq")?,
+        role: parse_role(text(row, "role")?)?,
+        content: row.get("content")?,
+        tool_calls: json(row, "tool_calls")?,
+        status: parse_status(text(row, "status")?)?,
+        usage: usage
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt("usage", e.to_string()))?,
         created_at: ts(row, "created_at")?,
     })
 }
 
-fn task(row: &SqliteRow) -> Result<Task> {
+fn task(row: &Row<'_>) -> Result<Task> {
     let due_date = row
-        .try_get::<Option<&str>, _>("due_date")?
-        .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+        .get::<_, Option<String>>("due_date")?
+        .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
         .transpose()
         .map_err(|e| corrupt("due_date", e.to_string()))?;
     Ok(Task {
-        number: row.try_get("number")?,
-        title: row.try_get("title")?,
-        priority: parse_priority(row.try_get("priority")?)?,
+        number: row.get("number")?,
+        title: row.get("title")?,
+        priority: parse_priority(text(row, "priority")?)?,
         due_date,
-        completed: row.try_get("completed")?,
+        completed: row.get("completed")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
     })
 }
 
-pub(super) async fn create_conversation(
-    conn: &mut SqliteConnection,
-    c: &Conversation,
-) -> Result<()> {
-    sqlx::query(
+pub(super) fn create_conversation(conn: &Connection, c: &Conversation) -> Result<()> {
+    execute(
+        conn,
         "INSERT INTO conversations (id, user_id, title, created_at, updated_at, metadata) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(c.id.0.to_string())
-    .bind(c.user_id.as_str())
-    .bind(c.title.as_deref())
-    .bind(c.created_at.timestamp_micros())
-    .bind(c.updated_at.timestamp_micros())
-    .bind(Json(&c.metadata))
-    .execute(&mut *conn)
-    .await?;
+        params![
+            c.id.0.to_string(),
+            c.user_id.as_str(),
+            c.title.as_deref(),
+            c.created_at.timestamp_micros(),
+            c.updated_at.timestamp_micros(),
+            to_json(&c.metadata)?,
+        ],
+    )?;
     Ok(())
 }
 
-pub(super) async fn get_conversation(
-    conn: &mut SqliteConnection,
+pub(super) fn get_conversation(
+    conn: &Connection,
     user: &UserId,
     id: ThreadId,
 ) -> Result<Option<Conversation>> {
     let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE id = ? AND user_id = ?");
-    let row = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(conversation).transpose()
+    one(
+        conn,
+        &sql,
+        params![id.0.to_string(), user.as_str()],
+        conversation,
+    )
 }
 
-pub(super) async fn list_conversations(
-    conn: &mut SqliteConnection,
+pub(super) fn list_conversations(
+    conn: &Connection,
     user: &UserId,
     after: Option<ConversationKey>,
     fetch: i64,
 ) -> Result<Vec<Conversation>> {
-    let keyset = if after.is_some() {
-        "AND (updated_at, id) < (?, ?)"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {keyset} \
-         ORDER BY updated_at DESC, id DESC LIMIT ?"
-    );
-    let mut query = sqlx::query(&sql).bind(user.as_str());
-    if let Some(key) = after {
-        query = query
-            .bind(key.updated_at.timestamp_micros())
-            .bind(key.id.to_string());
+    let order = "ORDER BY updated_at DESC, id DESC LIMIT ?";
+    match after {
+        None => {
+            let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {order}");
+            all(conn, &sql, params![user.as_str(), fetch], conversation)
+        }
+        Some(key) => {
+            let sql = format!(
+                "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? \
+                 AND (updated_at, id) < (?, ?) {order}"
+            );
+            let params = params![
+                user.as_str(),
+                key.updated_at.timestamp_micros(),
+                key.id.to_string(),
+                fetch
+            ];
+            all(conn, &sql, params, conversation)
+        }
     }
-    let rows = query.bind(fetch).fetch_all(&mut *conn).await?;
-    rows.iter().map(conversation).collect()
 }
 
-pub(super) async fn rename_conversation(
-    conn: &mut SqliteConnection,
+pub(super) fn rename_conversation(
+    conn: &Connection,
     user: &UserId,
     id: ThreadId,
     title: &str,
@@ -200,64 +250,62 @@ pub(super) async fn rename_conversation(
         "UPDATE conversations SET title = ?, updated_at = ? WHERE id = ? AND user_id = ? \
          RETURNING {CONVERSATION}"
     );
-    let row = sqlx::query(&sql)
-        .bind(title)
-        .bind(now.timestamp_micros())
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(conversation).transpose()
+    let params = params![
+        title,
+        now.timestamp_micros(),
+        id.0.to_string(),
+        user.as_str()
+    ];
+    one(conn, &sql, params, conversation)
 }
 
-pub(super) async fn delete_conversation(
-    conn: &mut SqliteConnection,
-    user: &UserId,
-    id: ThreadId,
-) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM conversations WHERE id = ? AND user_id = ?")
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+pub(super) fn delete_conversation(conn: &Connection, user: &UserId, id: ThreadId) -> Result<bool> {
+    let done = execute(
+        conn,
+        "DELETE FROM conversations WHERE id = ? AND user_id = ?",
+        params![id.0.to_string(), user.as_str()],
+    )?;
+    Ok(done > 0)
 }
 
-pub(super) async fn append_message(
-    conn: &mut SqliteConnection,
+pub(super) fn append_message(
+    conn: &Connection,
     user: &UserId,
     msg: &NewMessage,
     now: DateTime<Utc>,
 ) -> Result<Message> {
-    // One statement, so one round trip and atomic without a transaction: the row takes the
-    // conversation's next seq, and the `messages_advance_conversation` trigger moves the
-    // conversation's `last_seq` and `updated_at` to it. No row (another user's or a missing
-    // conversation) means nothing is written.
-    let seq: Option<i64> = sqlx::query_scalar(
+    // One statement, so atomic without a transaction: the row takes the conversation's next
+    // seq, and the `messages_advance_conversation` trigger moves the conversation's `last_seq`
+    // and `updated_at` to it. No row (another user's or a missing conversation) means nothing
+    // is written.
+    let usage = msg.usage.as_ref().map(to_json).transpose()?;
+    let seq = one(
+        conn,
         "INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
          status, usage, created_at) \
          SELECT ?, id, user_id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM conversations \
          WHERE id = ? AND user_id = ? RETURNING seq",
-    )
-    .bind(msg.id.0.to_string())
-    .bind(msg.role.as_str())
-    .bind(&msg.content)
-    .bind(Json(&msg.tool_calls))
-    .bind(msg.status.as_str())
-    .bind(msg.usage.map(Json))
-    .bind(now.timestamp_micros())
-    .bind(msg.conversation_id.0.to_string())
-    .bind(user.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
+        params![
+            msg.id.0.to_string(),
+            msg.role.as_str(),
+            &msg.content,
+            to_json(&msg.tool_calls)?,
+            msg.status.as_str(),
+            usage,
+            now.timestamp_micros(),
+            msg.conversation_id.0.to_string(),
+            user.as_str(),
+        ],
+        |row| Ok(row.get::<_, i64>(0)?),
+    )?;
     let Some(seq) = seq else {
         return Err(Error::NotFound("conversation"));
     };
     Ok(appended(msg, seq, now))
 }
 
-pub(super) async fn list_messages(
-    conn: &mut SqliteConnection,
+pub(super) fn list_messages(
+    conn: &Connection,
     user: &UserId,
     id: ThreadId,
     after_seq: i64,
@@ -267,18 +315,12 @@ pub(super) async fn list_messages(
         "SELECT {MESSAGE} FROM messages WHERE conversation_id = ? AND user_id = ? AND seq > ? \
          ORDER BY seq LIMIT ?"
     );
-    let rows = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .bind(after_seq)
-        .bind(fetch)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(message).collect()
+    let params = params![id.0.to_string(), user.as_str(), after_seq, fetch];
+    all(conn, &sql, params, message)
 }
 
-pub(super) async fn recent_messages(
-    conn: &mut SqliteConnection,
+pub(super) fn recent_messages(
+    conn: &Connection,
     user: &UserId,
     id: ThreadId,
     limit: i64,
@@ -287,83 +329,60 @@ pub(super) async fn recent_messages(
         "SELECT {MESSAGE} FROM (SELECT {MESSAGE} FROM messages \
          WHERE conversation_id = ? AND user_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq"
     );
-    let rows = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(message).collect()
+    let params = params![id.0.to_string(), user.as_str(), limit];
+    all(conn, &sql, params, message)
 }
 
-pub(super) async fn add_task(
-    conn: &mut SqliteConnection,
+pub(super) fn add_task(
+    conn: &mut Connection,
     user: &UserId,
     title: &str,
     new: &NewTask,
     now: DateTime<Utc>,
 ) -> Result<Task> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO task_counters (user_id, last_number) VALUES (?, 1) \
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let number: i64 = tx
+        .prepare_cached(
+            "INSERT INTO task_counters (user_id, last_number) VALUES (?, 1) \
          ON CONFLICT (user_id) DO UPDATE SET last_number = task_counters.last_number + 1 \
          RETURNING last_number",
-    )
-    .bind(user.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
+        )?
+        .query_row([user.as_str()], |row| row.get(0))?;
+    execute(
+        &tx,
         "INSERT INTO tasks (user_id, number, title, priority, due_date, completed, created_at, \
          updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-    )
-    .bind(user.as_str())
-    .bind(number)
-    .bind(title)
-    .bind(new.priority.as_str())
-    .bind(new.due_date.map(date_text))
-    .bind(now.timestamp_micros())
-    .bind(now.timestamp_micros())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+        params![
+            user.as_str(),
+            number,
+            title,
+            new.priority.as_str(),
+            new.due_date.map(date_text),
+            now.timestamp_micros(),
+            now.timestamp_micros(),
+        ],
+    )?;
+    tx.commit()?;
     Ok(added(number, title, new, now))
 }
 
-pub(super) async fn get_task(
-    conn: &mut SqliteConnection,
-    user: &UserId,
-    number: i64,
-) -> Result<Option<Task>> {
+pub(super) fn get_task(conn: &Connection, user: &UserId, number: i64) -> Result<Option<Task>> {
     let sql = format!("SELECT {TASK} FROM tasks WHERE user_id = ? AND number = ?");
-    let row = sqlx::query(&sql)
-        .bind(user.as_str())
-        .bind(number)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(task).transpose()
+    one(conn, &sql, params![user.as_str(), number], task)
 }
 
-pub(super) async fn find_tasks(
-    conn: &mut SqliteConnection,
-    user: &UserId,
-    query: &str,
-) -> Result<Vec<Task>> {
+pub(super) fn find_tasks(conn: &Connection, user: &UserId, query: &str) -> Result<Vec<Task>> {
     // instr() rather than LIKE, so `%` and `_` in the query are literal.
     let sql = format!(
         "SELECT {TASK} FROM tasks WHERE user_id = ? AND instr(lower(title), lower(?)) > 0 \
          ORDER BY completed, number LIMIT ?"
     );
-    let rows = sqlx::query(&sql)
-        .bind(user.as_str())
-        .bind(query)
-        .bind(FIND_TASKS_LIMIT)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(task).collect()
+    let params = params![user.as_str(), query, FIND_TASKS_LIMIT];
+    all(conn, &sql, params, task)
 }
 
-pub(super) async fn list_tasks(
-    conn: &mut SqliteConnection,
+pub(super) fn list_tasks(
+    conn: &Connection,
     user: &UserId,
     filter: TaskFilter,
     after_number: i64,
@@ -377,17 +396,12 @@ pub(super) async fn list_tasks(
     let sql = format!(
         "SELECT {TASK} FROM tasks WHERE user_id = ? AND number > ? {only} ORDER BY number LIMIT ?"
     );
-    let rows = sqlx::query(&sql)
-        .bind(user.as_str())
-        .bind(after_number)
-        .bind(fetch)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(task).collect()
+    let params = params![user.as_str(), after_number, fetch];
+    all(conn, &sql, params, task)
 }
 
-pub(super) async fn update_task(
-    conn: &mut SqliteConnection,
+pub(super) fn update_task(
+    conn: &Connection,
     user: &UserId,
     number: i64,
     title: Option<&str>,
@@ -400,30 +414,20 @@ pub(super) async fn update_task(
          completed = COALESCE(?, completed), updated_at = ? \
          WHERE user_id = ? AND number = ? RETURNING {TASK}"
     );
-    let row = sqlx::query(&sql)
-        .bind(title)
-        .bind(patch.priority.map(|p| p.as_str()))
-        .bind(patch.due_date.is_some())
-        .bind(patch.due_date.flatten().map(date_text))
-        .bind(patch.completed)
-        .bind(now.timestamp_micros())
-        .bind(user.as_str())
-        .bind(number)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(task).transpose()
+    let params = params![
+        title,
+        patch.priority.map(|p| p.as_str()),
+        patch.due_date.is_some(),
+        patch.due_date.flatten().map(date_text),
+        patch.completed,
+        now.timestamp_micros(),
+        user.as_str(),
+        number,
+    ];
+    one(conn, &sql, params, task)
 }
 
-pub(super) async fn delete_task(
-    conn: &mut SqliteConnection,
-    user: &UserId,
-    number: i64,
-) -> Result<Option<Task>> {
+pub(super) fn delete_task(conn: &Connection, user: &UserId, number: i64) -> Result<Option<Task>> {
     let sql = format!("DELETE FROM tasks WHERE user_id = ? AND number = ? RETURNING {TASK}");
-    let row = sqlx::query(&sql)
-        .bind(user.as_str())
-        .bind(number)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(task).transpose()
+    one(conn, &sql, params![user.as_str(), number], task)
 }

@@ -3,13 +3,13 @@
 //! `user_id`. Called only through `Store`, with validated input.
 
 use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, Row, TransactionBehavior};
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::types::Json;
-use sqlx::{Connection, Row};
 
 use super::items::{CreatedKey, Order};
-use super::sqlite::{conversation, message, ts, uuid, CONVERSATION, MESSAGE};
+use super::sqlite::{
+    all, conversation, execute, json, message, one, to_json, ts, uuid, CONVERSATION, MESSAGE,
+};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
@@ -19,25 +19,25 @@ use crate::model::{
 const ATTACHMENT: &str =
     "id, user_id, conversation_id, name, mime_type, size, bytes IS NOT NULL AS uploaded, created_at";
 
-fn attachment(row: &SqliteRow) -> Result<Attachment> {
-    let conversation_id: Option<String> = row.try_get("conversation_id")?;
+fn attachment(row: &Row<'_>) -> Result<Attachment> {
+    let conversation_id: Option<String> = row.get("conversation_id")?;
     Ok(Attachment {
         id: AttachmentId(uuid(row, "id")?),
-        user_id: UserId(row.try_get("user_id")?),
+        user_id: UserId(row.get("user_id")?),
         conversation_id: match conversation_id {
             Some(_) => Some(ThreadId(uuid(row, "conversation_id")?)),
             None => None,
         },
-        name: row.try_get("name")?,
-        mime_type: row.try_get("mime_type")?,
-        size: row.try_get("size")?,
-        uploaded: row.try_get("uploaded")?,
+        name: row.get("name")?,
+        mime_type: row.get("mime_type")?,
+        size: row.get("size")?,
+        uploaded: row.get("uploaded")?,
         created_at: ts(row, "created_at")?,
     })
 }
 
-pub(super) async fn get_message(
-    conn: &mut SqliteConnection,
+pub(super) fn get_message(
+    conn: &Connection,
     user: &UserId,
     thread: ThreadId,
     id: MessageId,
@@ -45,43 +45,34 @@ pub(super) async fn get_message(
     let sql = format!(
         "SELECT {MESSAGE} FROM messages WHERE id = ? AND conversation_id = ? AND user_id = ?"
     );
-    let row = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(thread.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(message).transpose()
+    let params = params![id.0.to_string(), thread.0.to_string(), user.as_str()];
+    one(conn, &sql, params, message)
 }
 
-pub(super) async fn delete_messages_after(
-    conn: &mut SqliteConnection,
+pub(super) fn delete_messages_after(
+    conn: &mut Connection,
     user: &UserId,
     thread: ThreadId,
     seq: i64,
 ) -> Result<u64> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let done =
-        sqlx::query("DELETE FROM messages WHERE conversation_id = ? AND user_id = ? AND seq > ?")
-            .bind(thread.0.to_string())
-            .bind(user.as_str())
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-    sqlx::query(
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let params = params![thread.0.to_string(), user.as_str(), seq];
+    let done = execute(
+        &tx,
+        "DELETE FROM messages WHERE conversation_id = ? AND user_id = ? AND seq > ?",
+        params,
+    )?;
+    execute(
+        &tx,
         "DELETE FROM hidden_items WHERE conversation_id = ? AND user_id = ? AND after_seq >= ?",
-    )
-    .bind(thread.0.to_string())
-    .bind(user.as_str())
-    .bind(seq)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected())
+        params,
+    )?;
+    tx.commit()?;
+    Ok(done as u64)
 }
 
-pub(super) async fn conversations_by_creation(
-    conn: &mut SqliteConnection,
+pub(super) fn conversations_by_creation(
+    conn: &Connection,
     user: &UserId,
     order: Order,
     after: Option<CreatedKey>,
@@ -91,145 +82,135 @@ pub(super) async fn conversations_by_creation(
         Order::Asc => (">", "ASC"),
         Order::Desc => ("<", "DESC"),
     };
-    let keyset = if after.is_some() {
-        format!("AND (created_at, id) {cmp} (?, ?)")
-    } else {
-        String::new()
-    };
-    let sql = format!(
-        "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {keyset} \
-         ORDER BY created_at {dir}, id {dir} LIMIT ?"
-    );
-    let mut query = sqlx::query(&sql).bind(user.as_str());
-    if let Some(key) = after {
-        query = query
-            .bind(key.created_at.timestamp_micros())
-            .bind(key.id.to_string());
+    let order = format!("ORDER BY created_at {dir}, id {dir} LIMIT ?");
+    match after {
+        None => {
+            let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {order}");
+            all(conn, &sql, params![user.as_str(), fetch], conversation)
+        }
+        Some(key) => {
+            let sql = format!(
+                "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? \
+                 AND (created_at, id) {cmp} (?, ?) {order}"
+            );
+            let params = params![
+                user.as_str(),
+                key.created_at.timestamp_micros(),
+                key.id.to_string(),
+                fetch
+            ];
+            all(conn, &sql, params, conversation)
+        }
     }
-    let rows = query.bind(fetch).fetch_all(&mut *conn).await?;
-    rows.iter().map(conversation).collect()
 }
 
-pub(super) async fn set_message_details(
-    conn: &mut SqliteConnection,
+pub(super) fn set_message_details(
+    conn: &Connection,
     user: &UserId,
     id: MessageId,
     data: &Value,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = execute(
+        conn,
         "INSERT INTO message_details (message_id, user_id, data) \
          SELECT id, user_id, ? FROM messages WHERE id = ? AND user_id = ? \
          ON CONFLICT (message_id) DO UPDATE SET data = excluded.data",
-    )
-    .bind(Json(data))
-    .bind(id.0.to_string())
-    .bind(user.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+        params![to_json(data)?, id.0.to_string(), user.as_str()],
+    )?;
+    Ok(done > 0)
 }
 
-pub(super) async fn message_details(
-    conn: &mut SqliteConnection,
+pub(super) fn message_details(
+    conn: &Connection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<(MessageId, Value)>> {
-    let rows = sqlx::query(
+    all(
+        conn,
         "SELECT d.message_id, d.data FROM message_details d \
          JOIN messages m ON m.id = d.message_id \
          WHERE m.conversation_id = ? AND d.user_id = ?",
+        params![thread.0.to_string(), user.as_str()],
+        |r| Ok((MessageId(uuid(r, "message_id")?), json(r, "data")?)),
     )
-    .bind(thread.0.to_string())
-    .bind(user.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                MessageId(uuid(r, "message_id")?),
-                r.try_get::<Json<Value>, _>("data")?.0,
-            ))
-        })
-        .collect()
 }
 
-pub(super) async fn add_feedback(
-    conn: &mut SqliteConnection,
+pub(super) fn add_feedback(
+    conn: &mut Connection,
     user: &UserId,
     thread: ThreadId,
     item_ids: &[String],
     kind: FeedbackKind,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for item in item_ids {
-        sqlx::query(
+        execute(
+            &tx,
             "INSERT INTO item_feedback (conversation_id, user_id, item_id, kind, created_at) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id, item_id) \
              DO UPDATE SET kind = excluded.kind, created_at = excluded.created_at",
-        )
-        .bind(thread.0.to_string())
-        .bind(user.as_str())
-        .bind(item)
-        .bind(kind.as_str())
-        .bind(now.timestamp_micros())
-        .execute(&mut *tx)
-        .await?;
+            params![
+                thread.0.to_string(),
+                user.as_str(),
+                item,
+                kind.as_str(),
+                now.timestamp_micros()
+            ],
+        )?;
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(())
 }
 
-pub(super) async fn feedback(
-    conn: &mut SqliteConnection,
+pub(super) fn feedback(
+    conn: &Connection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<Feedback>> {
-    let rows = sqlx::query(
+    all(
+        conn,
         "SELECT item_id, kind FROM item_feedback WHERE conversation_id = ? AND user_id = ? \
          ORDER BY item_id",
-    )
-    .bind(thread.0.to_string())
-    .bind(user.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let kind: &str = r.try_get("kind")?;
+        params![thread.0.to_string(), user.as_str()],
+        |r| {
+            let kind = super::sqlite::text(r, "kind")?;
             Ok(Feedback {
-                item_id: r.try_get("item_id")?,
+                item_id: r.get("item_id")?,
                 kind: FeedbackKind::parse(kind)
                     .ok_or_else(|| super::corrupt("kind", format!("unknown kind {kind:?}")))?,
             })
-        })
-        .collect()
+        },
+    )
 }
 
-pub(super) async fn add_hidden_item(
-    conn: &mut SqliteConnection,
+pub(super) fn add_hidden_item(
+    conn: &Connection,
     user: &UserId,
     item: &HiddenItem,
 ) -> Result<Option<HiddenItem>> {
-    let after_seq: Option<i64> = sqlx::query_scalar(
+    let after_seq = one(
+        conn,
         "INSERT INTO hidden_items (id, conversation_id, user_id, after_seq, content, created_at) \
          SELECT ?, id, user_id, last_seq, ?, ? FROM conversations WHERE id = ? AND user_id = ? \
          RETURNING after_seq",
-    )
-    .bind(item.id.to_string())
-    .bind(Json(&item.content))
-    .bind(item.created_at.timestamp_micros())
-    .bind(item.conversation_id.0.to_string())
-    .bind(user.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
+        params![
+            item.id.to_string(),
+            to_json(&item.content)?,
+            item.created_at.timestamp_micros(),
+            item.conversation_id.0.to_string(),
+            user.as_str(),
+        ],
+        |row| Ok(row.get::<_, i64>(0)?),
+    )?;
     Ok(after_seq.map(|after_seq| HiddenItem {
         after_seq,
         ..item.clone()
     }))
 }
 
-pub(super) async fn conversation_for_turn(
-    conn: &mut SqliteConnection,
+pub(super) fn conversation_for_turn(
+    conn: &Connection,
     user: &UserId,
     id: ThreadId,
 ) -> Result<Option<(Conversation, bool)>> {
@@ -238,78 +219,74 @@ pub(super) async fn conversation_for_turn(
          WHERE h.conversation_id = c.id AND h.user_id = c.user_id) AS has_hidden \
          FROM conversations c WHERE c.id = ? AND c.user_id = ?"
     );
-    let row = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|row| Ok((conversation(&row)?, row.try_get("has_hidden")?)))
-        .transpose()
+    one(
+        conn,
+        &sql,
+        params![id.0.to_string(), user.as_str()],
+        |row| Ok((conversation(row)?, row.get("has_hidden")?)),
+    )
 }
 
-pub(super) async fn hidden_items(
-    conn: &mut SqliteConnection,
+pub(super) fn hidden_items(
+    conn: &Connection,
     user: &UserId,
     thread: ThreadId,
 ) -> Result<Vec<HiddenItem>> {
-    let rows = sqlx::query(
+    all(
+        conn,
         "SELECT id, conversation_id, after_seq, content, created_at FROM hidden_items \
          WHERE conversation_id = ? AND user_id = ? ORDER BY after_seq, created_at",
-    )
-    .bind(thread.0.to_string())
-    .bind(user.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
+        params![thread.0.to_string(), user.as_str()],
+        |r| {
             Ok(HiddenItem {
                 id: uuid(r, "id")?,
                 conversation_id: ThreadId(uuid(r, "conversation_id")?),
-                after_seq: r.try_get("after_seq")?,
-                content: r.try_get::<Json<Value>, _>("content")?.0,
+                after_seq: r.get("after_seq")?,
+                content: json(r, "content")?,
                 created_at: ts(r, "created_at")?,
             })
-        })
-        .collect()
+        },
+    )
 }
 
-pub(super) async fn create_attachment(
-    conn: &mut SqliteConnection,
+pub(super) fn create_attachment(
+    conn: &Connection,
     a: &Attachment,
     bytes: Option<&[u8]>,
 ) -> Result<()> {
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO attachments (id, user_id, conversation_id, name, mime_type, size, bytes, \
          created_at) VALUES (?, ?, NULL, ?, ?, ?, ?, ?)",
-    )
-    .bind(a.id.0.to_string())
-    .bind(a.user_id.as_str())
-    .bind(&a.name)
-    .bind(&a.mime_type)
-    .bind(a.size)
-    .bind(bytes)
-    .bind(a.created_at.timestamp_micros())
-    .execute(&mut *conn)
-    .await?;
+        params![
+            a.id.0.to_string(),
+            a.user_id.as_str(),
+            &a.name,
+            &a.mime_type,
+            a.size,
+            bytes,
+            a.created_at.timestamp_micros(),
+        ],
+    )?;
     Ok(())
 }
 
-pub(super) async fn get_attachment(
-    conn: &mut SqliteConnection,
+pub(super) fn get_attachment(
+    conn: &Connection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<Option<Attachment>> {
     let sql = format!("SELECT {ATTACHMENT} FROM attachments WHERE id = ? AND user_id = ?");
-    let row = sqlx::query(&sql)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(attachment).transpose()
+    one(
+        conn,
+        &sql,
+        params![id.0.to_string(), user.as_str()],
+        attachment,
+    )
 }
 
-pub(super) async fn put_attachment_bytes(
-    conn: &mut SqliteConnection,
+pub(super) fn put_attachment_bytes(
+    conn: &Connection,
     user: &UserId,
     id: AttachmentId,
     bytes: &[u8],
@@ -318,56 +295,49 @@ pub(super) async fn put_attachment_bytes(
         "UPDATE attachments SET bytes = ?, size = ? WHERE id = ? AND user_id = ? \
          RETURNING {ATTACHMENT}"
     );
-    let row = sqlx::query(&sql)
-        .bind(bytes)
-        .bind(bytes.len() as i64)
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(attachment).transpose()
+    let params = params![bytes, bytes.len() as i64, id.0.to_string(), user.as_str()];
+    one(conn, &sql, params, attachment)
 }
 
-pub(super) async fn attachment_bytes(
-    conn: &mut SqliteConnection,
+pub(super) fn attachment_bytes(
+    conn: &Connection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<Option<Vec<u8>>> {
-    let bytes: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT bytes FROM attachments WHERE id = ? AND user_id = ?")
-            .bind(id.0.to_string())
-            .bind(user.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let bytes = one(
+        conn,
+        "SELECT bytes FROM attachments WHERE id = ? AND user_id = ?",
+        params![id.0.to_string(), user.as_str()],
+        |row| Ok(row.get::<_, Option<Vec<u8>>>(0)?),
+    )?;
     Ok(bytes.flatten())
 }
 
-pub(super) async fn assign_attachments(
-    conn: &mut SqliteConnection,
+pub(super) fn assign_attachments(
+    conn: &Connection,
     user: &UserId,
     ids: &[AttachmentId],
     thread: ThreadId,
 ) -> Result<()> {
     for id in ids {
-        sqlx::query("UPDATE attachments SET conversation_id = ? WHERE id = ? AND user_id = ?")
-            .bind(thread.0.to_string())
-            .bind(id.0.to_string())
-            .bind(user.as_str())
-            .execute(&mut *conn)
-            .await?;
+        execute(
+            conn,
+            "UPDATE attachments SET conversation_id = ? WHERE id = ? AND user_id = ?",
+            params![thread.0.to_string(), id.0.to_string(), user.as_str()],
+        )?;
     }
     Ok(())
 }
 
-pub(super) async fn delete_attachment(
-    conn: &mut SqliteConnection,
+pub(super) fn delete_attachment(
+    conn: &Connection,
     user: &UserId,
     id: AttachmentId,
 ) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM attachments WHERE id = ? AND user_id = ?")
-        .bind(id.0.to_string())
-        .bind(user.as_str())
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    let done = execute(
+        conn,
+        "DELETE FROM attachments WHERE id = ? AND user_id = ?",
+        params![id.0.to_string(), user.as_str()],
+    )?;
+    Ok(done > 0)
 }

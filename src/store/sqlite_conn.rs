@@ -1,0 +1,303 @@
+//! The SQLite connection: one, held open for the store's life, for reads and writes alike,
+//! called directly on the caller's thread; and a checkpointer thread beside it.
+//!
+//! SQLite lets one connection write at a time, so operations take turns on this connection's
+//! lock instead of contending for the file lock and sleeping in `busy_timeout`. One connection
+//! also keeps its page cache valid: with separate reader connections every write made each
+//! reader reload the pages it touched (the REST turn rate fell by 14%, and under the WebSocket
+//! chat load the p99 time to first delta was 2.8× longer; BENCHMARKS.md).
+//!
+//! Operations are called on the calling thread, under a plain mutex, because they take
+//! microseconds: the store's queries are point lookups and single-row writes on indexed keys.
+//! A driver that hands every query to a worker thread and waits for its answer (as sqlx's
+//! SQLite driver does) spends more on the two thread switches than on the query; that hand-off
+//! was the largest cost of a turn (BENCHMARKS.md). The lock is never held across an `.await`.
+//!
+//! The one slow thing SQLite does on its own is a WAL checkpoint: copying the log back into
+//! the database file and syncing both, which takes milliseconds. Left automatic it would run
+//! inside whichever write crossed the threshold, stalling that caller's thread (and every task
+//! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
+//! with a connection of its own runs a passive checkpoint, which never blocks the writer, every
+//! [`CHECKPOINT_EVERY`] changed rows. The rest is folded in when the store closes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// Rows changed between two checkpoints the main connection asks for; about 1,000 WAL pages
+/// (SQLite's own automatic threshold) for the store's writes.
+const CHECKPOINT_EVERY: u64 = 256;
+
+/// How long either connection waits on a lock held by the other before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Distinct statements kept prepared; the store has about forty.
+const STATEMENT_CACHE: usize = 64;
+
+/// Cheap to clone; every clone shares the connection.
+#[derive(Debug, Clone)]
+pub(super) struct Conn(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    conn: Mutex<Option<Connection>>,
+    /// `total_changes` when the checkpointer was last asked to run.
+    checkpointed_at: AtomicU64,
+    checkpointer: Mutex<Option<Checkpointer>>,
+}
+
+#[derive(Debug)]
+struct Checkpointer {
+    wake: SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// Where a `sqlite:` URL points.
+#[derive(Debug, PartialEq)]
+pub(super) enum Location {
+    File { path: PathBuf, create: bool },
+    Memory,
+}
+
+impl Location {
+    /// Parses `sqlite://path`, `sqlite:path` or `sqlite::memory:`, with an optional
+    /// `?mode=rwc` (the default: create the file if missing), `?mode=rw` (it must exist) or
+    /// `?mode=memory`. Any other option is `Error::Invalid` naming it.
+    pub fn parse(url: &str) -> Result<Location> {
+        let rest = url
+            .strip_prefix("sqlite:")
+            .ok_or_else(|| Error::invalid("a SQLite URL starts with sqlite:"))?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut create = true;
+        let mut memory = path == ":memory:";
+        for option in query.split('&').filter(|o| !o.is_empty()) {
+            match option {
+                "mode=rwc" => create = true,
+                "mode=rw" => create = false,
+                "mode=memory" => memory = true,
+                other => {
+                    let name = other.split('=').next().unwrap_or_default();
+                    return Err(Error::Invalid(format!(
+                        "unsupported SQLite URL option `{name}`; expected mode=rwc, rw or memory"
+                    )));
+                }
+            }
+        }
+        if memory {
+            return Ok(Location::Memory);
+        }
+        if path.is_empty() {
+            return Err(Error::invalid("the SQLite URL names no database file"));
+        }
+        Ok(Location::File {
+            path: PathBuf::from(path),
+            create,
+        })
+    }
+}
+
+impl Conn {
+    /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
+    /// starts its checkpointer.
+    pub fn open(location: &Location) -> Result<Self> {
+        let (conn, checkpointer) = match location {
+            Location::Memory => (Connection::open_in_memory()?, None),
+            Location::File { path, create } => {
+                let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                if *create {
+                    flags |= OpenFlags::SQLITE_OPEN_CREATE;
+                }
+                let conn = Connection::open_with_flags(path, flags)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                let mode: String =
+                    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(Error::Internal(format!(
+                        "SQLite refused the WAL journal (it kept `{mode}`)"
+                    )));
+                }
+                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+                (conn, Some(Checkpointer::start(path.clone())?))
+            }
+        };
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Conn(Arc::new(Shared {
+            checkpointed_at: AtomicU64::new(conn.total_changes()),
+            conn: Mutex::new(Some(conn)),
+            checkpointer: Mutex::new(checkpointer),
+        })))
+    }
+
+    /// Runs `op` on the connection, once the operations started before it are done.
+    /// An internal error once the store is closed.
+    pub fn run<T>(&self, op: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = lock(&self.0.conn);
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| Error::Internal("the database is closed".into()))?;
+        let result = op(conn);
+        let changes = conn.total_changes();
+        drop(guard);
+        let last = self.0.checkpointed_at.load(Ordering::Relaxed);
+        if changes.wrapping_sub(last) >= CHECKPOINT_EVERY {
+            self.0.checkpointed_at.store(changes, Ordering::Relaxed);
+            if let Some(c) = lock(&self.0.checkpointer).as_ref() {
+                // Full means a checkpoint is already due: this request joins it.
+                let _ = c.wake.try_send(());
+            }
+        }
+        result
+    }
+
+    /// Stops the checkpointer and closes the connection once its current user is done (the
+    /// last connection to close folds the WAL into the database file). Later operations fail
+    /// with an internal error.
+    pub async fn close(&self) {
+        let shared = self.0.clone();
+        let closed = tokio::task::spawn_blocking(move || {
+            if let Some(c) = lock(&shared.checkpointer).take() {
+                drop(c.wake);
+                let _ = c.thread.join();
+            }
+            if let Some(conn) = lock(&shared.conn).take() {
+                if let Err((_, e)) = conn.close() {
+                    tracing::warn!(error = %e, "closing the SQLite database");
+                }
+            }
+        });
+        let _ = closed.await;
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(c) = lock(&self.checkpointer).take() {
+            // Dropping the sender ends the thread; it is not joined, as a drop must not block.
+            drop(c.wake);
+        }
+    }
+}
+
+impl Checkpointer {
+    fn start(path: PathBuf) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let (wake, woken) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                // Ends when the store drops its sender.
+                for () in woken {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| Error::Internal(format!("starting the SQLite checkpointer: {e}")))?;
+        Ok(Checkpointer { wake, thread })
+    }
+}
+
+/// The lock, whatever a panicking holder left behind: SQLite itself rolls back a statement
+/// or transaction cut short, so the connection is never half-way through anything.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sqlite_urls() {
+        let file = |path: &str, create| Location::File {
+            path: PathBuf::from(path),
+            create,
+        };
+        assert_eq!(
+            Location::parse("sqlite://agentwire.db").unwrap(),
+            file("agentwire.db", true)
+        );
+        assert_eq!(
+            Location::parse("sqlite:data/a.db?mode=rw").unwrap(),
+            file("data/a.db", false)
+        );
+        assert_eq!(
+            Location::parse("sqlite:///tmp/a.db?mode=rwc").unwrap(),
+            file("/tmp/a.db", true)
+        );
+        assert_eq!(
+            Location::parse("sqlite::memory:").unwrap(),
+            Location::Memory
+        );
+        assert_eq!(
+            Location::parse("sqlite://x.db?mode=memory").unwrap(),
+            Location::Memory
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_options_and_empty_paths() {
+        for url in [
+            "sqlite://a.db?cache=shared",
+            "sqlite://a.db?mode=ro",
+            "sqlite://",
+        ] {
+            let Err(Error::Invalid(msg)) = Location::parse(url) else {
+                panic!("{url} was accepted")
+            };
+            assert!(!msg.is_empty());
+        }
+    }
+
+    #[test]
+    fn rw_mode_does_not_create_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db");
+        let url = format!("sqlite://{}?mode=rw", path.display());
+        assert!(Conn::open(&Location::parse(&url).unwrap()).is_err());
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn checkpoints_fold_the_wal_back_and_close_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let conn = Conn::open(&Location::File {
+            path: path.clone(),
+            create: true,
+        })
+        .unwrap();
+        conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
+            .unwrap();
+        let wal = dir.path().join("c.db-wal");
+        for _ in 0..CHECKPOINT_EVERY * 2 {
+            conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(2000))", [])?))
+                .unwrap();
+        }
+        // The checkpointer copies the log into the database file, which grows to hold it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&path).unwrap().len() < 2000 * CHECKPOINT_EVERY {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint ran");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        conn.close().await;
+        assert!(!wal.exists(), "closing left the WAL behind");
+        let Err(Error::Internal(_)) = conn.run(|_| Ok(())) else {
+            panic!("a closed store still answered")
+        };
+    }
+}
