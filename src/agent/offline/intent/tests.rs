@@ -1,5 +1,9 @@
 //! The parser's sentence table and robustness tests.
 
+use std::collections::HashSet;
+
+use chrono::{Datelike, Days, Weekday};
+
 use super::*;
 
 const EN: Language = Language::English;
