@@ -2,11 +2,20 @@
 //!
 //! Every variable is documented in `.env.example`. A bad value fails start-up with one line that
 //! names the variable; secrets never appear in `Debug` output.
+//!
+//! The WebSocket settings ([`WsConfig`]) and the model provider's ([`ProviderConfig`]) each read
+//! their own variables in a file of their own; [`Config`] holds them with everything else.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+mod provider;
+mod ws;
+
+pub use provider::ProviderConfig;
+pub use ws::WsConfig;
 
 /// Where the server runs; production refuses unsafe defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,43 +43,6 @@ fn bad(var: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
-    }
-}
-
-/// Settings of the OpenAI-compatible model provider and the model-driven agent.
-#[derive(Clone)]
-pub struct ProviderConfig {
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub model: String,
-    /// Model calls (each possibly followed by tool calls) one turn may make.
-    pub max_turns: u32,
-    /// Longest a whole turn may take with the model.
-    pub timeout: Duration,
-    pub temperature: Option<f32>,
-    pub max_tokens: Option<u32>,
-    /// Answer with the offline agent when the provider is unavailable.
-    pub fallback_offline: bool,
-    /// Speech-to-text model for dictation (`input.transcribe`).
-    pub transcribe_model: String,
-}
-
-impl ProviderConfig {
-    /// A model provider is configured: a key, or a base URL of a server that needs none.
-    pub fn is_configured(&self) -> bool {
-        self.api_key.is_some() || self.base_url.is_some()
-    }
-}
-
-impl fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("max_turns", &self.max_turns)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
     }
 }
 
@@ -116,25 +88,6 @@ pub struct Config {
 pub struct BenchAgentConfig {
     pub deltas: u32,
     pub delay: Duration,
-}
-
-/// Limits and timers of the WebSocket transport.
-#[derive(Debug, Clone)]
-pub struct WsConfig {
-    /// How long a socket may stay unauthenticated (close 4408 after).
-    pub auth_timeout: Duration,
-    /// Server ping period; a peer that misses two pongs is dropped.
-    pub ping_interval: Duration,
-    /// Time between a token's expiry (`token_expired` event) and close 4401, for a refresh.
-    pub token_grace: Duration,
-    /// Largest client frame; bigger ones close the socket with 1009.
-    pub max_frame_bytes: usize,
-    /// Events a socket may fall behind before it is closed with 1013.
-    pub send_queue: usize,
-    /// Longest a single write may take before the peer is considered unable to drain.
-    pub write_timeout: Duration,
-    /// Open sockets one user may hold.
-    pub max_sockets_per_user: usize,
 }
 
 impl fmt::Debug for Config {
@@ -229,60 +182,7 @@ impl Config {
                 None => (random_secret(), true),
             };
 
-        let base_url = get("OPENAI_BASE_URL");
-        if let Some(url) = &base_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad(
-                    "OPENAI_BASE_URL",
-                    "expected an http:// or https:// URL",
-                ));
-            }
-        }
-        let max_turns = parse_num(&get, "AGENT_MAX_TURNS", 5u32)?;
-        if max_turns == 0 {
-            return Err(bad("AGENT_MAX_TURNS", "must be at least 1"));
-        }
-        let timeout_secs = parse_num(&get, "AGENT_TIMEOUT_SECS", 60u64)?;
-        if timeout_secs == 0 {
-            return Err(bad("AGENT_TIMEOUT_SECS", "must be at least 1"));
-        }
-        let temperature = match get("AGENT_TEMPERATURE") {
-            None => None,
-            Some(v) => match v.parse::<f32>() {
-                Ok(t) if (0.0..=2.0).contains(&t) => Some(t),
-                _ => {
-                    return Err(bad(
-                        "AGENT_TEMPERATURE",
-                        format!("expected a number from 0 to 2, got {v:?}"),
-                    ))
-                }
-            },
-        };
-        let max_tokens = match get("AGENT_MAX_TOKENS") {
-            None => None,
-            Some(_) => Some(parse_num(&get, "AGENT_MAX_TOKENS", 0u32)?),
-        };
-        let fallback_offline = match get("AGENT_FALLBACK").as_deref() {
-            None | Some("none") => false,
-            Some("offline") => true,
-            Some(other) => {
-                return Err(bad(
-                    "AGENT_FALLBACK",
-                    format!("expected offline or none, got {other:?}"),
-                ))
-            }
-        };
-        let provider = ProviderConfig {
-            api_key: get("OPENAI_API_KEY"),
-            base_url,
-            model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
-            max_turns,
-            timeout: Duration::from_secs(timeout_secs),
-            temperature,
-            max_tokens,
-            fallback_offline,
-            transcribe_model: get("OPENAI_TRANSCRIBE_MODEL").unwrap_or_else(|| "whisper-1".into()),
-        };
+        let provider = ProviderConfig::from_vars(&get)?;
         let context_history_limit = parse_num(&get, "CONTEXT_HISTORY_LIMIT", 20u32)?;
         let cors_origins: Vec<String> = get("CORS_ORIGINS")
             .map(|v| {
@@ -347,28 +247,11 @@ impl Config {
                 })
             }
         };
-        let ws = WsConfig {
-            auth_timeout: Duration::from_secs(parse_num(&get, "WS_AUTH_TIMEOUT_SECS", 5u64)?),
-            ping_interval: Duration::from_secs(parse_num(&get, "WS_PING_INTERVAL_SECS", 30u64)?),
-            token_grace: Duration::from_secs(parse_num(&get, "WS_TOKEN_GRACE_SECS", 5u64)?),
-            max_frame_bytes: parse_num(&get, "WS_MAX_FRAME_BYTES", 64 * 1024usize)?,
-            send_queue: parse_num(&get, "WS_SEND_QUEUE", 1024usize)?,
-            write_timeout: Duration::from_secs(parse_num(&get, "WS_WRITE_TIMEOUT_SECS", 10u64)?),
-            max_sockets_per_user: parse_num(&get, "WS_MAX_SOCKETS_PER_USER", 64usize)?,
-        };
+        let ws = WsConfig::from_vars(&get)?;
         let tcp_send_buffer = match get("TCP_SEND_BUFFER_BYTES") {
             None => None,
             Some(_) => Some(parse_num(&get, "TCP_SEND_BUFFER_BYTES", 0usize)?),
         };
-        if ws.ping_interval.is_zero() {
-            return Err(bad("WS_PING_INTERVAL_SECS", "must be at least 1"));
-        }
-        if ws.send_queue == 0 {
-            return Err(bad("WS_SEND_QUEUE", "must be at least 1"));
-        }
-        if ws.max_sockets_per_user == 0 {
-            return Err(bad("WS_MAX_SOCKETS_PER_USER", "must be at least 1"));
-        }
 
         Ok(Config {
             bind_addr,
