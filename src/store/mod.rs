@@ -187,7 +187,7 @@ impl Store {
             ));
         }
         match &self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite::append_message(c, user, msg, now())),
+            Backend::Sqlite(conn) => conn.append(user, msg, now()).await,
             Backend::Postgres(pool) => postgres::append_message(pool, user, msg, now()).await,
         }
     }

@@ -19,6 +19,14 @@
 //! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
 //! with a connection of its own runs a passive checkpoint, which never blocks the writer, every
 //! [`CHECKPOINT_EVERY`] changed rows. The rest is folded in when the store closes.
+//!
+//! Message appends, two per turn, are most of the writes, and each commit writes every page
+//! it touched to the WAL: the message table, its indexes and the conversation row, the same
+//! hot pages from one append to the next. So appends are committed in groups: the first
+//! append to arrive spawns a committer task that yields once, letting every task already
+//! runnable queue its append too, then commits all of them in one transaction. The committer
+//! is a task of its own so that a caller that goes away cannot cut a group short, and it runs
+//! on the runtime's threads, so a group costs one task wake-up, not a thread switch.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +35,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
+use crate::model::{Message, NewMessage, UserId};
 
 /// Rows changed between two checkpoints the main connection asks for; about 1,000 WAL pages
 /// (SQLite's own automatic threshold) for the store's writes.
@@ -51,6 +62,22 @@ struct Shared {
     /// `total_changes` when the checkpointer was last asked to run.
     checkpointed_at: AtomicU64,
     checkpointer: Mutex<Option<Checkpointer>>,
+    appends: Mutex<Appends>,
+}
+
+/// Appends waiting for the committer, and whether one is scheduled.
+#[derive(Debug, Default)]
+struct Appends {
+    queued: Vec<Append>,
+    committer: bool,
+}
+
+#[derive(Debug)]
+struct Append {
+    user: UserId,
+    msg: NewMessage,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<Message>>,
 }
 
 #[derive(Debug)]
@@ -134,7 +161,36 @@ impl Conn {
             checkpointed_at: AtomicU64::new(conn.total_changes()),
             conn: Mutex::new(Some(conn)),
             checkpointer: Mutex::new(checkpointer),
+            appends: Mutex::default(),
         })))
+    }
+
+    /// Appends a message (see `sqlite::append_message`), committed together with the appends
+    /// queued beside it.
+    pub async fn append(
+        &self,
+        user: &UserId,
+        msg: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        let (reply, answer) = oneshot::channel();
+        let append = Append {
+            user: user.clone(),
+            msg: msg.clone(),
+            now,
+            reply,
+        };
+        let start = {
+            let mut appends = lock(&self.0.appends);
+            appends.queued.push(append);
+            !std::mem::replace(&mut appends.committer, true)
+        };
+        if start {
+            tokio::spawn(commit_queued(self.clone()));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("a message append was dropped".into())))
     }
 
     /// Runs `op` on the connection, once the operations started before it are done.
@@ -175,6 +231,74 @@ impl Conn {
             }
         });
         let _ = closed.await;
+    }
+}
+
+/// Commits queued appends, a group at a time, until none is left.
+async fn commit_queued(conn: Conn) {
+    // One round of the scheduler: the tasks already runnable queue their appends first.
+    tokio::task::yield_now().await;
+    loop {
+        let group = {
+            let mut appends = lock(&conn.0.appends);
+            if appends.queued.is_empty() {
+                appends.committer = false;
+                return;
+            }
+            std::mem::take(&mut appends.queued)
+        };
+        commit(&conn, group);
+    }
+}
+
+/// Runs a group of appends and answers each. A failure SQLite confines to its statement (a
+/// constraint: the message id taken, say) or a missing conversation fails only that append;
+/// any other failure rolls the whole group back and fails every append in it.
+fn commit(conn: &Conn, group: Vec<Append>) {
+    if let [one] = group.as_slice() {
+        let result = conn.run(|c| super::sqlite::append_message(c, &one.user, &one.msg, one.now));
+        if let Some(one) = group.into_iter().next() {
+            let _ = one.reply.send(result);
+        }
+        return;
+    }
+    let results = conn.run(|c| {
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(group.len());
+        for a in &group {
+            match super::sqlite::append_message(&tx, &a.user, &a.msg, a.now) {
+                Err(e) if !statement_only(&e) => return Err(e),
+                result => results.push(result),
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    });
+    match results {
+        Ok(results) => {
+            for (a, result) in group.into_iter().zip(results) {
+                let _ = a.reply.send(result);
+            }
+        }
+        Err(e) => {
+            e.log_if_internal();
+            for a in group {
+                let _ = a.reply.send(Err(Error::Internal(
+                    "a group of message appends failed".into(),
+                )));
+            }
+        }
+    }
+}
+
+/// Failures that leave the transaction open and undo only their own statement.
+fn statement_only(e: &Error) -> bool {
+    match e {
+        Error::NotFound(_) => true,
+        Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == ErrorCode::ConstraintViolation
+        }
+        _ => false,
     }
 }
 

@@ -129,8 +129,8 @@ async fn a_failing_append_among_concurrent_ones_fails_alone(s: Store) {
     let a = &alice();
     let c = conv(&s, a).await;
     let taken = say(&s, a, c.id, "first").await;
-    // Appends racing each other: one reuses a stored message id, one targets a conversation
-    // that is not there.
+    // Appends racing each other (SQLite commits those that queue up together): one reuses a
+    // stored message id, one targets a conversation that is not there.
     let appends = (0..12).map(|i| {
         let s = s.clone();
         let m = match i {
