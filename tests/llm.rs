@@ -33,6 +33,37 @@ async fn only_conversation(app: &TestApp, user: &str) -> String {
 }
 
 #[tokio::test]
+async fn sampling_settings_reach_the_model_only_when_set() {
+    let mock = MockOpenAi::start(vec![
+        mock::text(&["hi"], (5, 1)),
+        mock::text(&["hi"], (5, 1)),
+    ])
+    .await;
+    let tuned = TestApp::spawn_with_provider(&mock.url, |c| {
+        c.provider.temperature = Some(0.25);
+        c.provider.max_tokens = Some(300);
+    })
+    .await;
+    tuned.say("alice", "hello", None).await;
+    let plain = TestApp::spawn_with_provider(&mock.url, |_| {}).await;
+    plain.say("alice", "hello", None).await;
+    let reqs = mock.requests();
+    assert_eq!(
+        (reqs[0]["temperature"].as_f64(), &reqs[0]["max_tokens"]),
+        (Some(0.25), &json!(300))
+    );
+    assert!(reqs[1].get("temperature").is_none(), "{}", reqs[1]);
+    assert!(reqs[1].get("max_tokens").is_none(), "{}", reqs[1]);
+    for r in &reqs {
+        assert_eq!(r["model"], "mock-model");
+        assert_eq!(
+            r["messages"].as_array().unwrap().last().unwrap()["content"],
+            "hello"
+        );
+    }
+}
+
+#[tokio::test]
 async fn rest_turn_calls_add_task_and_a_follow_up_completes_it() {
     let mock = MockOpenAi::start(vec![
         mock::tool_calls(

@@ -17,9 +17,10 @@ use std::time::Duration;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
-use async_openai::types::chat::CreateChatCompletionRequest;
+use async_openai::types::chat::{ChatCompletionRequestMessage, CreateChatCompletionRequest};
 use async_openai::Client;
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -46,11 +47,11 @@ struct Inner {
     model: String,
     max_turns: u32,
     timeout: Duration,
-    temperature: Option<f32>,
-    max_tokens: Option<u32>,
     /// Answers instead when the provider is unavailable (`AGENT_FALLBACK=offline`).
     fallback: Option<OfflineAgent>,
-    tools: Vec<Value>,
+    /// Every request of this agent, but its messages: built once, as the tool schemas and
+    /// settings never change.
+    template: CreateChatCompletionRequest,
     transcribe_model: String,
 }
 
@@ -72,7 +73,7 @@ impl OpenAiAgent {
                 Duration::from_secs(8),
             )))
             .service(ReqwestService::new(http));
-        let tools = tool_specs()
+        let tools: Vec<Value> = tool_specs()
             .into_iter()
             .map(|t| {
                 json!({"type": "function", "function": {
@@ -80,16 +81,28 @@ impl OpenAiAgent {
                 }})
             })
             .collect();
+        let mut template = json!({
+            "model": config.model,
+            "messages": [],
+            "tools": tools,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if let Some(t) = config.temperature {
+            template["temperature"] = json!(t);
+        }
+        if let Some(m) = config.max_tokens {
+            template["max_tokens"] = json!(m);
+        }
+        let template = serde_json::from_value(template).expect("the request template is valid");
         OpenAiAgent {
             inner: Arc::new(Inner {
                 client: Client::with_config(openai).with_http_service(service),
                 model: config.model.clone(),
                 max_turns: config.max_turns,
                 timeout: config.timeout,
-                temperature: config.temperature,
-                max_tokens: config.max_tokens,
                 fallback,
-                tools,
+                template,
                 transcribe_model: config.transcribe_model.clone(),
             }),
         }
@@ -286,23 +299,17 @@ async fn converse(
     ))))
 }
 
-/// One completion request, built from JSON so any field a compatible server knows passes as is.
+/// One completion request: the agent's template with these messages, each read from its JSON.
 fn request(inner: &Inner, messages: &[Value]) -> Result<CreateChatCompletionRequest, Error> {
-    let mut body = json!({
-        "model": inner.model,
-        "messages": messages,
-        "tools": inner.tools,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    });
-    if let Some(t) = inner.temperature {
-        body["temperature"] = json!(t);
-    }
-    if let Some(m) = inner.max_tokens {
-        body["max_tokens"] = json!(m);
-    }
-    serde_json::from_value(body)
-        .map_err(|e| Error::Agent(AgentError::Failed(format!("building the request: {e}"))))
+    let messages = messages
+        .iter()
+        .map(ChatCompletionRequestMessage::deserialize)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Agent(AgentError::Failed(format!("building the request: {e}"))))?;
+    Ok(CreateChatCompletionRequest {
+        messages,
+        ..inner.template.clone()
+    })
 }
 
 async fn send(tx: &Sender, step: AgentStep) -> Result<(), Error> {
