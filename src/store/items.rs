@@ -19,7 +19,7 @@ use crate::model::{
 macro_rules! dispatch_items {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite_items::$f(c, $($arg),*)),
+            Backend::Sqlite(conn) => conn.run(|c| sqlite_items::$f(c, $($arg),*)).await,
             Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
         }
     };
@@ -183,7 +183,16 @@ impl Store {
             uploaded: bytes.is_some(),
             created_at: now(),
         };
-        dispatch_items!(self.create_attachment(&attachment, bytes))?;
+        match (&self.0, bytes) {
+            (Backend::Sqlite(conn), Some(bytes)) => {
+                let (row, bytes) = (attachment.clone(), bytes.to_vec());
+                conn.run_blocking(move |c| {
+                    sqlite_items::create_attachment(c, &row, Some(bytes.as_slice()))
+                })
+                .await?
+            }
+            _ => dispatch_items!(self.create_attachment(&attachment, bytes))?,
+        }
         Ok(attachment)
     }
 
@@ -196,14 +205,22 @@ impl Store {
         dispatch_items!(self.get_attachment(user, id))
     }
 
-    /// Stores (replacing) the attachment's bytes; its size becomes their length.
+    /// Stores (replacing) the attachment's bytes; its size becomes their length. On SQLite this
+    /// and the other byte-moving operations run on the blocking pool (see `sqlite_conn`).
     pub async fn put_attachment_bytes(
         &self,
         user: &UserId,
         id: AttachmentId,
         bytes: &[u8],
     ) -> Result<Option<Attachment>> {
-        dispatch_items!(self.put_attachment_bytes(user, id, bytes))
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                let (user, bytes) = (user.clone(), bytes.to_vec());
+                conn.run_blocking(move |c| sqlite_items::put_attachment_bytes(c, &user, id, &bytes))
+                    .await
+            }
+            Backend::Postgres(_) => dispatch_items!(self.put_attachment_bytes(user, id, bytes)),
+        }
     }
 
     /// The attachment's bytes; `None` when missing, not the user's or not uploaded yet.
@@ -212,7 +229,14 @@ impl Store {
         user: &UserId,
         id: AttachmentId,
     ) -> Result<Option<Vec<u8>>> {
-        dispatch_items!(self.attachment_bytes(user, id))
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                let user = user.clone();
+                conn.run_blocking(move |c| sqlite_items::attachment_bytes(c, &user, id))
+                    .await
+            }
+            Backend::Postgres(_) => dispatch_items!(self.attachment_bytes(user, id)),
+        }
     }
 
     /// Marks the attachments as used in `thread`. The caller has checked they are the user's.

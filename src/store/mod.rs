@@ -51,7 +51,7 @@ enum Backend {
 macro_rules! dispatch {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite::$f(c, $($arg),*)),
+            Backend::Sqlite(conn) => conn.run(|c| sqlite::$f(c, $($arg),*)).await,
             Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
         }
     };

@@ -7,11 +7,14 @@
 //! reader reload the pages it touched (the REST turn rate fell by 14%, and under the WebSocket
 //! chat load the p99 time to first delta was 2.8× longer; BENCHMARKS.md).
 //!
-//! Operations are called on the calling thread, under a plain mutex, because they take
-//! microseconds: the store's queries are point lookups and single-row writes on indexed keys.
-//! A driver that hands every query to a worker thread and waits for its answer (as sqlx's
-//! SQLite driver does) spends more on the two thread switches than on the query; that hand-off
-//! was the largest cost of a turn (BENCHMARKS.md). The lock is never held across an `.await`.
+//! Operations run on the calling thread, because they take microseconds: the store's queries
+//! are point lookups and single-row writes on indexed keys. A driver that hands every query to
+//! a worker thread and waits for its answer (as sqlx's SQLite driver does) spends more on the
+//! two thread switches than on the query; that hand-off was the largest cost of a turn
+//! (BENCHMARKS.md). The connection's lock is asynchronous, so a task waiting its turn parks and
+//! its thread goes on with other tasks; it is held only while one operation runs. Operations
+//! that move megabytes (attachment bytes) run on the blocking pool instead ([`Conn::run_blocking`]),
+//! as they would hold a runtime thread for milliseconds.
 //!
 //! The one slow thing SQLite does on its own is a WAL checkpoint: copying the log back into
 //! the database file and syncing both, which takes milliseconds. Left automatic it would run
@@ -58,7 +61,8 @@ pub(super) struct Conn(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    conn: Mutex<Option<Connection>>,
+    /// Taken asynchronously, so a caller that waits for it parks its task, not its thread.
+    conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
     /// `total_changes` when the checkpointer was last asked to run.
     checkpointed_at: AtomicU64,
     checkpointer: Mutex<Option<Checkpointer>>,
@@ -159,7 +163,7 @@ impl Conn {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Conn(Arc::new(Shared {
             checkpointed_at: AtomicU64::new(conn.total_changes()),
-            conn: Mutex::new(Some(conn)),
+            conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
             checkpointer: Mutex::new(checkpointer),
             appends: Mutex::default(),
         })))
@@ -193,16 +197,31 @@ impl Conn {
             .unwrap_or_else(|_| Err(Error::Internal("a message append was dropped".into())))
     }
 
-    /// Runs `op` on the connection, once the operations started before it are done.
-    /// An internal error once the store is closed.
-    pub fn run<T>(&self, op: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut guard = lock(&self.0.conn);
-        let conn = guard
-            .as_mut()
-            .ok_or_else(|| Error::Internal("the database is closed".into()))?;
-        let result = op(conn);
-        let changes = conn.total_changes();
-        drop(guard);
+    /// Runs `op` on the connection, on this thread, once the operations started before it are
+    /// done. An internal error once the store is closed.
+    pub async fn run<T>(&self, op: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.0.conn.lock().await;
+        self.finish(on(&mut guard, op), &guard)
+    }
+
+    /// Like `run`, but on the blocking pool: for operations that move megabytes (attachment
+    /// bytes), which would otherwise hold a runtime thread for milliseconds.
+    pub async fn run_blocking<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut guard = self.0.conn.clone().lock_owned().await;
+        let (result, guard) = tokio::task::spawn_blocking(move || (on(&mut guard, op), guard))
+            .await
+            .map_err(|e| Error::Internal(format!("a database operation failed: {e}")))?;
+        self.finish(result, &guard)
+    }
+
+    /// Asks for a checkpoint once enough rows changed since the last one.
+    fn finish<T>(&self, result: Result<T>, conn: &Option<Connection>) -> Result<T> {
+        let Some(changes) = conn.as_ref().map(Connection::total_changes) else {
+            return result;
+        };
         let last = self.0.checkpointed_at.load(Ordering::Relaxed);
         if changes.wrapping_sub(last) >= CHECKPOINT_EVERY {
             self.0.checkpointed_at.store(changes, Ordering::Relaxed);
@@ -224,7 +243,7 @@ impl Conn {
                 drop(c.wake);
                 let _ = c.thread.join();
             }
-            if let Some(conn) = lock(&shared.conn).take() {
+            if let Some(conn) = shared.conn.blocking_lock().take() {
                 if let Err((_, e)) = conn.close() {
                     tracing::warn!(error = %e, "closing the SQLite database");
                 }
@@ -247,33 +266,37 @@ async fn commit_queued(conn: Conn) {
             }
             std::mem::take(&mut appends.queued)
         };
-        commit(&conn, group);
+        commit(&conn, group).await;
     }
 }
 
 /// Runs a group of appends and answers each. A failure SQLite confines to its statement (a
 /// constraint: the message id taken, say) or a missing conversation fails only that append;
 /// any other failure rolls the whole group back and fails every append in it.
-fn commit(conn: &Conn, group: Vec<Append>) {
+async fn commit(conn: &Conn, group: Vec<Append>) {
     if let [one] = group.as_slice() {
-        let result = conn.run(|c| super::sqlite::append_message(c, &one.user, &one.msg, one.now));
+        let result = conn
+            .run(|c| super::sqlite::append_message(c, &one.user, &one.msg, one.now))
+            .await;
         if let Some(one) = group.into_iter().next() {
             let _ = one.reply.send(result);
         }
         return;
     }
-    let results = conn.run(|c| {
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(group.len());
-        for a in &group {
-            match super::sqlite::append_message(&tx, &a.user, &a.msg, a.now) {
-                Err(e) if !statement_only(&e) => return Err(e),
-                result => results.push(result),
+    let results = conn
+        .run(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut results = Vec::with_capacity(group.len());
+            for a in &group {
+                match super::sqlite::append_message(&tx, &a.user, &a.msg, a.now) {
+                    Err(e) if !statement_only(&e) => return Err(e),
+                    result => results.push(result),
+                }
             }
-        }
-        tx.commit()?;
-        Ok(results)
-    });
+            tx.commit()?;
+            Ok(results)
+        })
+        .await;
     match results {
         Ok(results) => {
             for (a, result) in group.into_iter().zip(results) {
@@ -333,6 +356,17 @@ impl Checkpointer {
             .map_err(|e| Error::Internal(format!("starting the SQLite checkpointer: {e}")))?;
         Ok(Checkpointer { wake, thread })
     }
+}
+
+/// `op` on the connection held by `guard`, or an internal error once the store is closed.
+fn on<T>(
+    guard: &mut Option<Connection>,
+    op: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    let conn = guard
+        .as_mut()
+        .ok_or_else(|| Error::Internal("the database is closed".into()))?;
+    op(conn)
 }
 
 /// The lock, whatever a panicking holder left behind: SQLite itself rolls back a statement
@@ -397,6 +431,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn blocking_operations_take_their_turn_with_the_others() {
+        let conn = Conn::open(&Location::Memory).unwrap();
+        conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (n INTEGER, x BLOB)")?))
+            .await
+            .unwrap();
+        let big = vec![7u8; 4 << 20];
+        let writes = (0..8).map(|n| {
+            let (conn, big) = (conn.clone(), big.clone());
+            tokio::spawn(async move {
+                if n % 2 == 0 {
+                    conn.run_blocking(move |c| {
+                        Ok(c.execute("INSERT INTO t VALUES (?, ?)", rusqlite::params![n, big])?)
+                    })
+                    .await
+                } else {
+                    conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (?, NULL)", [n])?))
+                        .await
+                }
+            })
+        });
+        for w in futures::future::join_all(writes).await {
+            assert_eq!(w.unwrap().unwrap(), 1);
+        }
+        let sizes: Vec<(i64, i64)> = conn
+            .run(|c| {
+                let mut stmt = c.prepare("SELECT n, COALESCE(length(x), 0) FROM t ORDER BY n")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .await
+            .unwrap();
+        let expected: Vec<(i64, i64)> = (0..8)
+            .map(|n| (n, if n % 2 == 0 { 4 << 20 } else { 0 }))
+            .collect();
+        assert_eq!(sizes, expected);
+        conn.close().await;
+        let closed = conn.run_blocking(|_| Ok(())).await;
+        assert!(matches!(closed, Err(Error::Internal(_))), "{closed:?}");
+    }
+
+    #[tokio::test]
     async fn checkpoints_fold_the_wal_back_and_close_removes_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
@@ -406,10 +481,12 @@ mod tests {
         })
         .unwrap();
         conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
+            .await
             .unwrap();
         let wal = dir.path().join("c.db-wal");
         for _ in 0..CHECKPOINT_EVERY * 2 {
             conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(2000))", [])?))
+                .await
                 .unwrap();
         }
         // The checkpointer copies the log into the database file, which grows to hold it.
@@ -420,7 +497,7 @@ mod tests {
         }
         conn.close().await;
         assert!(!wal.exists(), "closing left the WAL behind");
-        let Err(Error::Internal(_)) = conn.run(|_| Ok(())) else {
+        let Err(Error::Internal(_)) = conn.run(|_| Ok(())).await else {
             panic!("a closed store still answered")
         };
     }
