@@ -217,26 +217,32 @@ pub(super) fn list_conversations(
     after: Option<ConversationKey>,
     fetch: i64,
 ) -> Result<Vec<Conversation>> {
-    let order = "ORDER BY updated_at DESC, id DESC LIMIT ?";
-    match after {
-        None => {
-            let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {order}");
-            all(conn, &sql, params![user.as_str(), fetch], conversation)
-        }
-        Some(key) => {
-            let sql = format!(
-                "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? \
-                 AND (updated_at, id) < (?, ?) {order}"
-            );
-            let params = params![
-                user.as_str(),
-                key.updated_at.timestamp_micros(),
-                key.id.to_string(),
-                fetch
-            ];
-            all(conn, &sql, params, conversation)
-        }
-    }
+    let after = after.map(|k| (k.updated_at, k.id));
+    conversations_page(conn, user, "updated_at", "DESC", after, fetch)
+}
+
+/// The user's conversations by `(column, id)` in direction `dir` (`ASC` or `DESC`), from just
+/// after the key `after` (that column's time and the id) when given; at most `fetch` rows.
+pub(super) fn conversations_page(
+    conn: &Connection,
+    user: &UserId,
+    column: &str,
+    dir: &str,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    fetch: i64,
+) -> Result<Vec<Conversation>> {
+    let order = format!("ORDER BY {column} {dir}, id {dir} LIMIT ?");
+    let Some((at, id)) = after else {
+        let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {order}");
+        return all(conn, &sql, params![user.as_str(), fetch], conversation);
+    };
+    let cmp = if dir == "ASC" { ">" } else { "<" };
+    let sql = format!(
+        "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? \
+         AND ({column}, id) {cmp} (?, ?) {order}"
+    );
+    let params = params![user.as_str(), at.timestamp_micros(), id.to_string(), fetch];
+    all(conn, &sql, params, conversation)
 }
 
 pub(super) fn rename_conversation(

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::items::{CreatedKey, Order};
 use super::sqlite::{
-    all, conversation, execute, json, message, one, to_json, ts, uuid, CONVERSATION, MESSAGE,
+    all, conversation, conversations_page, execute, json, message, one, to_json, ts, uuid,
+    CONVERSATION, MESSAGE,
 };
 use crate::error::Result;
 use crate::model::{
@@ -78,30 +79,12 @@ pub(super) fn conversations_by_creation(
     after: Option<CreatedKey>,
     fetch: i64,
 ) -> Result<Vec<Conversation>> {
-    let (cmp, dir) = match order {
-        Order::Asc => (">", "ASC"),
-        Order::Desc => ("<", "DESC"),
+    let dir = match order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
     };
-    let order = format!("ORDER BY created_at {dir}, id {dir} LIMIT ?");
-    match after {
-        None => {
-            let sql = format!("SELECT {CONVERSATION} FROM conversations WHERE user_id = ? {order}");
-            all(conn, &sql, params![user.as_str(), fetch], conversation)
-        }
-        Some(key) => {
-            let sql = format!(
-                "SELECT {CONVERSATION} FROM conversations WHERE user_id = ? \
-                 AND (created_at, id) {cmp} (?, ?) {order}"
-            );
-            let params = params![
-                user.as_str(),
-                key.created_at.timestamp_micros(),
-                key.id.to_string(),
-                fetch
-            ];
-            all(conn, &sql, params, conversation)
-        }
-    }
+    let after = after.map(|k| (k.created_at, k.id));
+    conversations_page(conn, user, "created_at", dir, after, fetch)
 }
 
 pub(super) fn set_message_details(
