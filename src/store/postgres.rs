@@ -261,10 +261,10 @@ pub(super) async fn recent_messages(
     id: ThreadId,
     limit: i64,
 ) -> Result<Vec<Message>> {
+    // Newest first straight off the (conversation_id, seq) index, turned round here: no sort.
     let sql = format!(
-        "SELECT {MESSAGE} FROM (SELECT {MESSAGE} FROM messages \
-         WHERE conversation_id = $1 AND user_id = $2 ORDER BY seq DESC LIMIT $3) AS recent \
-         ORDER BY seq"
+        "SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND user_id = $2 \
+         ORDER BY seq DESC LIMIT $3"
     );
     let rows = sqlx::query(&sql)
         .bind(id.0)
@@ -272,7 +272,7 @@ pub(super) async fn recent_messages(
         .bind(limit)
         .fetch_all(pool)
         .await?;
-    rows.iter().map(message).collect()
+    rows.iter().rev().map(message).collect()
 }
 
 pub(super) async fn add_task(

@@ -331,12 +331,15 @@ pub(super) fn recent_messages(
     id: ThreadId,
     limit: i64,
 ) -> Result<Vec<Message>> {
+    // Newest first straight off the (conversation_id, seq) index, turned round here: no sort.
     let sql = format!(
-        "SELECT {MESSAGE} FROM (SELECT {MESSAGE} FROM messages \
-         WHERE conversation_id = ? AND user_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+        "SELECT {MESSAGE} FROM messages WHERE conversation_id = ? AND user_id = ? \
+         ORDER BY seq DESC LIMIT ?"
     );
     let params = params![id.0.to_string(), user.as_str(), limit];
-    all(conn, &sql, params, message)
+    let mut newest_first = all(conn, &sql, params, message)?;
+    newest_first.reverse();
+    Ok(newest_first)
 }
 
 pub(super) fn add_task(
