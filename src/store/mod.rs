@@ -11,9 +11,11 @@ mod items;
 mod postgres;
 mod postgres_items;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_conn;
 mod sqlite_items;
 mod sqlite_migrate;
+mod sqlite_url;
 
 pub use items::Order;
 

@@ -13,7 +13,8 @@ use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::cursor::{self, ConversationKey};
-use super::sqlite_conn::{Conn, Location};
+use super::sqlite_conn::Conn;
+use super::sqlite_url::Location;
 use super::{
     added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
 };

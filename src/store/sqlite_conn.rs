@@ -20,7 +20,7 @@
 //! the database file and syncing both, which takes milliseconds. Left automatic it would run
 //! inside whichever write crossed the threshold, stalling that caller's thread (and every task
 //! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
-//! with a connection of its own runs a passive checkpoint, which never blocks the writer, every
+//! with a connection of its own (`sqlite_checkpoint`) runs a passive checkpoint, which never blocks the writer, every
 //! [`CHECKPOINT_EVERY`] changed rows. The rest is folded in when the store closes.
 //!
 //! Message appends, two per turn, are most of the writes, and each commit writes every page
@@ -31,17 +31,16 @@
 //! is a task of its own so that a caller that goes away cannot cut a group short, and it runs
 //! on the runtime's threads, so a group costs one task wake-up, not a thread switch.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::sqlite_checkpoint::Checkpointer;
+use super::sqlite_url::Location;
 use crate::error::{Error, Result};
 use crate::model::{Message, NewMessage, UserId};
 
@@ -84,57 +83,6 @@ struct Append {
     reply: oneshot::Sender<Result<Message>>,
 }
 
-#[derive(Debug)]
-struct Checkpointer {
-    wake: SyncSender<()>,
-    thread: JoinHandle<()>,
-}
-
-/// Where a `sqlite:` URL points.
-#[derive(Debug, PartialEq)]
-pub(super) enum Location {
-    File { path: PathBuf, create: bool },
-    Memory,
-}
-
-impl Location {
-    /// Parses `sqlite://path`, `sqlite:path` or `sqlite::memory:`, with an optional
-    /// `?mode=rwc` (the default: create the file if missing), `?mode=rw` (it must exist) or
-    /// `?mode=memory`. Any other option is `Error::Invalid` naming it.
-    pub fn parse(url: &str) -> Result<Location> {
-        let rest = url
-            .strip_prefix("sqlite:")
-            .ok_or_else(|| Error::invalid("a SQLite URL starts with sqlite:"))?;
-        let rest = rest.strip_prefix("//").unwrap_or(rest);
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let mut create = true;
-        let mut memory = path == ":memory:";
-        for option in query.split('&').filter(|o| !o.is_empty()) {
-            match option {
-                "mode=rwc" => create = true,
-                "mode=rw" => create = false,
-                "mode=memory" => memory = true,
-                other => {
-                    let name = other.split('=').next().unwrap_or_default();
-                    return Err(Error::Invalid(format!(
-                        "unsupported SQLite URL option `{name}`; expected mode=rwc, rw or memory"
-                    )));
-                }
-            }
-        }
-        if memory {
-            return Ok(Location::Memory);
-        }
-        if path.is_empty() {
-            return Err(Error::invalid("the SQLite URL names no database file"));
-        }
-        Ok(Location::File {
-            path: PathBuf::from(path),
-            create,
-        })
-    }
-}
-
 impl Conn {
     /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
     /// starts its checkpointer.
@@ -156,7 +104,7 @@ impl Conn {
                     )));
                 }
                 conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
-                (conn, Some(Checkpointer::start(path.clone())?))
+                (conn, Some(Checkpointer::start(path, BUSY_TIMEOUT)?))
             }
         };
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
@@ -226,8 +174,7 @@ impl Conn {
         if changes.wrapping_sub(last) >= CHECKPOINT_EVERY {
             self.0.checkpointed_at.store(changes, Ordering::Relaxed);
             if let Some(c) = lock(&self.0.checkpointer).as_ref() {
-                // Full means a checkpoint is already due: this request joins it.
-                let _ = c.wake.try_send(());
+                c.request();
             }
         }
         result
@@ -240,8 +187,7 @@ impl Conn {
         let shared = self.0.clone();
         let closed = tokio::task::spawn_blocking(move || {
             if let Some(c) = lock(&shared.checkpointer).take() {
-                drop(c.wake);
-                let _ = c.thread.join();
+                c.stop();
             }
             if let Some(conn) = shared.conn.blocking_lock().take() {
                 if let Err((_, e)) = conn.close() {
@@ -325,39 +271,6 @@ fn statement_only(e: &Error) -> bool {
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(c) = lock(&self.checkpointer).take() {
-            // Dropping the sender ends the thread; it is not joined, as a drop must not block.
-            drop(c.wake);
-        }
-    }
-}
-
-impl Checkpointer {
-    fn start(path: PathBuf) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let (wake, woken) = mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                // Ends when the store drops its sender.
-                for () in woken {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "SQLite checkpoint failed");
-                    }
-                }
-            })
-            .map_err(|e| Error::Internal(format!("starting the SQLite checkpointer: {e}")))?;
-        Ok(Checkpointer { wake, thread })
-    }
-}
-
 /// `op` on the connection held by `guard`, or an internal error once the store is closed.
 fn on<T>(
     guard: &mut Option<Connection>,
@@ -378,48 +291,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_sqlite_urls() {
-        let file = |path: &str, create| Location::File {
-            path: PathBuf::from(path),
-            create,
-        };
-        assert_eq!(
-            Location::parse("sqlite://agentwire.db").unwrap(),
-            file("agentwire.db", true)
-        );
-        assert_eq!(
-            Location::parse("sqlite:data/a.db?mode=rw").unwrap(),
-            file("data/a.db", false)
-        );
-        assert_eq!(
-            Location::parse("sqlite:///tmp/a.db?mode=rwc").unwrap(),
-            file("/tmp/a.db", true)
-        );
-        assert_eq!(
-            Location::parse("sqlite::memory:").unwrap(),
-            Location::Memory
-        );
-        assert_eq!(
-            Location::parse("sqlite://x.db?mode=memory").unwrap(),
-            Location::Memory
-        );
-    }
-
-    #[test]
-    fn refuses_unknown_options_and_empty_paths() {
-        for url in [
-            "sqlite://a.db?cache=shared",
-            "sqlite://a.db?mode=ro",
-            "sqlite://",
-        ] {
-            let Err(Error::Invalid(msg)) = Location::parse(url) else {
-                panic!("{url} was accepted")
-            };
-            assert!(!msg.is_empty());
-        }
-    }
 
     #[test]
     fn rw_mode_does_not_create_the_file() {
