@@ -170,12 +170,7 @@ async fn threads_and_items_paginate_as_the_reference() {
     )
     .await
     .json();
-    let got: Vec<&str> = p["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let got = ids_of(&p);
     assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
     assert_eq!(
         (p["has_more"].clone(), p["after"].clone()),
@@ -202,12 +197,7 @@ async fn threads_and_items_paginate_as_the_reference() {
     )
     .await
     .json();
-    let got: Vec<&str> = p["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    let got = ids_of(&p);
     assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
 
     // Items: both orders, following the cursor visits every item once.
@@ -404,4 +394,14 @@ async fn the_whole_flow_runs_on_postgres() {
         .json(),
         json!({})
     );
+}
+
+/// The ids of a listing's `data`, in order.
+fn ids_of(page: &Value) -> Vec<&str> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect()
 }
