@@ -8,6 +8,7 @@
 //! Provider errors are logged here and reach clients only as `agent_unavailable` or `internal`.
 
 mod context;
+mod events;
 mod retry;
 mod stream;
 
@@ -67,6 +68,7 @@ impl OpenAiAgent {
             .build()
             .expect("HTTP client builds");
         let service = tower::ServiceBuilder::new()
+            .map_response(events::one_event_per_chunk)
             .layer(tower::retry::RetryLayer::new(ProviderRetry::new(
                 TRIES,
                 Duration::from_millis(250),
