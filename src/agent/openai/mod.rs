@@ -18,10 +18,10 @@ use std::time::Duration;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
-use async_openai::types::chat::{ChatCompletionRequestMessage, CreateChatCompletionRequest};
 use async_openai::Client;
 use futures::StreamExt;
-use serde::Deserialize;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -32,7 +32,7 @@ use crate::config::ProviderConfig;
 use crate::error::{AgentError, Error};
 use crate::model::{ToolCall, Usage};
 use retry::ProviderRetry;
-use stream::ToolCallAssembler;
+use stream::{Chunk, ToolCallAssembler};
 
 /// Attempts at opening one completion stream (the first try included).
 const TRIES: u32 = 3;
@@ -50,9 +50,10 @@ struct Inner {
     timeout: Duration,
     /// Answers instead when the provider is unavailable (`AGENT_FALLBACK=offline`).
     fallback: Option<OfflineAgent>,
-    /// Every request of this agent, but its messages: built once, as the tool schemas and
-    /// settings never change.
-    template: CreateChatCompletionRequest,
+    /// The tool declarations of every request, serialised once: they never change.
+    tools: Box<RawValue>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
     transcribe_model: String,
 }
 
@@ -83,20 +84,7 @@ impl OpenAiAgent {
                 }})
             })
             .collect();
-        let mut template = json!({
-            "model": config.model,
-            "messages": [],
-            "tools": tools,
-            "stream": true,
-            "stream_options": {"include_usage": true},
-        });
-        if let Some(t) = config.temperature {
-            template["temperature"] = json!(t);
-        }
-        if let Some(m) = config.max_tokens {
-            template["max_tokens"] = json!(m);
-        }
-        let template = serde_json::from_value(template).expect("the request template is valid");
+        let tools = serde_json::value::to_raw_value(&tools).expect("tool schemas serialise");
         OpenAiAgent {
             inner: Arc::new(Inner {
                 client: Client::with_config(openai).with_http_service(service),
@@ -104,7 +92,9 @@ impl OpenAiAgent {
                 max_turns: config.max_turns,
                 timeout: config.timeout,
                 fallback,
-                template,
+                tools,
+                temperature: config.temperature,
+                max_tokens: config.max_tokens,
                 transcribe_model: config.transcribe_model.clone(),
             }),
         }
@@ -215,11 +205,10 @@ async fn converse(
     let system = context::system_prompt(input.language, input.today);
     let mut messages = context::messages(&system, &input.history, &input.notes, &input.content);
     for _ in 0..inner.max_turns {
-        let request = request(inner, &messages)?;
         let mut chunks = inner
             .client
             .chat()
-            .create_stream(request)
+            .create_stream_byot::<_, Chunk>(CompletionRequest::new(inner, &messages))
             .await
             .map_err(|e| classify(e, progress.produced))?;
         let mut text = String::new();
@@ -301,17 +290,41 @@ async fn converse(
     ))))
 }
 
-/// One completion request: the agent's template with these messages, each read from its JSON.
-fn request(inner: &Inner, messages: &[Value]) -> Result<CreateChatCompletionRequest, Error> {
-    let messages = messages
-        .iter()
-        .map(ChatCompletionRequestMessage::deserialize)
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Agent(AgentError::Failed(format!("building the request: {e}"))))?;
-    Ok(CreateChatCompletionRequest {
-        messages,
-        ..inner.template.clone()
-    })
+/// The body of one completion request: the agent's fixed settings and this call's messages,
+/// serialised straight from the JSON the context was built as.
+#[derive(Serialize)]
+struct CompletionRequest<'a> {
+    model: &'a str,
+    messages: &'a [Value],
+    tools: &'a RawValue,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+}
+
+/// Asks for a last chunk with the call's token usage.
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+impl<'a> CompletionRequest<'a> {
+    fn new(inner: &'a Inner, messages: &'a [Value]) -> Self {
+        CompletionRequest {
+            model: &inner.model,
+            messages,
+            tools: &inner.tools,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+            temperature: inner.temperature,
+            max_tokens: inner.max_tokens,
+        }
+    }
 }
 
 async fn send(tx: &Sender, step: AgentStep) -> Result<(), Error> {

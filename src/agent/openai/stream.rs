@@ -1,4 +1,4 @@
-//! Reassembly of streamed tool calls.
+//! What a completion stream carries, and the reassembly of its tool calls.
 //!
 //! A model streams each tool call in pieces: the id and name first, then the JSON arguments
 //! split at arbitrary points, several calls interleaved by `index`. The assembler collects the
@@ -7,6 +7,37 @@
 use std::collections::BTreeMap;
 
 use async_openai::types::chat::ChatCompletionMessageToolCallChunk;
+use serde::Deserialize;
+
+/// One streamed chunk, as far as the agent reads it. async-openai's own chunk type also builds
+/// the id, model name, object and fingerprint as owned strings for each of the 60-odd chunks of
+/// an answer; reading into this one skips past them.
+#[derive(Debug, Deserialize)]
+pub struct Chunk {
+    pub choices: Vec<ChunkChoice>,
+    pub usage: Option<ChunkUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkChoice {
+    pub index: u32,
+    pub delta: ChunkDelta,
+    /// Any reason (`stop`, `tool_calls`, a provider's own): the answer is complete.
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkDelta {
+    pub content: Option<String>,
+    pub tool_calls: Option<Vec<ChatCompletionMessageToolCallChunk>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkUsage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
 
 /// One complete tool call as the model made it; `arguments` is the raw JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
