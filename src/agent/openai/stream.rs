@@ -142,4 +142,47 @@ mod tests {
         assert_eq!(calls[0].arguments, "{}");
         assert!(calls[0].id.starts_with("call_"));
     }
+
+    #[test]
+    fn chunks_read_what_the_agent_needs_from_any_provider() {
+        // OpenAI's shape, with the fields the agent skips.
+        let c: Chunk = serde_json::from_str(
+            r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m",
+                "system_fingerprint":"fp","service_tier":"default",
+                "choices":[{"index":0,"delta":{"role":"assistant","content":"hi","refusal":null},
+                            "logprobs":null,"finish_reason":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.choices[0].delta.content.as_deref(), Some("hi"));
+        assert!(c.choices[0].finish_reason.is_none() && c.usage.is_none());
+        // A provider's own finish reason still ends the answer; the usage chunk has no choice.
+        let c: Chunk =
+            serde_json::from_str(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"eos"}]}"#)
+                .unwrap();
+        assert_eq!(c.choices[0].finish_reason.as_deref(), Some("eos"));
+        let c: Chunk = serde_json::from_str(
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,
+                "prompt_tokens_details":{"cached_tokens":0}}}"#,
+        )
+        .unwrap();
+        let u = c.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (5, 2, 7)
+        );
+        // Tool-call pieces reach the assembler.
+        let c: Chunk = serde_json::from_str(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1",
+                "type":"function","function":{"name":"add_task","arguments":"{}"}}]}}]}"#,
+        )
+        .unwrap();
+        let mut a = ToolCallAssembler::default();
+        for call in c.choices[0].delta.tool_calls.iter().flatten() {
+            a.push(call);
+        }
+        assert_eq!(a.finish()[0].name, "add_task");
+        // Something that is not a chunk is an error, not an empty chunk.
+        assert!(serde_json::from_str::<Chunk>(r#"{"error":{"message":"overloaded"}}"#).is_err());
+        assert!(serde_json::from_str::<Chunk>(r#"{"choices":[{"delta":{}}]}"#).is_err());
+    }
 }
