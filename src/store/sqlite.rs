@@ -6,6 +6,7 @@
 //! and must not validate or build cursors. Every user-data query filters by `user_id`.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::{FromSql, ValueRef};
 use rusqlite::{params, Connection, Params, Row, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +26,7 @@ use crate::model::{
 };
 
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
+/// The columns `message` reads, in this order.
 pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
@@ -104,23 +106,60 @@ pub(super) fn execute(conn: &Connection, sql: &str, params: impl Params) -> Resu
     Ok(conn.prepare_cached(sql)?.execute(params)?)
 }
 
-pub(super) fn text<'r>(row: &'r Row<'_>, col: &str) -> Result<&'r str> {
-    row.get_ref(col)?
+/// A column of a result row: its name (`"title"`), or its position in the query with the name
+/// for error messages ([`At`]).
+pub(super) trait Column: Copy {
+    fn name(self) -> &'static str;
+    fn value<'r>(self, row: &'r Row<'_>) -> rusqlite::Result<ValueRef<'r>>;
+    fn get<T: FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Column for &'static str {
+    fn name(self) -> &'static str {
+        self
+    }
+    fn value<'r>(self, row: &'r Row<'_>) -> rusqlite::Result<ValueRef<'r>> {
+        row.get_ref(self)
+    }
+    fn get<T: FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T> {
+        row.get(self)
+    }
+}
+
+/// A column by position. rusqlite finds a column named in `get` by comparing it with each
+/// column's name in turn, so rows read many times a turn (the history) are read by position.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct At(pub usize, pub &'static str);
+
+impl Column for At {
+    fn name(self) -> &'static str {
+        self.1
+    }
+    fn value<'r>(self, row: &'r Row<'_>) -> rusqlite::Result<ValueRef<'r>> {
+        row.get_ref(self.0)
+    }
+    fn get<T: FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T> {
+        row.get(self.0)
+    }
+}
+
+pub(super) fn text<'r>(row: &'r Row<'_>, col: impl Column) -> Result<&'r str> {
+    col.value(row)?
         .as_str()
-        .map_err(|e| corrupt(col, e.to_string()))
+        .map_err(|e| corrupt(col.name(), e.to_string()))
 }
 
-pub(super) fn ts(row: &Row<'_>, col: &str) -> Result<DateTime<Utc>> {
-    cursor::from_micros(row.get(col)?).ok_or_else(|| corrupt(col, "timestamp out of range"))
+pub(super) fn ts(row: &Row<'_>, col: impl Column) -> Result<DateTime<Utc>> {
+    cursor::from_micros(col.get(row)?).ok_or_else(|| corrupt(col.name(), "timestamp out of range"))
 }
 
-pub(super) fn uuid(row: &Row<'_>, col: &str) -> Result<Uuid> {
-    Uuid::try_parse(text(row, col)?).map_err(|e| corrupt(col, e.to_string()))
+pub(super) fn uuid(row: &Row<'_>, col: impl Column) -> Result<Uuid> {
+    Uuid::try_parse(text(row, col)?).map_err(|e| corrupt(col.name(), e.to_string()))
 }
 
 /// A JSON column, read back.
-pub(super) fn json<T: DeserializeOwned>(row: &Row<'_>, col: &str) -> Result<T> {
-    serde_json::from_str(text(row, col)?).map_err(|e| corrupt(col, e.to_string()))
+pub(super) fn json<T: DeserializeOwned>(row: &Row<'_>, col: impl Column) -> Result<T> {
+    serde_json::from_str(text(row, col)?).map_err(|e| corrupt(col.name(), e.to_string()))
 }
 
 /// A value as the JSON text stored for it.
@@ -143,24 +182,26 @@ pub(super) fn conversation(row: &Row<'_>) -> Result<Conversation> {
     })
 }
 
+/// A row of `SELECT {MESSAGE}`, read by position.
 pub(super) fn message(row: &Row<'_>) -> Result<Message> {
-    let usage = row
-        .get_ref("usage")?
+    let usage_col = At(7, "usage");
+    let usage = usage_col
+        .value(row)?
         .as_str_or_null()
-        .map_err(|e| corrupt("usage", e.to_string()))?;
+        .map_err(|e| corrupt(usage_col.name(), e.to_string()))?;
     Ok(Message {
-        id: MessageId(uuid(row, "id")?),
-        conversation_id: ThreadId(uuid(row, "conversation_id")?),
-        seq: row.get("seq")?,
-        role: parse_role(text(row, "role")?)?,
-        content: row.get("content")?,
-        tool_calls: json(row, "tool_calls")?,
-        status: parse_status(text(row, "status")?)?,
+        id: MessageId(uuid(row, At(0, "id"))?),
+        conversation_id: ThreadId(uuid(row, At(1, "conversation_id"))?),
+        seq: row.get(2)?,
+        role: parse_role(text(row, At(3, "role"))?)?,
+        content: row.get(4)?,
+        tool_calls: json(row, At(5, "tool_calls"))?,
+        status: parse_status(text(row, At(6, "status"))?)?,
         usage: usage
             .map(serde_json::from_str)
             .transpose()
-            .map_err(|e| corrupt("usage", e.to_string()))?,
-        created_at: ts(row, "created_at")?,
+            .map_err(|e| corrupt(usage_col.name(), e.to_string()))?,
+        created_at: ts(row, At(8, "created_at"))?,
     })
 }
 
@@ -440,4 +481,63 @@ pub(super) fn update_task(
 pub(super) fn delete_task(conn: &Connection, user: &UserId, number: i64) -> Result<Option<Task>> {
     let sql = format!("DELETE FROM tasks WHERE user_id = ? AND number = ? RETURNING {TASK}");
     one(conn, &sql, params![user.as_str(), number], task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `SELECT {MESSAGE}`-shaped row with the given SQL for each column.
+    fn read(columns: [&str; 9]) -> Result<Message> {
+        let conn = Connection::open_in_memory().unwrap();
+        let names = MESSAGE.split(", ");
+        let select: Vec<String> = columns
+            .iter()
+            .zip(names)
+            .map(|(value, name)| format!("{value} AS {name}"))
+            .collect();
+        one(&conn, &format!("SELECT {}", select.join(", ")), [], message)
+            .map(|m| m.expect("one row"))
+    }
+
+    const GOOD: [&str; 9] = [
+        "'6f1c1ad2-8d4e-4a8e-9d7b-0b4a5b3e2f10'",
+        "'0b7f4c1e-2a3d-4e5f-8a9b-1c2d3e4f5a6b'",
+        "3",
+        "'assistant'",
+        "'hello'",
+        "'[]'",
+        "'completed'",
+        "'{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}'",
+        "1700000000000000",
+    ];
+
+    #[test]
+    fn a_message_row_is_read_by_position() {
+        let m = read(GOOD).unwrap();
+        assert_eq!(m.seq, 3);
+        assert_eq!(m.role, crate::model::Role::Assistant);
+        assert_eq!(m.content, "hello");
+        assert_eq!(m.usage.unwrap().total_tokens, 7);
+        assert_eq!(m.created_at.timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn an_unreadable_column_is_named_in_the_error() {
+        for (position, bad, name) in [
+            (0, "'not-a-uuid'", "id"),
+            (5, "'[oops'", "tool_calls"),
+            (7, "'{'", "usage"),
+            (3, "'robot'", "role"),
+        ] {
+            let mut columns = GOOD;
+            columns[position] = bad;
+            match read(columns) {
+                Err(Error::Internal(message)) => {
+                    assert!(message.contains(&format!("`{name}`")), "{message}")
+                }
+                other => panic!("{name}: expected an internal error, got {other:?}"),
+            }
+        }
+    }
 }
