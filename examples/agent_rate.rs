@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentwire::agent::bench::delta_text;
-use agentwire::agent::tools::{tool_specs, Tools};
+use agentwire::agent::openai::tool_declarations;
+use agentwire::agent::tools::Tools;
 use agentwire::agent::{AgentInput, Language, OpenAiAgent};
 use agentwire::config::ProviderConfig;
 use agentwire::model::{Message, MessageId, MessageStatus, Role, ThreadId, UserId};
@@ -64,15 +65,9 @@ async fn run(base: String, mode: String, concurrency: usize, duration: Duration)
         .iter()
         .map(|m| serde_json::json!({"role": m.role.as_str(), "content": m.content}))
         .collect();
-    let tools: Vec<_> = tool_specs()
-        .into_iter()
-        .map(|t| {
-            serde_json::json!({"type": "function", "function": {
-            "name": t.name, "description": t.description, "parameters": t.parameters}})
-        })
-        .collect();
     let body = serde_json::json!({
-        "model": "mock-model", "stream": true, "messages": messages, "tools": tools,
+        "model": "mock-model", "stream": true, "messages": messages,
+        "tools": tool_declarations(),
     })
     .to_string();
     let done = Arc::new(AtomicU64::new(0));

@@ -76,15 +76,8 @@ impl OpenAiAgent {
                 Duration::from_secs(8),
             )))
             .service(ReqwestService::new(http));
-        let tools: Vec<Value> = tool_specs()
-            .into_iter()
-            .map(|t| {
-                json!({"type": "function", "function": {
-                    "name": t.name, "description": t.description, "parameters": t.parameters,
-                }})
-            })
-            .collect();
-        let tools = serde_json::value::to_raw_value(&tools).expect("tool schemas serialise");
+        let tools =
+            serde_json::value::to_raw_value(&tool_declarations()).expect("tool schemas serialise");
         OpenAiAgent {
             inner: Arc::new(Inner {
                 client: Client::with_config(openai).with_http_service(service),
@@ -156,6 +149,18 @@ impl OpenAiAgent {
         })
         .boxed()
     }
+}
+
+/// The task tools as Chat Completions function declarations.
+pub fn tool_declarations() -> Vec<Value> {
+    tool_specs()
+        .into_iter()
+        .map(|t| {
+            json!({"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters,
+            }})
+        })
+        .collect()
 }
 
 type Sender = mpsc::Sender<Result<AgentStep, Error>>;
