@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::chatkit::{answer, ck, create, text_input};
+use common::chatkit::{answer, ck, create, on_thread, text_input};
 use common::{assert_error, TestApp};
 use serde_json::{json, Value};
 
@@ -163,13 +163,9 @@ async fn another_user_can_touch_nothing() {
     .await;
     assert_eq!(l.status, 400);
     // Alice's thread and task are untouched.
-    let got = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
-    )
-    .await
-    .json();
+    let got = on_thread(&app, "alice", "threads.get_by_id", &thread)
+        .await
+        .json();
     assert_eq!(got["title"], "add a task to buy milk");
     assert_eq!(got["items"]["data"].as_array().unwrap().len(), 4);
     assert_eq!(app.tasks("alice").await.len(), 1);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::chatkit::{assert_no_nulls, ck, create, items, text_input, types};
+use common::chatkit::{assert_no_nulls, ck, create, items, on_thread, text_input, types};
 use common::{assert_error, TestApp};
 use serde_json::{json, Value};
 
@@ -81,13 +81,9 @@ async fn create_streams_the_reference_sequence_and_persists_items() {
     );
 
     // Persisted: get_by_id has [user, workflow, assistant, widget] with the same ids.
-    let got = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
-    )
-    .await
-    .json();
+    let got = on_thread(&app, "alice", "threads.get_by_id", &thread)
+        .await
+        .json();
     assert_no_nulls(&got);
     let kinds: Vec<&str> = got["items"]["data"]
         .as_array()
@@ -261,13 +257,9 @@ async fn rename_delete_and_feedback() {
     .json();
     assert_eq!(a["title"], "Renamed");
     assert_eq!(a["items"], json!({"data": [], "has_more": false}));
-    let got = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
-    )
-    .await
-    .json();
+    let got = on_thread(&app, "alice", "threads.get_by_id", &thread)
+        .await
+        .json();
     assert_eq!(got["title"], "Renamed");
 
     let answer_id = events
@@ -297,31 +289,16 @@ async fn rename_delete_and_feedback() {
         .unwrap();
     assert_eq!(fb[0].kind, agentwire::model::FeedbackKind::Negative);
 
-    let a = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.delete", "params": {"thread_id": thread}}),
-    )
-    .await;
+    let a = on_thread(&app, "alice", "threads.delete", &thread).await;
     assert_eq!(a.json(), json!({}));
-    let a = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
-    )
-    .await;
+    let a = on_thread(&app, "alice", "threads.get_by_id", &thread).await;
     assert_eq!(a.status, 404);
     assert_error(&a.json(), "not_found");
     let l = ck(&app, "alice", json!({"type": "threads.list", "params": {}}))
         .await
         .json();
     assert_eq!(l["data"], json!([]));
-    let a = ck(
-        &app,
-        "alice",
-        json!({"type": "items.list", "params": {"thread_id": thread}}),
-    )
-    .await;
+    let a = on_thread(&app, "alice", "items.list", &thread).await;
     assert_eq!(a.status, 404);
 }
 
@@ -338,13 +315,9 @@ async fn the_whole_flow_runs_on_postgres() {
         .filter(|e| e["type"] == "thread.item.done")
         .map(|e| e["item"].clone())
         .collect();
-    let got = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.get_by_id", "params": {"thread_id": thread}}),
-    )
-    .await
-    .json();
+    let got = on_thread(&app, "alice", "threads.get_by_id", &thread)
+        .await
+        .json();
     assert_eq!(got["items"]["data"], json!(done));
     let a = ck(&app, "alice", json!({"type": "attachments.create", "params": {"name": "n.txt", "size": 2, "mime_type": "text/plain"}})).await.json();
     let r = app
@@ -385,13 +358,9 @@ async fn the_whole_flow_runs_on_postgres() {
     .json();
     assert_eq!(p["data"][0]["id"], thread.as_str());
     assert_eq!(
-        ck(
-            &app,
-            "alice",
-            json!({"type": "threads.delete", "params": {"thread_id": thread}})
-        )
-        .await
-        .json(),
+        on_thread(&app, "alice", "threads.delete", &thread)
+            .await
+            .json(),
         json!({})
     );
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::chatkit::{answer, ck, create, items, text_input, types, wait_idle, Answer};
+use common::chatkit::{answer, ck, create, items, on_thread, text_input, types, wait_idle, Answer};
 use common::{assert_error, TestApp};
 use serde_json::{json, Value};
 
@@ -205,12 +205,7 @@ async fn deleting_a_thread_stops_its_running_turn() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let a = ck(
-        &app,
-        "alice",
-        json!({"type": "threads.delete", "params": {"thread_id": thread}}),
-    )
-    .await;
+    let a = on_thread(&app, "alice", "threads.delete", &thread).await;
     assert_eq!(a.json(), json!({}));
     let body = tokio::time::timeout(Duration::from_secs(10), r.text())
         .await
@@ -226,11 +221,6 @@ async fn deleting_a_thread_stops_its_running_turn() {
     // failure to store into the deleted thread, whichever came first.
     assert!(!events.is_empty());
     wait_idle(&app).await;
-    let a = ck(
-        &app,
-        "alice",
-        json!({"type": "items.list", "params": {"thread_id": thread}}),
-    )
-    .await;
+    let a = on_thread(&app, "alice", "items.list", &thread).await;
     assert_eq!(a.status, 404);
 }

@@ -54,6 +54,17 @@ pub async fn ck(app: &TestApp, user: &str, body: Value) -> Answer {
     answer(r).await
 }
 
+/// A request whose only parameter is the thread (`threads.get_by_id`, `threads.delete`,
+/// `items.list` …).
+pub async fn on_thread(app: &TestApp, user: &str, kind: &str, thread: &str) -> Answer {
+    ck(
+        app,
+        user,
+        json!({"type": kind, "params": {"thread_id": thread}}),
+    )
+    .await
+}
+
 pub async fn answer(r: reqwest::Response) -> Answer {
     let status = r.status().as_u16();
     let content_type = r
