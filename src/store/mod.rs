@@ -15,6 +15,7 @@ mod sqlite_checkpoint;
 mod sqlite_conn;
 mod sqlite_items;
 mod sqlite_migrate;
+mod sqlite_rows;
 mod sqlite_url;
 
 pub use items::Order;

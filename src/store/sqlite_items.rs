@@ -7,10 +7,8 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use serde_json::Value;
 
 use super::items::{CreatedKey, Order};
-use super::sqlite::{
-    all, conversation, conversations_page, execute, json, message, one, to_json, ts, uuid,
-    CONVERSATION, MESSAGE,
-};
+use super::sqlite::{conversation, conversations_page, message, CONVERSATION, MESSAGE};
+use super::sqlite_rows::{all, execute, json, one, to_json, ts, uuid};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
@@ -157,7 +155,7 @@ pub(super) fn feedback(
          ORDER BY item_id",
         params![thread.0.to_string(), user.as_str()],
         |r| {
-            let kind = super::sqlite::text(r, "kind")?;
+            let kind = super::sqlite_rows::text(r, "kind")?;
             Ok(Feedback {
                 item_id: r.get("item_id")?,
                 kind: FeedbackKind::parse(kind)
