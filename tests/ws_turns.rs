@@ -352,3 +352,29 @@ async fn shutdown_lets_running_turns_finish_then_closes_sockets_1001() {
     stopping.await.unwrap();
     assert_eq!(state.chat.running_turns(), 0);
 }
+
+#[tokio::test]
+async fn an_answer_longer_than_the_socket_queue_arrives_whole() {
+    // Twenty long titles: the offline agent answers with far more deltas than a socket queues.
+    let app = TestApp::spawn_with(|c| c.ws.send_queue = 256).await;
+    let user = agentwire::model::UserId::new("long");
+    for i in 0..20 {
+        let task = agentwire::model::NewTask {
+            title: format!("task {i} {}", "with a rather long title ".repeat(18)),
+            priority: agentwire::model::Priority::Medium,
+            due_date: None,
+        };
+        app.state.store.add_task(&user, &task).await.unwrap();
+    }
+    let mut c = WsClient::connect(&app, "long").await;
+    c.send(json!({"type": "message", "content": "show my tasks", "request_id": "l1"}))
+        .await;
+    let frames = c.until_done(1).await;
+    let deltas = of_type(&frames, "stream.delta");
+    assert!(deltas.len() > 256, "{} deltas", deltas.len());
+    let text: String = deltas
+        .iter()
+        .map(|d| d["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, frames.last().unwrap()["message"]["content"]);
+}

@@ -118,7 +118,13 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         };
         match step {
             None => break MessageStatus::Completed,
-            Some(Ok(step)) => apply(inner, &job, &mut draft, step),
+            Some(Ok(step)) => {
+                apply(inner, &job, &mut draft, step);
+                // An agent whose steps are all ready (the offline one answers at once) would
+                // otherwise publish its whole answer before any socket could drain its queue,
+                // and a long answer would overflow them: give way every so often.
+                tokio::task::consume_budget().await;
+            }
             Some(Err(e)) => {
                 drop(steps);
                 return fail(inner, &job, e, Some(draft)).await;
