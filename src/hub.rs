@@ -8,9 +8,13 @@
 //!
 //! Queues are tokio `mpsc` channels, which allocate as they fill, so an idle subscription costs
 //! a few hundred bytes whatever its capacity.
+//!
+//! With several instances, a [`crate::relay`] carries every published event to the other
+//! instances, which [`Hub::deliver`] it to their own subscribers: a socket never needs to be on
+//! the instance that runs the turn.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use tokio::sync::mpsc;
@@ -28,6 +32,15 @@ struct Inner {
     users: DashMap<UserId, Vec<Subscriber>>,
     capacity: usize,
     next_id: AtomicU64,
+    /// Where published events leave for other instances, once a relay is attached.
+    relay: OnceLock<RelayOut>,
+}
+
+/// The relay's inbound queue, and a count of events it had no room for (the relay turns that
+/// count into a gap the other instances see).
+struct RelayOut {
+    tx: mpsc::Sender<Arc<Event>>,
+    dropped: Arc<AtomicU64>,
 }
 
 struct Subscriber {
@@ -48,13 +61,33 @@ impl Hub {
                 users: DashMap::new(),
                 capacity: capacity.max(1),
                 next_id: AtomicU64::new(1),
+                relay: OnceLock::new(),
             }),
         }
     }
 
-    /// Queues `event` for every current subscriber of its user; returns how many got it.
-    /// Never blocks; with no subscriber the event is dropped (what matters is persisted).
+    /// Sends every event published from now on to `tx` as well, for other instances. An event
+    /// that finds `tx` full is counted in `dropped` instead; publishing still never waits.
+    /// Returns false when a relay was already attached.
+    pub fn relay_to(&self, tx: mpsc::Sender<Arc<Event>>, dropped: Arc<AtomicU64>) -> bool {
+        self.inner.relay.set(RelayOut { tx, dropped }).is_ok()
+    }
+
+    /// Queues `event` for every current subscriber of its user, here and (through the relay) on
+    /// every other instance; returns how many subscribers here got it. Never blocks; with no
+    /// subscriber the event is dropped (what matters is persisted).
     pub fn publish(&self, event: Arc<Event>) -> usize {
+        if let Some(relay) = self.inner.relay.get() {
+            if relay.tx.try_send(event.clone()).is_err() {
+                relay.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.deliver(event)
+    }
+
+    /// Queues `event` for the subscribers of this instance only (an event that came from
+    /// another instance); returns how many got it.
+    pub fn deliver(&self, event: Arc<Event>) -> usize {
         let Some(subscribers) = self.inner.users.get(&event.user) else {
             return 0;
         };
@@ -95,6 +128,18 @@ impl Hub {
         }
     }
 
+    /// Marks every subscription lagged and wakes it: events may have been lost on their way
+    /// from another instance, and no socket may go on with a hole in its stream.
+    pub fn lag_all(&self) {
+        self.inner.users.retain(|_, subs| {
+            for sub in subs.iter() {
+                sub.lagged.store(true, Ordering::Release);
+            }
+            // Dropping the senders wakes every waiting subscription with `Lagged`.
+            false
+        });
+    }
+
     /// Number of users with at least one subscription.
     pub fn users(&self) -> usize {
         self.inner.users.len()
@@ -122,7 +167,7 @@ impl Subscription {
         if self.lagged.load(Ordering::Acquire) {
             return Err(Lagged);
         }
-        // The hub holds a sender for as long as this subscription lives, so `None` cannot occur.
+        // The hub drops this subscription's sender only in `lag_all`, so `None` means lagged.
         self.rx.recv().await.ok_or(Lagged)
     }
 
@@ -204,5 +249,42 @@ mod tests {
         assert_eq!(slow.try_recv().unwrap_err(), Lagged);
         hub.publish(event("a", "after"));
         assert!(fast.recv().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn lag_all_wakes_every_waiting_subscription() {
+        let hub = Hub::new(4);
+        let mut a = hub.subscribe(&UserId::new("a"));
+        let mut b = hub.subscribe(&UserId::new("b"));
+        let waiting = tokio::spawn(async move { a.recv().await.map(|_| ()) });
+        tokio::task::yield_now().await;
+        hub.lag_all();
+        assert_eq!(waiting.await.unwrap(), Err(Lagged));
+        assert_eq!(b.try_recv().unwrap_err(), Lagged);
+        assert_eq!(hub.users(), 0);
+        // New subscriptions work as before.
+        let mut c = hub.subscribe(&UserId::new("a"));
+        assert_eq!(hub.publish(event("a", "x")), 1);
+        assert!(c.recv().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn published_events_also_go_to_the_relay_and_delivered_ones_do_not() {
+        let hub = Hub::new(4);
+        let (tx, mut rx) = mpsc::channel(1);
+        let dropped = Arc::new(AtomicU64::new(0));
+        assert!(hub.relay_to(tx, dropped.clone()));
+        let mut a = hub.subscribe(&UserId::new("a"));
+        assert_eq!(hub.publish(event("a", "one")), 1);
+        // The relay queue is full: the next event is counted, and still delivered here.
+        assert_eq!(hub.publish(event("a", "two")), 1);
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(hub.deliver(event("a", "three")), 1);
+        let relayed = rx.recv().await.unwrap();
+        assert!(relayed.to_json().contains("one"));
+        assert!(rx.try_recv().is_err(), "nothing else reached the relay");
+        for code in ["one", "two", "three"] {
+            assert!(a.recv().await.unwrap().to_json().contains(code));
+        }
     }
 }

@@ -6,14 +6,14 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ErrorBody;
 use crate::model::{Conversation, Message, MessageId, Task, TaskChange, ThreadId, UserId};
 
 /// The thread summary carried by `thread.created` and thread listings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadView {
     pub id: ThreadId,
     pub title: Option<String>,
@@ -34,8 +34,9 @@ impl From<&Conversation> for ThreadView {
     }
 }
 
-/// Something that happened in a turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Something that happened in a turn. It also reads back from its wire form, which is how an
+/// event published on another instance arrives here (see `relay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ChatEvent {
     /// A new conversation was created for this turn.
@@ -142,6 +143,25 @@ impl Event {
         }
     }
 
+    /// An event published on another instance, from its wire text. The text is kept as it came,
+    /// so every socket receives the very bytes the publishing instance made.
+    pub fn from_wire(user: UserId, wire: String) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(flatten)]
+            body: ChatEvent,
+            #[serde(default)]
+            request_id: Option<String>,
+        }
+        let Wire { body, request_id } = serde_json::from_str(&wire)?;
+        Ok(Event {
+            user,
+            body,
+            request_id,
+            wire: OnceLock::from(wire),
+        })
+    }
+
     /// The event as one JSON object (`{"type": …, …, "request_id"?}`), serialised on first use.
     pub fn to_json(&self) -> &str {
         self.wire
@@ -193,5 +213,43 @@ mod tests {
             v,
             json!({"type":"error","code":"thread_busy","message":"busy"})
         );
+    }
+
+    #[test]
+    fn events_read_back_from_their_wire_text() {
+        let task = crate::model::Task {
+            number: 3,
+            title: "call mom".into(),
+            priority: crate::model::Priority::High,
+            due_date: None,
+            completed: false,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        for (body, request_id) in [
+            (
+                ChatEvent::Error {
+                    thread_id: Some(ThreadId(uuid::Uuid::new_v4())),
+                    error: ErrorBody {
+                        code: "agent_unavailable".into(),
+                        message: "the model did not answer".into(),
+                    },
+                },
+                Some("r9".to_string()),
+            ),
+            (
+                ChatEvent::TaskChanged {
+                    thread_id: None,
+                    change: TaskChange::Completed,
+                    task,
+                },
+                None,
+            ),
+        ] {
+            let sent = Event::new(UserId::new("u"), body, request_id);
+            let back = Event::from_wire(UserId::new("u"), sent.to_json().to_string()).unwrap();
+            assert_eq!(back, sent);
+        }
+        assert!(Event::from_wire(UserId::new("u"), r#"{"type":"stream.delta"}"#.into()).is_err());
     }
 }
