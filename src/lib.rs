@@ -23,6 +23,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;
+pub mod relay;
 pub mod state;
 pub mod store;
 pub mod transport;

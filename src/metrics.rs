@@ -2,8 +2,9 @@
 //!
 //! Counters live in one registry for the process (a process exports one `/metrics`), reached
 //! through the named functions below, so the code that counts calls one line and knows nothing
-//! of Prometheus. Nothing here is on a per-delta path: turns are counted once, when they end,
-//! and sockets when they open and close. Every metric is listed in README.md.
+//! of Prometheus. Nothing here is on a per-delta path but one atomic add per relayed event:
+//! turns are counted once, when they end, and sockets when they open and close. Every metric
+//! is listed in README.md.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
@@ -36,6 +37,11 @@ struct Metrics {
     turns_finished: IntCounterVec,
     deltas_sent: IntCounter,
     tokens_used: IntCounterVec,
+    /// `agentwire_relay_events_total` by outcome, resolved once: received counts every event.
+    relay_sent: IntCounter,
+    relay_failed: IntCounter,
+    relay_received: IntCounter,
+    relay_gaps: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -103,6 +109,19 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let relay_events = IntCounterVec::new(
+            Opts::new(
+                "agentwire_relay_events_total",
+                "Events relayed between instances: sent, failed (not sent) and received",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let relay_gaps = IntCounter::new(
+            "agentwire_relay_gaps_total",
+            "Times events from other instances may have been lost and local sockets were closed",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_errors.clone()),
@@ -114,6 +133,8 @@ impl Metrics {
             Box::new(turns_finished.clone()),
             Box::new(deltas_sent.clone()),
             Box::new(tokens_used.clone()),
+            Box::new(relay_events.clone()),
+            Box::new(relay_gaps.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -129,6 +150,10 @@ impl Metrics {
             turns_finished,
             deltas_sent,
             tokens_used,
+            relay_sent: relay_events.with_label_values(&["sent"]),
+            relay_failed: relay_events.with_label_values(&["failed"]),
+            relay_received: relay_events.with_label_values(&["received"]),
+            relay_gaps,
         }
     }
 }
@@ -193,6 +218,22 @@ pub fn turn_finished(status: MessageStatus, deltas: u32, usage: Option<Usage>) {
             .with_label_values(&["completion"])
             .inc_by(u64::from(u.completion_tokens));
     }
+}
+
+/// Counts one batch of relayed events: `sent` reached PostgreSQL, `failed` did not.
+pub fn relay_sent(sent: u64, failed: u64) {
+    METRICS.relay_sent.inc_by(sent);
+    METRICS.relay_failed.inc_by(failed);
+}
+
+/// Counts one event received from another instance.
+pub fn relay_received() {
+    METRICS.relay_received.inc();
+}
+
+/// Counts a gap in another instance's events (local sockets closed with 1013).
+pub fn relay_gap() {
+    METRICS.relay_gaps.inc();
 }
 
 /// Decrements its gauge when dropped, however the socket or turn ends.

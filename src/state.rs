@@ -35,7 +35,13 @@ impl AppState {
     pub async fn build(config: Config) -> Result<Self> {
         let store = Store::connect(&config.database_url, config.database_pool_size).await?;
         store.migrate().await?;
-        Ok(Self::with_store(config, store))
+        let multi = config.multi_instance;
+        let state = Self::with_store(config, store);
+        if let (true, Some(db)) = (multi, state.store.relay_db()) {
+            let (hub, chat) = (state.hub.clone(), state.chat.clone());
+            crate::relay::start(db, hub, chat, state.closing.clone()).await?;
+        }
+        Ok(state)
     }
 
     /// Wires the core over an already migrated store.

@@ -7,6 +7,7 @@
 //! sockets or SQL.
 
 mod attachments;
+pub mod cluster;
 pub mod event;
 mod read;
 mod threads;
@@ -16,7 +17,7 @@ pub use read::ThreadPage;
 pub use threads::{TaskAction, TaskActionResult};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -100,6 +101,8 @@ struct Inner {
     /// Cancels every running turn (shutdown after the drain deadline).
     kill: CancellationToken,
     closing: AtomicBool,
+    /// Set when several instances share the database: threads are claimed there too.
+    cluster: OnceLock<cluster::Cluster>,
 }
 
 struct Running {
@@ -126,8 +129,15 @@ impl Chat {
                 tracker: TaskTracker::new(),
                 kill: CancellationToken::new(),
                 closing: AtomicBool::new(false),
+                cluster: OnceLock::new(),
             }),
         }
+    }
+
+    /// From now on, claims threads in `cluster` as well and sends cancels for turns run
+    /// elsewhere there. False when already joined.
+    pub fn join_cluster(&self, cluster: cluster::Cluster) -> bool {
+        self.inner.cluster.set(cluster).is_ok()
     }
 
     pub fn agent_name(&self) -> &'static str {
@@ -174,7 +184,7 @@ impl Chat {
         let cancel = inner.kill.child_token();
         let (conversation, created, has_notes, guard) = match existing {
             Some((c, has_notes)) => {
-                let guard = self.claim(c.id, &req.user, cancel.clone())?;
+                let guard = self.claim(c.id, &req.user, cancel.clone()).await?;
                 (c, false, has_notes, guard)
             }
             None => {
@@ -182,10 +192,11 @@ impl Chat {
                     .store
                     .create_conversation(&req.user, Some(&title_from(&content)), &metadata)
                     .await?;
-                let guard = self.claim(c.id, &req.user, cancel.clone())?;
+                let guard = self.claim(c.id, &req.user, cancel.clone()).await?;
                 (c, true, false, guard)
             }
         };
+        let (guard, claim) = guard;
         let thread_id = conversation.id;
         let user_message = inner
             .store
@@ -221,6 +232,7 @@ impl Chat {
             language,
             cancel: cancel.clone(),
             events: tx,
+            claim,
         };
         let inner2 = self.inner.clone();
         inner.tracker.spawn(async move {
@@ -236,8 +248,20 @@ impl Chat {
         })
     }
 
-    /// Cancels the running turn of `user`'s thread; false when none runs (here).
-    pub fn cancel(&self, user: &UserId, thread_id: ThreadId) -> bool {
+    /// Cancels the running turn of `user`'s thread, here or on another instance; false when
+    /// none runs.
+    pub async fn cancel(&self, user: &UserId, thread_id: ThreadId) -> Result<bool> {
+        if self.cancel_here(user, thread_id) {
+            return Ok(true);
+        }
+        match self.inner.cluster.get() {
+            Some(cluster) => cluster.cancel(user, thread_id).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Cancels the running turn of `user`'s thread if it runs in this process.
+    pub fn cancel_here(&self, user: &UserId, thread_id: ThreadId) -> bool {
         match self.inner.running.get(&thread_id) {
             Some(r) if &r.user == user => {
                 r.cancel.cancel();
@@ -265,27 +289,34 @@ impl Chat {
         }
     }
 
-    /// Marks `thread_id` busy for the life of the returned guard.
-    fn claim(
+    /// Marks `thread_id` busy here for the life of the returned guard, and on every instance
+    /// until the claim is released (when several share the database); `thread_busy` when a
+    /// turn runs on it anywhere.
+    async fn claim(
         &self,
         thread_id: ThreadId,
         user: &UserId,
         cancel: CancellationToken,
-    ) -> Result<RunningGuard> {
+    ) -> Result<(RunningGuard, Option<cluster::Claim>)> {
         use dashmap::mapref::entry::Entry;
-        match self.inner.running.entry(thread_id) {
-            Entry::Occupied(_) => Err(Error::ThreadBusy),
+        let guard = match self.inner.running.entry(thread_id) {
+            Entry::Occupied(_) => return Err(Error::ThreadBusy),
             Entry::Vacant(v) => {
                 v.insert(Running {
                     user: user.clone(),
                     cancel,
                 });
-                Ok(RunningGuard {
+                RunningGuard {
                     inner: self.inner.clone(),
                     thread_id,
-                })
+                }
             }
-        }
+        };
+        let claim = match self.inner.cluster.get() {
+            Some(cluster) => Some(cluster.claim(thread_id, user).await?),
+            None => None,
+        };
+        Ok((guard, claim))
     }
 }
 

@@ -103,7 +103,7 @@ impl Chat {
     /// Deletes one of the user's threads with its messages, feedback, hidden items and
     /// attachments. A turn running on it is cancelled first.
     pub async fn delete_thread(&self, user: &UserId, id: ThreadId) -> Result<()> {
-        self.cancel(user, id);
+        self.cancel(user, id).await?;
         if self.inner.store.delete_conversation(user, id).await? {
             Ok(())
         } else {
@@ -193,7 +193,7 @@ impl Chat {
         }
         inner.limiter.check(user)?;
         let cancel = inner.kill.child_token();
-        let guard = self.claim(id, user, cancel.clone())?;
+        let (guard, claim) = self.claim(id, user, cancel.clone()).await?;
         inner
             .store
             .delete_messages_after(user, id, user_message.seq)
@@ -221,6 +221,7 @@ impl Chat {
             language,
             cancel: cancel.clone(),
             events: tx,
+            claim,
         };
         let inner2 = self.inner.clone();
         inner.tracker.spawn(async move {

@@ -34,9 +34,18 @@ pub(super) struct TurnJob {
     pub language: Language,
     pub cancel: CancellationToken,
     pub events: mpsc::UnboundedSender<Arc<Event>>,
+    /// The thread's claim among instances, when several share the database.
+    pub claim: Option<super::cluster::Claim>,
 }
 
 impl TurnJob {
+    /// Frees the thread on every instance; called right before the turn's last event.
+    async fn release(&self) {
+        if let Some(claim) = &self.claim {
+            claim.release().await;
+        }
+    }
+
     fn emit(&self, inner: &Inner, body: ChatEvent) {
         let event = Arc::new(Event::new(self.user.clone(), body, self.request_id.clone()));
         inner.hub.publish(event.clone());
@@ -240,7 +249,9 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
         status,
         usage,
     };
-    match inner.store.append_message(&job.user, &message).await {
+    let saved = inner.store.append_message(&job.user, &message).await;
+    job.release().await;
+    match saved {
         Ok(saved) => job.emit(
             inner,
             ChatEvent::MessageDone {
@@ -265,6 +276,11 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
 /// partial message persisted with status `failed`.
 async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) {
     error.log_if_internal();
+    let draft = draft.filter(|d| !d.content.is_empty() || !d.tool_calls.is_empty());
+    if draft.is_none() {
+        // The error is the last event.
+        job.release().await;
+    }
     job.emit(
         inner,
         ChatEvent::Error {
@@ -273,9 +289,7 @@ async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) 
         },
     );
     match draft {
-        Some(draft) if !draft.content.is_empty() || !draft.tool_calls.is_empty() => {
-            finish(inner, job, draft, MessageStatus::Failed).await;
-        }
-        _ => crate::metrics::turn_finished(MessageStatus::Failed, 0, None),
+        Some(draft) => finish(inner, job, draft, MessageStatus::Failed).await,
+        None => crate::metrics::turn_finished(MessageStatus::Failed, 0, None),
     }
 }

@@ -81,6 +81,10 @@ pub struct Config {
     /// Kernel send buffer of each accepted connection; `None` leaves the kernel's autotuning.
     /// Bounds kernel memory per slow peer when many sockets are open.
     pub tcp_send_buffer: Option<usize>,
+    /// Join the other instances on the same PostgreSQL database: relay events between them and
+    /// claim threads in a shared registry (`MULTI_INSTANCE`: `auto`, the default, is on for
+    /// PostgreSQL and off for SQLite).
+    pub multi_instance: bool,
 }
 
 /// The bench agent's fixed answer: `deltas` word deltas, `delay` apart.
@@ -253,6 +257,25 @@ impl Config {
             Some(_) => Some(parse_num(&get, "TCP_SEND_BUFFER_BYTES", 0usize)?),
         };
 
+        let postgres = !database_url.starts_with("sqlite:");
+        let multi_instance = match get("MULTI_INSTANCE").as_deref() {
+            None | Some("auto") => postgres,
+            Some("off") => false,
+            Some("on") if postgres => true,
+            Some("on") => {
+                return Err(bad(
+                    "MULTI_INSTANCE",
+                    "needs a postgres:// DATABASE_URL (SQLite serves one instance)",
+                ))
+            }
+            Some(other) => {
+                return Err(bad(
+                    "MULTI_INSTANCE",
+                    format!("expected auto, on or off, got {other:?}"),
+                ))
+            }
+        };
+
         Ok(Config {
             bind_addr,
             database_url,
@@ -274,6 +297,7 @@ impl Config {
             bench_agent,
             ws,
             tcp_send_buffer,
+            multi_instance,
         })
     }
 
@@ -415,6 +439,18 @@ mod tests {
     }
 
     #[test]
+    fn multi_instance_follows_the_database_unless_set() {
+        let multi =
+            |pairs: &[(&str, &str)]| Config::from_vars(&vars(pairs)).unwrap().multi_instance;
+        let pg = ("DATABASE_URL", "postgres://db/app");
+        assert!(!multi(&[]));
+        assert!(multi(&[pg]));
+        assert!(multi(&[pg, ("MULTI_INSTANCE", "on")]));
+        assert!(!multi(&[pg, ("MULTI_INSTANCE", "off")]));
+        assert!(!multi(&[("MULTI_INSTANCE", "off")]));
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (k, v) in [
             ("BIND_ADDR", "nope"),
@@ -435,6 +471,8 @@ mod tests {
             ("RATE_LIMIT_WINDOW_SECS", "0"),
             ("ATTACHMENT_MAX_BYTES", "0"),
             ("ATTACHMENT_MAX_BYTES", "ten"),
+            ("MULTI_INSTANCE", "redis"),
+            ("MULTI_INSTANCE", "on"),
         ] {
             let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

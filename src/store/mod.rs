@@ -10,6 +10,7 @@ mod cursor;
 mod items;
 mod postgres;
 mod postgres_items;
+pub mod relay_db;
 mod sqlite;
 mod sqlite_checkpoint;
 mod sqlite_conn;
@@ -102,6 +103,14 @@ impl Store {
         match self.0 {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The event relay's handle, for PostgreSQL (SQLite serves one instance).
+    pub fn relay_db(&self) -> Option<relay_db::RelayDb> {
+        match &self.0 {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pool) => Some(relay_db::RelayDb(pool.clone())),
         }
     }
 
@@ -336,8 +345,8 @@ fn added(number: i64, title: &str, new: &NewTask, now: DateTime<Utc>) -> Task {
     }
 }
 
-/// The embedded migrations of one backend, in order, recorded in `_sqlx_migrations`.
-/// The embedded migrations `(version, name, sql)` of one backend.
+/// The embedded migrations `(version, name, sql)` of one backend, in order, recorded in
+/// `_sqlx_migrations`.
 fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
     let migrations = migrations
         .iter()

@@ -52,6 +52,16 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
             "drop_messages_user",
             include_str!("../../migrations/postgres/0003_drop_messages_user.sql"),
         ),
+        (
+            4,
+            "event_relay",
+            include_str!("../../migrations/postgres/0004_event_relay.sql"),
+        ),
+        (
+            5,
+            "running_turns",
+            include_str!("../../migrations/postgres/0005_running_turns.sql"),
+        ),
     ])
     .run(pool)
     .await

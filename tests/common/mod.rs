@@ -65,7 +65,14 @@ impl TestApp {
 
     /// A server on `database_url` (e.g. a fresh PostgreSQL database).
     pub async fn spawn_on(database_url: &str) -> Self {
-        Self::start(Config::for_tests(database_url, SECRET), PathBuf::new()).await
+        Self::spawn_on_with(database_url, |_| {}).await
+    }
+
+    /// A server on `database_url`, after `tweak` adjusts its configuration.
+    pub async fn spawn_on_with(database_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_tests(database_url, SECRET);
+        tweak(&mut config);
+        Self::start(config, PathBuf::new()).await
     }
 
     async fn start(config: Config, db_path: PathBuf) -> Self {

@@ -320,8 +320,10 @@ impl Connection {
                     Ok(t) => t,
                     Err(e) => return self.send_error(&e, None, &request_id).await,
                 };
-                if chat.cancel(&self.user, thread) {
-                    return Ok(None);
+                match chat.cancel(&self.user, thread).await {
+                    Ok(true) => return Ok(None),
+                    Ok(false) => {}
+                    Err(e) => return self.send_error(&e, Some(thread), &request_id).await,
                 }
                 error_frame(
                     &Error::NotFound("running turn"),

@@ -1,0 +1,96 @@
+//! Turns across instances: one turn per thread, and `cancel` reaching the turn wherever it runs,
+//! through the registry of running turns the instances share in PostgreSQL. (Events reach every
+//! instance through `crate::relay`.)
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{ThreadId, UserId};
+use crate::store::relay_db::RelayDb;
+
+/// This instance's seat among the instances sharing the database.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    db: RelayDb,
+    instance: Uuid,
+}
+
+/// A cancel request as it travels between instances.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CancelRequest {
+    pub user: UserId,
+    pub thread: ThreadId,
+}
+
+impl Cluster {
+    pub fn new(db: RelayDb, instance: Uuid) -> Self {
+        Cluster { db, instance }
+    }
+
+    /// Holds `thread` for a turn run here; `thread_busy` when another instance runs one.
+    pub(super) async fn claim(&self, thread: ThreadId, user: &UserId) -> Result<Claim> {
+        if !self.db.claim_turn(thread, user, self.instance).await? {
+            return Err(Error::ThreadBusy);
+        }
+        Ok(Claim {
+            cluster: self.clone(),
+            thread,
+            released: AtomicBool::new(false),
+        })
+    }
+
+    /// Asks the instance that runs `user`'s turn on `thread` to cancel it; false when no live
+    /// instance runs one.
+    pub(super) async fn cancel(&self, user: &UserId, thread: ThreadId) -> Result<bool> {
+        if !self.db.turn_running(thread, user).await? {
+            return Ok(false);
+        }
+        let request = CancelRequest {
+            user: user.clone(),
+            thread,
+        };
+        let payload = serde_json::to_string(&request).expect("requests serialise");
+        self.db.notify_cancel(&payload).await?;
+        Ok(true)
+    }
+}
+
+/// A thread held in the registry for one turn. Released before the turn's last event, so a
+/// client that answers that event at once finds the thread free on any instance; released on
+/// drop otherwise (a turn that ended some other way).
+pub(super) struct Claim {
+    cluster: Cluster,
+    thread: ThreadId,
+    released: AtomicBool,
+}
+
+impl Claim {
+    /// Frees the thread (once; later calls do nothing). A failure is logged: the claim then
+    /// lapses when this instance stops refreshing it.
+    pub(super) async fn release(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let c = &self.cluster;
+        if let Err(e) = c.db.release_turn(self.thread, c.instance).await {
+            tracing::warn!(error = %e, thread = %self.thread.0, "could not free a thread's claim");
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.released.load(Ordering::Acquire) {
+            return;
+        }
+        let (c, thread) = (self.cluster.clone(), self.thread);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = c.db.release_turn(thread, c.instance).await;
+            });
+        }
+    }
+}

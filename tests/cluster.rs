@@ -1,0 +1,258 @@
+//! Several instances on one PostgreSQL database, as behind a load balancer: every event of a
+//! user reaches every socket of that user, whichever instance runs the turn and whichever holds
+//! the socket. Skipped when `TEST_DATABASE_URL` is not set (CI sets it).
+
+mod common;
+
+use std::time::Duration;
+
+use agentwire::model::{NewTask, Priority, UserId};
+use common::ws::{Ended, WsClient};
+use common::{assert_error, TestApp};
+use serde_json::json;
+
+/// Two instances on one fresh database, or `None` without PostgreSQL.
+async fn two_instances() -> Option<(TestApp, TestApp)> {
+    paced_instances(0).await
+}
+
+/// The same, with the offline agent spacing its deltas by `ms`, so turns can overlap.
+async fn paced_instances(ms: u64) -> Option<(TestApp, TestApp)> {
+    let Some(url) = common::fresh_postgres().await else {
+        eprintln!("TEST_DATABASE_URL not set: skipping the several-instance tests");
+        return None;
+    };
+    let pace = |c: &mut agentwire::Config| c.offline_delta_delay = Duration::from_millis(ms);
+    Some((
+        TestApp::spawn_on_with(&url, pace).await,
+        TestApp::spawn_on_with(&url, pace).await,
+    ))
+}
+
+#[tokio::test]
+async fn a_socket_turn_streams_to_the_same_users_sockets_on_another_instance() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "alice").await;
+    let mut on_b = WsClient::connect(&b, "alice").await;
+    let mut bob_on_b = WsClient::connect(&b, "bob").await;
+
+    on_a.send(json!({"type": "message", "content": "add a task to buy milk", "request_id": "q1"}))
+        .await;
+    let here = on_a.until_done(1).await;
+    let there = on_b.until_done(1).await;
+    // The same frames, byte for byte as JSON, in the same order.
+    assert_eq!(here, there);
+    let kinds: Vec<&str> = there.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "thread.created");
+    assert!(kinds.contains(&"stream.delta"), "{kinds:?}");
+    assert!(kinds.contains(&"task.changed"), "{kinds:?}");
+    assert_eq!(there.last().unwrap()["message"]["status"], "completed");
+    assert!(there.iter().all(|f| f["request_id"] == "q1"));
+
+    // Another user's socket hears nothing, on either instance.
+    assert!(bob_on_b.sync("b1").await.is_empty());
+    // And the task is alice's, seen from the other instance.
+    let tasks = b.tasks("alice").await;
+    assert_eq!(tasks.len(), 1);
+    assert!(b.tasks("bob").await.is_empty());
+
+    let metrics = b
+        .client()
+        .get(format!("{}/metrics", b.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let received = metrics
+        .lines()
+        .find(|l| l.starts_with("agentwire_relay_events_total{outcome=\"received\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("relay counter exported");
+    assert!(received >= here.len() as u64, "{received}");
+}
+
+#[tokio::test]
+async fn a_rest_turn_reaches_a_socket_on_another_instance() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "carol").await;
+    let v = b.say("carol", "add a task to call mom", None).await;
+    let frames = on_a.until_done(1).await;
+    assert_eq!(frames[0]["type"], "thread.created");
+    assert_eq!(frames[0]["thread"]["id"], v["conversation_id"]);
+    let done = frames.last().unwrap();
+    assert_eq!(done["message"]["content"], v["response"]);
+}
+
+#[tokio::test]
+async fn events_too_large_for_a_notification_arrive_whole() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    // Twenty long task titles make an answer (and its message.done) well over 8,000 bytes.
+    let user = UserId::new("dave");
+    for i in 0..20 {
+        let task = NewTask {
+            title: format!("task {i} {}", "with a rather long title ".repeat(18)),
+            priority: Priority::Medium,
+            due_date: None,
+        };
+        a.state.store.add_task(&user, &task).await.unwrap();
+    }
+    let mut on_a = WsClient::connect(&a, "dave").await;
+    let mut on_b = WsClient::connect(&b, "dave").await;
+    on_a.send(json!({"type": "message", "content": "show my tasks", "request_id": "big"}))
+        .await;
+    let here = on_a.until_done(1).await;
+    let there = on_b.until_done(1).await;
+    let done = here.last().unwrap();
+    assert!(
+        done.to_string().len() > 8_000,
+        "the answer is {} bytes",
+        done.to_string().len()
+    );
+    assert_eq!(here, there);
+}
+
+#[tokio::test]
+async fn a_lost_listening_connection_closes_sockets_and_the_relay_recovers() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let mut on_b = WsClient::connect(&b, "erin").await;
+    // Cut every instance's listening connection, as a network failure or a restart would.
+    let admin = sqlx::PgPool::connect(&std::env::var("TEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let db = a.state.config.database_url.rsplit('/').next().unwrap();
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND query LIKE 'LISTEN%') t",
+    )
+    .bind(db)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(cut, 2, "one listening connection per instance");
+    // Events sent meanwhile may be lost: the socket is closed as a slow reader would be.
+    assert_eq!(on_b.ended().await, Ended::Close(1013));
+
+    // The relay listens again: a new socket gets the next turn run on the other instance.
+    let mut again = WsClient::connect(&b, "erin").await;
+    let v = a.say("erin", "add a task to water plants", None).await;
+    let frames = again.until_done(1).await;
+    assert_eq!(frames[0]["thread"]["id"], v["conversation_id"]);
+}
+
+#[tokio::test]
+async fn a_thread_runs_one_turn_across_instances_and_cancel_reaches_it_anywhere() {
+    let Some((a, b)) = paced_instances(100).await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "fay").await;
+    let mut on_b = WsClient::connect(&b, "fay").await;
+    on_a.send(json!({"type": "message", "content": "hello there, how are you today?", "request_id": "m1"}))
+        .await;
+    let created = on_b.until(|f| f["type"] == "stream.delta").await;
+    let thread = created[0]["thread"]["id"].as_str().unwrap().to_string();
+
+    // The turn runs on A; a message on the same thread through B is refused.
+    let (status, body) = b
+        .chat(
+            "fay",
+            json!({"message": "and again", "conversation_id": thread}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_error(&body, "thread_busy");
+    on_b.send(
+        json!({"type": "message", "thread_id": thread, "content": "again", "request_id": "m2"}),
+    )
+    .await;
+    let refused = on_b.until(|f| f["type"] == "error").await;
+    assert_eq!(refused.last().unwrap()["code"], "thread_busy");
+    assert_eq!(refused.last().unwrap()["request_id"], "m2");
+
+    // Cancel, sent to B, stops the turn on A; both sockets see it end as cancelled.
+    on_b.send(json!({"type": "cancel", "thread_id": thread, "request_id": "c1"}))
+        .await;
+    for socket in [&mut on_a, &mut on_b] {
+        let frames = socket.until_done(1).await;
+        assert_eq!(frames.last().unwrap()["message"]["status"], "cancelled");
+        assert!(frames.iter().all(|f| f["type"] != "error"), "{frames:?}");
+    }
+
+    // The thread is free on every instance as soon as its last event is out.
+    let v = b
+        .chat(
+            "fay",
+            json!({"message": "add a task to pack", "conversation_id": thread}),
+        )
+        .await;
+    assert_eq!(v.0, 200, "{}", v.1);
+
+    // Nothing runs now: cancel through either instance is not_found.
+    on_a.send(json!({"type": "cancel", "thread_id": thread, "request_id": "c2"}))
+        .await;
+    let answer = on_a.until(|f| f["request_id"] == "c2").await;
+    assert_eq!(answer.last().unwrap()["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_instance_lapses() {
+    let Some((a, _b)) = two_instances().await else {
+        return;
+    };
+    let v = a.say("gus", "add a task to buy bread", None).await;
+    let thread = v["conversation_id"].as_str().unwrap().to_string();
+    let pool = sqlx::PgPool::connect(&a.state.config.database_url)
+        .await
+        .unwrap();
+    let claim = |age: &'static str| {
+        let (pool, thread) = (pool.clone(), thread.clone());
+        async move {
+            sqlx::query("DELETE FROM running_turns")
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(&format!(
+                "INSERT INTO running_turns (thread_id, user_id, instance, seen_at) \
+                 VALUES ($1::uuid, 'gus', gen_random_uuid(), now() - interval '{age}')"
+            ))
+            .bind(&thread)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    // An instance that refreshed its claim lately still runs the turn, as far as we know.
+    claim("5 seconds").await;
+    let (status, body) = a
+        .chat(
+            "gus",
+            json!({"message": "list tasks", "conversation_id": thread}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_error(&body, "thread_busy");
+    // One that stopped refreshing it a while ago has died: the thread is taken over.
+    claim("2 minutes").await;
+    let (status, body) = a
+        .chat(
+            "gus",
+            json!({"message": "list tasks", "conversation_id": thread}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM running_turns")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the finished turn freed its thread");
+}
