@@ -58,22 +58,11 @@ async fn a_socket_turn_streams_to_the_same_users_sockets_on_another_instance() {
     assert_eq!(tasks.len(), 1);
     assert!(b.tasks("bob").await.is_empty());
 
-    let metrics = b
-        .client()
-        .get(format!("{}/metrics", b.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let received = metrics
-        .lines()
-        .find(|l| l.starts_with("agentwire_relay_events_total{outcome=\"received\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .expect("relay counter exported");
-    assert!(received >= here.len() as u64, "{received}");
+    let received = common::metric(
+        &b.metrics().await,
+        "agentwire_relay_events_total{outcome=\"received\"}",
+    );
+    assert!(received >= here.len() as f64, "{received}");
 }
 
 #[tokio::test]

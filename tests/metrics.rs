@@ -4,13 +4,7 @@
 mod common;
 
 use common::ws::WsClient;
-use common::TestApp;
-
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
+use common::{metric as value, TestApp};
 
 #[tokio::test]
 async fn metrics_count_requests_sockets_and_turns() {
@@ -76,15 +70,7 @@ async fn metrics_count_requests_sockets_and_turns() {
     // The gauge falls when the socket's task ends.
     let mut open = 1.0;
     for _ in 0..100 {
-        let text = app
-            .client()
-            .get(format!("{}/metrics", app.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         open = value(&text, "agentwire_ws_sockets_open");
         if open == 0.0 {
             break;

@@ -155,6 +155,18 @@ impl TestApp {
         v["data"].as_array().unwrap().clone()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     /// Graceful stop: stops accepting, drains turns, closes the store.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -193,6 +205,13 @@ pub fn assert_error(body: &Value, code: &str) {
             .is_some_and(|m| !m.is_empty()),
         "body: {body}"
     );
+}
+
+/// The value of one series (`name` or `name{labels}`) in a `/metrics` text; 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// A fresh PostgreSQL database for one test, when `TEST_DATABASE_URL` is set.
