@@ -117,7 +117,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 
 /// Serves `state` on `listener` until `shutdown` resolves. Then: stop accepting, let running
 /// turns finish (up to the configured drain time, streaming to their sockets meanwhile), close
-/// every socket with 1001, wait for in-flight HTTP requests, and close the store.
+/// every socket with 1001, send the last events to the other instances, wait for in-flight
+/// HTTP requests, and close the store.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -144,6 +145,9 @@ pub async fn serve(
     state.closing.cancel();
     state.connections.close();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), state.connections.wait()).await;
+    // The last turns' events reach the other instances before the store closes.
+    state.relay_tasks.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), state.relay_tasks.wait()).await;
     match server.await {
         Ok(result) => result?,
         Err(e) => tracing::error!(error = %e, "server task failed"),

@@ -186,6 +186,10 @@ async fn mcp(config: Config, user: &str) -> Result<(), String> {
         .map_err(|e| format!("DATABASE_URL: {}", describe(&e)))?;
     let served =
         agentwire::transport::mcp::serve_stdio(state.chat.clone(), UserId::new(user)).await;
+    // Task changes made here reach the server instances' sockets before the store closes.
+    state.closing.cancel();
+    state.relay_tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), state.relay_tasks.wait()).await;
     state.store.close().await;
     served.map_err(|e| format!("mcp: {e}"))
 }

@@ -28,6 +28,9 @@ pub struct AppState {
     pub closing: CancellationToken,
     /// Every open socket's task, so shutdown can wait for them to say goodbye.
     pub connections: TaskTracker,
+    /// The tasks that link this instance to the others (see `relay`), so shutdown can let the
+    /// last events reach them before the store closes.
+    pub relay_tasks: TaskTracker,
 }
 
 impl AppState {
@@ -39,7 +42,8 @@ impl AppState {
         let state = Self::with_store(config, store);
         if let (true, Some(db)) = (multi, state.store.relay_db()) {
             let (hub, chat) = (state.hub.clone(), state.chat.clone());
-            crate::relay::start(db, hub, chat, state.closing.clone()).await?;
+            let tasks = &state.relay_tasks;
+            crate::relay::start(db, hub, chat, state.closing.clone(), tasks).await?;
         }
         Ok(state)
     }
@@ -76,6 +80,7 @@ impl AppState {
             started: Instant::now(),
             closing: CancellationToken::new(),
             connections: TaskTracker::new(),
+            relay_tasks: TaskTracker::new(),
         }
     }
 }

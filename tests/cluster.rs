@@ -245,3 +245,22 @@ async fn a_claim_left_by_a_dead_instance_lapses() {
         .unwrap();
     assert_eq!(left, 0, "the finished turn freed its thread");
 }
+
+#[tokio::test]
+async fn an_instance_that_shuts_down_sends_its_last_turns_events_first() {
+    let Some((a, b)) = paced_instances(40).await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "hal").await;
+    let mut on_b = WsClient::connect(&b, "hal").await;
+    on_a.send(json!({"type": "message", "content": "hello, what can you do for me today?", "request_id": "h1"}))
+        .await;
+    on_b.until(|f| f["type"] == "stream.delta").await;
+    // A drains its running turn, then stops; B's socket still sees the turn end.
+    a.stop().await;
+    let rest = on_b.until_done(1).await;
+    let done = rest.last().unwrap();
+    assert_eq!(done["message"]["status"], "completed");
+    assert!(!done["message"]["content"].as_str().unwrap().is_empty());
+    assert_eq!(on_a.ended().await, Ended::Close(1001));
+}

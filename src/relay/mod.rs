@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::chat::cluster::{CancelRequest, Cluster};
@@ -52,8 +53,15 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Joins this instance to the others on `db`: from now on `hub`'s events reach every instance
 /// listening on the same database and theirs reach it, and `chat` claims threads and cancels
-/// turns across instances. The tasks end when `stop` is cancelled or the store closes.
-pub async fn start(db: RelayDb, hub: Hub, chat: Chat, stop: CancellationToken) -> Result<()> {
+/// turns across instances. The tasks run on `tasks` and end when `stop` is cancelled (the
+/// sender once it has sent what was published before) or the store closes.
+pub async fn start(
+    db: RelayDb,
+    hub: Hub,
+    chat: Chat,
+    stop: CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<()> {
     let origin = Uuid::new_v4();
     // Listen before publishing anything: nothing sent after start is missed.
     let listener = db.listen().await?;
@@ -63,9 +71,9 @@ pub async fn start(db: RelayDb, hub: Hub, chat: Chat, stop: CancellationToken) -
         return Ok(());
     }
     chat.join_cluster(Cluster::new(db.clone(), origin));
-    tokio::spawn(send(db.clone(), rx, dropped, origin, stop.clone()));
-    tokio::spawn(keep_alive(db.clone(), origin, stop.clone()));
-    tokio::spawn(receive(db, listener, hub, chat, origin, stop));
+    tasks.spawn(send(db.clone(), rx, dropped, origin, stop.clone()));
+    tasks.spawn(keep_alive(db.clone(), origin, stop.clone()));
+    tasks.spawn(receive(db, listener, hub, chat, origin, stop));
     tracing::info!(%origin, "joined the instances on this database");
     Ok(())
 }
