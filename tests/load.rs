@@ -308,3 +308,45 @@ async fn a_split_run_merges_every_process() {
     assert_eq!(s.deltas, DELTAS * s.turns.completed);
     assert_eq!(s.latency["done"].count, s.turns.completed);
 }
+
+#[tokio::test]
+async fn chat_times_each_turn_on_a_twin_socket_of_another_instance() {
+    let Some(url) = common::fresh_postgres().await else {
+        eprintln!("TEST_DATABASE_URL not set: skipping the two-instance load run");
+        return;
+    };
+    let bench = |c: &mut agentwire::Config| {
+        c.bench_agent = Some(BenchAgentConfig {
+            deltas: DELTAS as u32,
+            delay: Duration::from_millis(1),
+        })
+    };
+    let a = TestApp::spawn_on_with(&url, bench).await;
+    let b = TestApp::spawn_on_with(&url, bench).await;
+    let s = load(
+        &a,
+        &[
+            "chat",
+            "--connections",
+            "4",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+            "--watch-url",
+            &b.url,
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert!(s.turns.completed >= 20, "{s:?}");
+    // Every turn run on A was seen to its end on B, by the same user's twin socket.
+    assert_eq!(s.latency["watch_connect"].count, 4);
+    for name in ["watch_first_delta", "watch_done"] {
+        assert_eq!(s.latency[name].count, s.turns.completed, "{name}: {s:?}");
+    }
+    // The twin's deltas are not counted as the sockets' own.
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+}

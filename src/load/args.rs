@@ -124,6 +124,11 @@ pub struct ChatArgs {
     /// The message text.
     #[arg(long, default_value = "hello")]
     pub message: String,
+    /// Another instance on the same database: each socket gets a twin there, for the same
+    /// user, timing when its turns' first delta and end arrive there (`watch_first_delta`,
+    /// `watch_done`).
+    #[arg(long)]
+    pub watch_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

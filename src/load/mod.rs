@@ -13,6 +13,7 @@ mod client;
 mod http;
 pub mod report;
 mod split;
+mod watch;
 mod ws;
 
 use std::io::IsTerminal;
@@ -135,8 +136,23 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
             ws::storm(target, counters.clone(), a.connections, a.concurrency).await
         }
         Scenario::Chat(a) => {
+            let watch = match &a.watch_url {
+                None => None,
+                Some(url) => Some(Arc::new(
+                    client::Target::new(
+                        url,
+                        &common.secret,
+                        scenario.users(),
+                        common.user_offset,
+                        Duration::from_secs(24 * 3600),
+                        common.source_ips.clone(),
+                    )
+                    .await?,
+                )),
+            };
             connected();
             let plan = ws::ChatPlan {
+                watch,
                 connections: a.connections,
                 ramp: a.ramp,
                 interval: a.interval,

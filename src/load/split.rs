@@ -161,6 +161,9 @@ fn argv(
                 humantime::format_duration(s.duration).to_string(),
             );
             push("message", s.message.clone());
+            if let Some(url) = &s.watch_url {
+                push("watch-url", url.clone());
+            }
             if s.poisson {
                 a.push("--poisson".into());
             }
@@ -229,6 +232,8 @@ mod tests {
             "--poisson",
             "--interval",
             "1500ms",
+            "--watch-url",
+            "http://127.0.0.1:9",
         ])
         .unwrap();
         let args = argv(&parent.scenario, 1, 3, 3, 0, 4);
@@ -243,6 +248,7 @@ mod tests {
         assert_eq!(c.common.procs, 1);
         assert_eq!(c.common.user_offset, 4);
         assert_eq!(c.interval, Duration::from_millis(1500));
+        assert_eq!(c.watch_url.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(
             c.common.source_ips,
             vec!["127.0.0.3".parse::<std::net::IpAddr>().unwrap()]

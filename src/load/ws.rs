@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{rss_kib, Frame, Socket, Target};
 use super::report::{Counters, ServerMemory};
+use super::watch::{Watched, Watcher};
 
 /// How long in-flight turns may take to finish once sending has stopped.
 const GRACE: Duration = Duration::from_secs(30);
@@ -36,7 +37,7 @@ fn ramp_at(start: Instant, i: usize, ramp: u32) -> Instant {
 
 /// Closes politely (close frame, wait for the server's) so the server closes TCP first and
 /// the client's ports do not pile up in TIME_WAIT.
-async fn close(mut ws: Socket) {
+pub(super) async fn close(mut ws: Socket) {
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = ws.close(None).await;
         while let Some(Ok(_)) = ws.next().await {}
@@ -152,7 +153,7 @@ pub async fn storm(
 }
 
 /// How `chat` paces each socket's turns.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChatPlan {
     pub connections: usize,
     pub ramp: u32,
@@ -163,6 +164,8 @@ pub struct ChatPlan {
     /// How long turns are sent for, once every socket is connected.
     pub duration: Duration,
     pub message: String,
+    /// Another instance where each socket has a twin for the same user (see [`Watcher`]).
+    pub watch: Option<Arc<Target>>,
 }
 
 /// Opens `plan.connections` sockets; once all are open, each sends a `message` every
@@ -189,10 +192,20 @@ pub async fn chat(target: Arc<Target>, c: Arc<Counters>, plan: ChatPlan) -> Dura
                 }
                 Err(code) => return c.connect_failed(&code),
             };
+            let Ok(watcher) = Watcher::connect(plan.watch.as_deref(), i, &c).await else {
+                return;
+            };
             let Ok(begin) = go.wait_for(Option::is_some).await.map(|b| b.expect("set")) else {
                 return;
             };
-            Talker::new(i, ws, c, plan).run(begin, stop).await;
+            let mut talker = Talker::new(i, ws, c, plan);
+            match watcher {
+                None => talker.run(begin, stop).await,
+                Some(watcher) => {
+                    talker.watched = Some(watcher.watched.clone());
+                    watcher.watch_while(talker.run(begin, stop)).await;
+                }
+            }
         });
     }
     all_attempted(&c, plan.connections).await;
@@ -229,6 +242,8 @@ struct Talker {
     thread_id: Option<String>,
     sent: u64,
     rng: u64,
+    /// The twin's list of turns to time, when the socket has one.
+    watched: Option<Watched>,
 }
 
 impl Talker {
@@ -242,6 +257,7 @@ impl Talker {
             thread_id: None,
             sent: 0,
             rng: seed | 1,
+            watched: None,
         }
     }
 
@@ -334,8 +350,13 @@ impl Talker {
             .await
             .ok()?;
         Counters::add(&self.c.turns_sent);
+        let suffix = format!(",\"request_id\":\"{request_id}\"}}");
+        if let Some(w) = &self.watched {
+            let mut w = w.lock().expect("not poisoned");
+            w.push((request_id.clone(), suffix.clone(), sent_at, false));
+        }
         Some(InFlight {
-            suffix: format!(",\"request_id\":\"{request_id}\"}}"),
+            suffix,
             request_id,
             sent_at,
             added: false,
@@ -385,4 +406,4 @@ impl Talker {
 }
 
 /// How every `stream.delta` frame begins (the server writes `type` first).
-const DELTA_PREFIX: &str = "{\"type\":\"stream.delta\"";
+pub(super) const DELTA_PREFIX: &str = "{\"type\":\"stream.delta\"";
