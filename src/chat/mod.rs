@@ -182,21 +182,20 @@ impl Chat {
             None => None,
         };
         let cancel = inner.kill.child_token();
-        let (conversation, created, has_notes, guard) = match existing {
+        let (conversation, created, has_notes, (guard, claim)) = match existing {
             Some((c, has_notes)) => {
-                let guard = self.claim(c.id, &req.user, cancel.clone()).await?;
-                (c, false, has_notes, guard)
+                let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
+                (c, false, has_notes, claimed)
             }
             None => {
                 let c = inner
                     .store
                     .create_conversation(&req.user, Some(&title_from(&content)), &metadata)
                     .await?;
-                let guard = self.claim(c.id, &req.user, cancel.clone()).await?;
-                (c, true, false, guard)
+                let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
+                (c, true, false, claimed)
             }
         };
-        let (guard, claim) = guard;
         let thread_id = conversation.id;
         let user_message = inner
             .store

@@ -16,9 +16,18 @@ use super::ws::{close, DELTA_PREFIX};
 /// How long a twin keeps reading after its socket's last turn ended.
 const WATCH_TAIL: Duration = Duration::from_millis(500);
 
-/// Turns a socket sent that its twin has not yet seen end: request id, how its deltas end,
-/// when it was sent, whether the twin saw its first delta.
-pub(super) type Watched = Arc<std::sync::Mutex<Vec<(String, String, Instant, bool)>>>;
+/// A turn a socket sent that its twin has not yet seen end.
+pub(super) struct WatchedTurn {
+    pub request_id: String,
+    /// How the turn's deltas end (see the socket's own `InFlight`).
+    pub suffix: String,
+    pub sent_at: Instant,
+    /// Whether the twin saw its first delta.
+    pub first_delta: bool,
+}
+
+/// The turns a socket and its twin share.
+pub(super) type Watched = Arc<std::sync::Mutex<Vec<WatchedTurn>>>;
 
 /// A socket's twin on another instance: times the socket's turns as they arrive there.
 pub(super) struct Watcher {
@@ -87,10 +96,10 @@ impl Watcher {
         if text.starts_with(DELTA_PREFIX) {
             if let Some(turn) = watched
                 .iter_mut()
-                .find(|(_, suffix, _, first)| !*first && text.ends_with(suffix.as_str()))
+                .find(|t| !t.first_delta && text.ends_with(t.suffix.as_str()))
             {
-                turn.3 = true;
-                self.c.record("watch_first_delta", turn.2.elapsed());
+                turn.first_delta = true;
+                self.c.record("watch_first_delta", turn.sent_at.elapsed());
             }
             return;
         }
@@ -99,9 +108,9 @@ impl Watcher {
             return;
         }
         let Some(id) = frame.request_id else { return };
-        if let Some(at) = watched.iter().position(|(r, ..)| *r == id) {
-            let (_, _, sent_at, _) = watched.remove(at);
-            self.c.record("watch_done", sent_at.elapsed());
+        if let Some(at) = watched.iter().position(|t| t.request_id == id) {
+            let turn = watched.remove(at);
+            self.c.record("watch_done", turn.sent_at.elapsed());
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{rss_kib, Frame, Socket, Target};
 use super::report::{Counters, ServerMemory};
-use super::watch::{Watched, Watcher};
+use super::watch::{Watched, WatchedTurn, Watcher};
 
 /// How long in-flight turns may take to finish once sending has stopped.
 const GRACE: Duration = Duration::from_secs(30);
@@ -353,7 +353,12 @@ impl Talker {
         let suffix = format!(",\"request_id\":\"{request_id}\"}}");
         if let Some(w) = &self.watched {
             let mut w = w.lock().expect("not poisoned");
-            w.push((request_id.clone(), suffix.clone(), sent_at, false));
+            w.push(WatchedTurn {
+                request_id: request_id.clone(),
+                suffix: suffix.clone(),
+                sent_at,
+                first_delta: false,
+            });
         }
         Some(InFlight {
             suffix,
