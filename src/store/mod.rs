@@ -10,6 +10,8 @@ mod cursor;
 mod items;
 mod postgres;
 mod postgres_items;
+#[cfg(test)]
+mod postgres_plans;
 pub mod relay_db;
 mod sqlite;
 mod sqlite_checkpoint;

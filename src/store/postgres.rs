@@ -2,7 +2,8 @@
 //!
 //! Native types throughout: UUID, TIMESTAMPTZ (microsecond precision), JSONB, DATE, BOOLEAN.
 //! Functions here are called only through `Store`, receive already-validated input and must
-//! not validate or build cursors. Every user-data query filters by `user_id`.
+//! not validate or build cursors. Every user-data query filters by `user_id`, on the row or
+//! on the conversation it belongs to.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -24,6 +25,26 @@ pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_a
 pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
+
+/// A thread's messages after seq `$3`, oldest first; `$1` the conversation, `$2` its owner.
+///
+/// Ownership is checked on the conversation, not on `messages.user_id`: the planner takes the
+/// two conditions on messages as independent, when the thread fixes its user, so it expected
+/// a handful of rows, read the whole thread with a bitmap scan and sorted it. That made every
+/// turn's history read grow with the thread (1.5 ms at 500 messages). Conditioned on the
+/// conversation alone, the rows come straight off the `(conversation_id, seq)` index, and the
+/// owner check runs once. The plan is checked in this file's tests, generic and custom.
+pub(super) const THREAD_PAGE: &str = "SELECT id, conversation_id, seq, role, content, tool_calls, \
+     status, usage, created_at FROM messages WHERE conversation_id = $1 AND seq > $3 \
+     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2) \
+     ORDER BY seq";
+
+/// A thread's messages, newest first; `$1` the conversation, `$2` its owner (see
+/// [`THREAD_PAGE`] for why the owner is checked on the conversation).
+pub(super) const THREAD_NEWEST: &str = "SELECT id, conversation_id, seq, role, content, \
+     tool_calls, status, usage, created_at FROM messages WHERE conversation_id = $1 \
+     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2) \
+     ORDER BY seq DESC";
 
 pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
     // sqlx already pings each connection when it comes back to the pool; a second ping when it
@@ -251,11 +272,7 @@ pub(super) async fn list_messages(
     after_seq: i64,
     fetch: i64,
 ) -> Result<Vec<Message>> {
-    let sql = format!(
-        "SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND user_id = $2 \
-         AND seq > $3 ORDER BY seq LIMIT $4"
-    );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&format!("{THREAD_PAGE} LIMIT $4"))
         .bind(id.0)
         .bind(user.as_str())
         .bind(after_seq)
@@ -272,11 +289,7 @@ pub(super) async fn recent_messages(
     limit: i64,
 ) -> Result<Vec<Message>> {
     // Newest first straight off the (conversation_id, seq) index, turned round here: no sort.
-    let sql = format!(
-        "SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND user_id = $2 \
-         ORDER BY seq DESC LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&format!("{THREAD_NEWEST} LIMIT $3"))
         .bind(id.0)
         .bind(user.as_str())
         .bind(limit)
