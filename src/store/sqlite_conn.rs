@@ -20,8 +20,10 @@
 //! the database file and syncing both, which takes milliseconds. Left automatic it would run
 //! inside whichever write crossed the threshold, stalling that caller's thread (and every task
 //! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
-//! with a connection of its own (`sqlite_checkpoint`) runs a passive checkpoint, which never blocks the writer, every
-//! [`CHECKPOINT_EVERY`] changed rows. The rest is folded in when the store closes.
+//! with a connection of its own (`sqlite_checkpoint`) runs passive checkpoints, which never
+//! block the writer, by rows changed and by time. When the WAL has grown long all the same,
+//! the store holds its connection for one checkpoint that copies every frame, so the WAL starts
+//! over ([`reset_wal`]). The rest is folded in when the store closes.
 //!
 //! Message appends, two per turn, are most of the writes, and each commit writes every page
 //! it touched to the WAL: the message table, its indexes and the conversation row, the same
@@ -31,7 +33,7 @@
 //! is a task of its own so that a caller that goes away cannot cut a group short, and it runs
 //! on the runtime's threads, so a group costs one task wake-up, not a thread switch.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -39,17 +41,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::sqlite_checkpoint::Checkpointer;
+use super::sqlite_checkpoint::{Checkpointer, Policy};
 use super::sqlite_url::Location;
 use crate::error::{Error, Result};
 use crate::model::{Message, NewMessage, UserId};
 
-/// Rows changed between two checkpoints the main connection asks for; about 1,000 WAL pages
-/// (SQLite's own automatic threshold) for the store's writes.
-const CHECKPOINT_EVERY: u64 = 256;
-
 /// How long either connection waits on a lock held by the other before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a WAL reset that another connection's reader prevented waits before the next try.
+const RESET_RETRY: Duration = Duration::from_secs(10);
 
 /// Distinct statements kept prepared; the store has about forty.
 const STATEMENT_CACHE: usize = 64;
@@ -65,6 +66,9 @@ struct Shared {
     /// `total_changes` when the checkpointer was last asked to run.
     checkpointed_at: AtomicU64,
     checkpointer: Mutex<Option<Checkpointer>>,
+    policy: Policy,
+    /// A [`reset_wal`] is under way (or waiting out a failed one).
+    resetting: AtomicBool,
     appends: Mutex<Appends>,
 }
 
@@ -87,6 +91,11 @@ impl Conn {
     /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
     /// starts its checkpointer.
     pub fn open(location: &Location) -> Result<Self> {
+        Self::open_with(location, Policy::default())
+    }
+
+    /// `open`, checkpointing by `policy`.
+    pub fn open_with(location: &Location, policy: Policy) -> Result<Self> {
         let (conn, checkpointer) = match location {
             Location::Memory => (Connection::open_in_memory()?, None),
             Location::File { path, create } => {
@@ -103,8 +112,14 @@ impl Conn {
                         "SQLite refused the WAL journal (it kept `{mode}`)"
                     )));
                 }
-                conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
-                (conn, Some(Checkpointer::start(path, BUSY_TIMEOUT)?))
+                // This connection is the writer, so it is the one that starts the WAL over;
+                // the file is then cut back to the length at which that happens.
+                let page: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+                let limit = page * i64::from(policy.reset_frames);
+                conn.execute_batch(&format!(
+                    "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {limit};"
+                ))?;
+                (conn, Some(Checkpointer::start(path, BUSY_TIMEOUT, policy)?))
             }
         };
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
@@ -113,6 +128,8 @@ impl Conn {
             checkpointed_at: AtomicU64::new(conn.total_changes()),
             conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
             checkpointer: Mutex::new(checkpointer),
+            policy,
+            resetting: AtomicBool::new(false),
             appends: Mutex::default(),
         })))
     }
@@ -165,17 +182,23 @@ impl Conn {
         self.finish(result, &guard)
     }
 
-    /// Asks for a checkpoint once enough rows changed since the last one.
+    /// Asks for a checkpoint once enough rows changed since the last one, and has the WAL
+    /// started over once it grew too long.
     fn finish<T>(&self, result: Result<T>, conn: &Option<Connection>) -> Result<T> {
         let Some(changes) = conn.as_ref().map(Connection::total_changes) else {
             return result;
         };
+        let checkpointer = lock(&self.0.checkpointer);
+        let Some(checkpointer) = checkpointer.as_ref() else {
+            return result;
+        };
         let last = self.0.checkpointed_at.load(Ordering::Relaxed);
-        if changes.wrapping_sub(last) >= CHECKPOINT_EVERY {
+        if changes.wrapping_sub(last) >= self.0.policy.rows {
             self.0.checkpointed_at.store(changes, Ordering::Relaxed);
-            if let Some(c) = lock(&self.0.checkpointer).as_ref() {
-                c.request();
-            }
+            checkpointer.request();
+        }
+        if checkpointer.take_oversized() && !self.0.resetting.swap(true, Ordering::AcqRel) {
+            tokio::spawn(reset_wal(self.clone()));
         }
         result
     }
@@ -197,6 +220,35 @@ impl Conn {
         });
         let _ = closed.await;
     }
+}
+
+/// Holds the connection while a checkpoint copies every frame of the WAL back, so that the
+/// next write starts the WAL over. Statements wait for the lock meanwhile (their tasks park);
+/// the checkpointer has kept up until now, so only the frames since its last run remain.
+async fn reset_wal(conn: Conn) {
+    // A checkpoint first with writes going on: it leaves little for the one that holds them.
+    let first = lock(&conn.0.checkpointer)
+        .as_ref()
+        .and_then(Checkpointer::complete);
+    if let Some(first) = first {
+        let _ = first.await;
+    }
+    let writes_held = conn.0.conn.lock().await;
+    let done = lock(&conn.0.checkpointer)
+        .as_ref()
+        .and_then(Checkpointer::complete);
+    let copied_all = match done {
+        Some(done) => done.await.unwrap_or(true),
+        None => true,
+    };
+    drop(writes_held);
+    if !copied_all {
+        // Another connection reads an old snapshot of the WAL; holding our writes again at
+        // once would not help, so the next try waits.
+        tracing::debug!("the WAL could not be copied back whole; trying again later");
+        tokio::time::sleep(RESET_RETRY).await;
+    }
+    conn.0.resetting.store(false, Ordering::Release);
 }
 
 /// Commits queued appends, a group at a time, until none is left.
@@ -342,34 +394,119 @@ mod tests {
         assert!(matches!(closed, Err(Error::Internal(_))), "{closed:?}");
     }
 
-    #[tokio::test]
-    async fn checkpoints_fold_the_wal_back_and_close_removes_it() {
+    /// A file database in a temporary directory, checkpointed by `policy`, with a table `t`.
+    async fn file_db(policy: Policy) -> (tempfile::TempDir, Conn, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let conn = Conn::open(&Location::File {
+        let location = Location::File {
             path: path.clone(),
             create: true,
-        })
-        .unwrap();
+        };
+        let conn = Conn::open_with(&location, policy).unwrap();
         conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
             .await
             .unwrap();
-        let wal = dir.path().join("c.db-wal");
-        for _ in 0..CHECKPOINT_EVERY * 2 {
+        (dir, conn, path)
+    }
+
+    fn len(path: &std::path::Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Waits up to ten seconds for `done`.
+    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn checkpoints_fold_the_wal_back_and_close_removes_it() {
+        let policy = Policy {
+            rows: 64,
+            interval: Duration::from_secs(3600),
+            reset_frames: 1 << 20,
+        };
+        let (dir, conn, path) = file_db(policy).await;
+        for _ in 0..policy.rows * 2 {
             conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(2000))", [])?))
                 .await
                 .unwrap();
         }
         // The checkpointer copies the log into the database file, which grows to hold it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::fs::metadata(&path).unwrap().len() < 2000 * CHECKPOINT_EVERY {
-            assert!(std::time::Instant::now() < deadline, "no checkpoint ran");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually("no checkpoint ran", || len(&path) >= 2000 * policy.rows).await;
         conn.close().await;
-        assert!(!wal.exists(), "closing left the WAL behind");
+        assert!(
+            !dir.path().join("c.db-wal").exists(),
+            "closing left the WAL behind"
+        );
         let Err(Error::Internal(_)) = conn.run(|_| Ok(())).await else {
             panic!("a closed store still answered")
         };
+    }
+
+    #[tokio::test]
+    async fn a_quiet_database_is_checkpointed_within_the_interval() {
+        let policy = Policy {
+            rows: u64::MAX,
+            interval: Duration::from_millis(50),
+            reset_frames: 1 << 20,
+        };
+        let (_dir, conn, path) = file_db(policy).await;
+        conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(100000))", [])?))
+            .await
+            .unwrap();
+        // One row changed, far below `rows`: only the interval brings the checkpoint.
+        eventually("the write was never checkpointed", || len(&path) >= 100_000).await;
+        conn.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_wal_starts_over_under_steady_writes() {
+        let policy = Policy {
+            rows: 16,
+            interval: Duration::from_secs(1),
+            reset_frames: 256,
+        };
+        let (dir, conn, _path) = file_db(policy).await;
+        let wal = dir.path().join("c.db-wal");
+        // Writers that never pause, so the checkpointer always runs beside a write: about 60
+        // times the reset length of WAL frames (a row is about one 4 KiB page, and so is each
+        // page it touches).
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    for _ in 0..1_250 {
+                        conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(3000))", [])?))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut longest = 0;
+        while !writers.iter().all(|w| w.is_finished()) {
+            longest = longest.max(len(&wal));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        // Without the resets the WAL holds every frame written: about 60 MB here. With them it
+        // passes the reset length only by what the writers add while a reset is under way.
+        let bound = 20 * 4096 * u64::from(policy.reset_frames);
+        assert!(
+            longest < bound,
+            "the WAL grew to {longest} bytes (bound {bound})"
+        );
+        let rows: i64 = conn
+            .run(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(rows, 5_000);
+        conn.close().await;
     }
 }
