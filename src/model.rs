@@ -199,6 +199,9 @@ pub struct NewMessage {
     pub tool_calls: Vec<ToolCall>,
     pub status: MessageStatus,
     pub usage: Option<Usage>,
+    /// ChatKit's shape of the message (content parts, attachments, quoted text, inference
+    /// options), stored with it in the same write.
+    pub details: Option<serde_json::Value>,
 }
 
 /// Task priority.

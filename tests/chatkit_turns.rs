@@ -1,6 +1,6 @@
 //! ChatKit turns over HTTP: how a streamed answer runs and ends. Covers retry, stop as a
-//! disconnect that keeps the partial answer, a second stream on a busy thread, a failure in the
-//! middle of an answer, and deleting a thread while its turn runs.
+//! disconnect that keeps the partial answer (and the user message whole), a second stream on a
+//! busy thread, a failure in the middle of an answer, and deleting a thread while its turn runs.
 
 mod common;
 
@@ -125,6 +125,32 @@ async fn disconnect_cancels_the_turn_and_keeps_the_partial_answer() {
         .iter()
         .all(|i| i["type"] != "sdk_hidden_context" && i["type"] != "hidden_context_item"));
     wait_idle(&app).await;
+}
+
+#[tokio::test]
+async fn a_user_message_keeps_its_shape_when_the_client_hangs_up_at_once() {
+    let app = TestApp::spawn_with(|c| c.offline_delta_delay = Duration::from_millis(50)).await;
+    let mut input = text_input("show my tasks");
+    input["quoted_text"] = json!("the line I quoted");
+    let r = app
+        .post("/api/chatkit", "alice")
+        .json(&json!({"type": "threads.create", "params": {"input": input}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Gone before reading a single event: the turn is stopped, but what the user sent is
+    // already stored, whole.
+    drop(r);
+    wait_idle(&app).await;
+    let threads = ck(&app, "alice", json!({"type": "threads.list", "params": {}})).await;
+    let threads = threads.json();
+    let thread = threads["data"][0]["id"].as_str().unwrap().to_string();
+    let page = items(&app, "alice", &thread, json!({"order": "asc"})).await;
+    let first = &page["data"][0];
+    assert_eq!(first["type"], "user_message", "{page}");
+    assert_eq!(first["quoted_text"], "the line I quoted", "{first}");
+    assert_eq!(first["content"][0]["text"], "show my tasks", "{first}");
 }
 
 #[tokio::test]

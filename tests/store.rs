@@ -121,6 +121,8 @@ mod conversations;
 mod items;
 #[path = "store/tasks.rs"]
 mod tasks;
+#[path = "store/turns.rs"]
+mod turns;
 
 fn alice() -> UserId {
     UserId::new("alice")
@@ -154,6 +156,7 @@ fn msg(conversation_id: ThreadId, content: &str) -> NewMessage {
         tool_calls: vec![],
         status: MessageStatus::Completed,
         usage: None,
+        details: None,
     }
 }
 

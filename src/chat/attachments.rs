@@ -4,7 +4,7 @@
 
 use super::Chat;
 use crate::error::{Error, Result};
-use crate::model::{Attachment, AttachmentId, NewAttachment, ThreadId, UserId};
+use crate::model::{Attachment, AttachmentId, NewAttachment, UserId};
 
 /// Longest attachment file name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -87,16 +87,5 @@ impl Chat {
             out.push(a);
         }
         Ok(out)
-    }
-
-    /// Marks attachments (already checked with [`Chat::attachments_for_message`]) as used in
-    /// thread `id`; deleting the thread deletes them.
-    pub async fn assign_attachments(
-        &self,
-        user: &UserId,
-        ids: &[AttachmentId],
-        id: ThreadId,
-    ) -> Result<()> {
-        self.inner.store.assign_attachments(user, ids, id).await
     }
 }

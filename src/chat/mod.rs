@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::agent::{Agent, Language};
 use crate::error::{Error, Result};
 use crate::hub::Hub;
-use crate::model::{MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
+use crate::model::{AttachmentId, MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
 use event::Event;
@@ -54,6 +54,11 @@ pub struct TurnRequest {
     pub metadata: Value,
     /// Echoed on every event the turn emits.
     pub request_id: Option<String>,
+    /// ChatKit's shape of the user message, stored with it in the same write.
+    pub details: Option<Value>,
+    /// Uploaded attachments the message uses (checked with [`Chat::attachments_for_message`]);
+    /// they join the thread before the turn runs.
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// A running turn: its ids and the stream of its events. Dropping a `Turn` does not stop the
@@ -182,36 +187,41 @@ impl Chat {
             None => None,
         };
         let cancel = inner.kill.child_token();
-        let (conversation, created, has_notes, (guard, claim)) = match existing {
+        let message = NewMessage {
+            id: MessageId::new(),
+            conversation_id: existing.as_ref().map_or_else(ThreadId::new, |(c, _)| c.id),
+            role: Role::User,
+            content: content.clone(),
+            tool_calls: Vec::new(),
+            status: MessageStatus::Completed,
+            usage: None,
+            details: req.details,
+        };
+        let (conversation, created, has_notes, user_message, (guard, claim)) = match existing {
             Some((c, has_notes)) => {
                 let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
-                (c, false, has_notes, claimed)
+                let m = inner.store.append_message(&req.user, &message).await?;
+                (c, false, has_notes, m, claimed)
             }
             None => {
-                let c = inner
+                // One write for the thread and its first message. Nobody can know the new id
+                // before the turn announces it, so claiming it afterwards is safe.
+                let title = title_from(&content);
+                let (c, m) = inner
                     .store
-                    .create_conversation(&req.user, Some(&title_from(&content)), &metadata)
+                    .start_conversation(&req.user, Some(&title), &metadata, &message)
                     .await?;
                 let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
-                (c, true, false, claimed)
+                (c, true, false, m, claimed)
             }
         };
+        if !req.attachments.is_empty() {
+            inner
+                .store
+                .assign_attachments(&req.user, &req.attachments, conversation.id)
+                .await?;
+        }
         let thread_id = conversation.id;
-        let user_message = inner
-            .store
-            .append_message(
-                &req.user,
-                &NewMessage {
-                    id: MessageId::new(),
-                    conversation_id: conversation.id,
-                    role: Role::User,
-                    content: content.clone(),
-                    tool_calls: Vec::new(),
-                    status: MessageStatus::Completed,
-                    usage: None,
-                },
-            )
-            .await?;
 
         let language = metadata
             .get("language")

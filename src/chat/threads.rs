@@ -130,19 +130,6 @@ impl Chat {
         self.inner.store.feedback(user, id).await
     }
 
-    /// Stores the client-facing details of one of the user's messages.
-    pub async fn set_message_details(
-        &self,
-        user: &UserId,
-        message: MessageId,
-        data: &Value,
-    ) -> Result<()> {
-        self.inner
-            .store
-            .set_message_details(user, message, data)
-            .await
-    }
-
     /// The details of a thread's messages that have some.
     pub async fn message_details(
         &self,
@@ -311,6 +298,7 @@ impl Chat {
                     tool_calls: Vec::new(),
                     status: MessageStatus::Completed,
                     usage: None,
+                    details: None,
                 },
             )
             .await?;

@@ -248,6 +248,7 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
         tool_calls: draft.tool_calls,
         status,
         usage,
+        details: None,
     };
     let saved = inner.store.append_message(&job.user, &message).await;
     job.release().await;

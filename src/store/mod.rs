@@ -132,20 +132,36 @@ impl Store {
         title: Option<&str>,
         metadata: &serde_json::Value,
     ) -> Result<Conversation> {
-        // Callers derive titles from message text, which may start with a blank line.
-        let title = title.filter(|t| !t.trim().is_empty());
-        let title = title.map(valid_title).transpose()?;
-        let now = now();
-        let conversation = Conversation {
-            id: ThreadId::new(),
-            user_id: user.clone(),
-            title,
-            created_at: now,
-            updated_at: now,
-            metadata: metadata.clone(),
-        };
+        let conversation = new_conversation(ThreadId::new(), user, title, metadata, now())?;
         dispatch!(self.create_conversation(&conversation))?;
         Ok(conversation)
+    }
+
+    /// Creates a conversation with its first message in one write, so that no crash leaves a
+    /// conversation without the message that started it (nor that message without its
+    /// details). The conversation takes `first.conversation_id` as its id; title and metadata
+    /// are as for [`Store::create_conversation`], the message as for
+    /// [`Store::append_message`] (its `seq` is 1).
+    pub async fn start_conversation(
+        &self,
+        user: &UserId,
+        title: Option<&str>,
+        metadata: &serde_json::Value,
+        first: &NewMessage,
+    ) -> Result<(Conversation, Message)> {
+        appendable(first)?;
+        let now = now();
+        let conversation = new_conversation(first.conversation_id, user, title, metadata, now)?;
+        let message = match &self.0 {
+            Backend::Sqlite(conn) => {
+                conn.append_new(user, conversation.clone(), first, now)
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                postgres::start_conversation(pool, &conversation, first, now).await?
+            }
+        };
+        Ok((conversation, message))
     }
 
     /// The conversation, or `None` when it is missing or owned by someone else.
@@ -191,15 +207,12 @@ impl Store {
     }
 
     /// Appends a message in one transaction: checks ownership, bumps the conversation's
-    /// `updated_at`, allocates the next `seq` (1, 2, 3, …) and inserts the row.
-    /// `Error::NotFound("conversation")` when missing or not owned; a failure writes nothing.
-    /// `InProgress` is a streaming-only status and is refused with `Error::Internal`.
+    /// `updated_at`, allocates the next `seq` (1, 2, 3, …), inserts the row and stores its
+    /// `details`, if any. `Error::NotFound("conversation")` when missing or not owned; a
+    /// failure writes nothing. `InProgress` is a streaming-only status and is refused with
+    /// `Error::Internal`.
     pub async fn append_message(&self, user: &UserId, msg: &NewMessage) -> Result<Message> {
-        if msg.status == MessageStatus::InProgress {
-            return Err(Error::Internal(
-                "an in-progress message cannot be stored".into(),
-            ));
-        }
+        appendable(msg)?;
         match &self.0 {
             Backend::Sqlite(conn) => conn.append(user, msg, now()).await,
             Backend::Postgres(pool) => postgres::append_message(pool, user, msg, now()).await,
@@ -300,6 +313,36 @@ impl Store {
 
 /// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
 /// read back equal the values written.
+/// Refuses a message no store may hold.
+fn appendable(msg: &NewMessage) -> Result<()> {
+    if msg.status == MessageStatus::InProgress {
+        return Err(Error::Internal(
+            "an in-progress message cannot be stored".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A conversation as `create_conversation` writes it: the title trimmed, a blank one meaning
+/// "untitled" (callers derive titles from message text, which may start with a blank line).
+fn new_conversation(
+    id: ThreadId,
+    user: &UserId,
+    title: Option<&str>,
+    metadata: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<Conversation> {
+    let title = title.filter(|t| !t.trim().is_empty());
+    Ok(Conversation {
+        id,
+        user_id: user.clone(),
+        title: title.map(valid_title).transpose()?,
+        created_at: now,
+        updated_at: now,
+        metadata: metadata.clone(),
+    })
+}
+
 fn now() -> DateTime<Utc> {
     let micros = Utc::now().timestamp_micros();
     DateTime::from_timestamp_micros(micros).unwrap_or_default()

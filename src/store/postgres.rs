@@ -240,29 +240,73 @@ pub(super) async fn append_message(
 ) -> Result<Message> {
     // One statement, so one round trip and atomic without a transaction: the UPDATE takes the
     // conversation's next seq (its row lock serialises concurrent appends to one conversation)
-    // and the INSERT uses it. No conversation row (another user's or missing) means no insert.
-    let seq: Option<i64> = sqlx::query_scalar(
-        "WITH c AS (UPDATE conversations SET last_seq = last_seq + 1, updated_at = $1 \
-         WHERE id = $2 AND user_id = $3 RETURNING id, user_id, last_seq) \
-         INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
-         status, usage, created_at) \
-         SELECT $4, c.id, c.user_id, c.last_seq, $5, $6, $7, $8, $9, $1 FROM c RETURNING seq",
-    )
-    .bind(now)
-    .bind(msg.conversation_id.0)
-    .bind(user.as_str())
-    .bind(msg.id.0)
-    .bind(msg.role.as_str())
-    .bind(&msg.content)
-    .bind(Json(&msg.tool_calls))
-    .bind(msg.status.as_str())
-    .bind(msg.usage.map(Json))
-    .fetch_optional(pool)
-    .await?;
+    // and the INSERT uses it; the details, when given, go in with it. No conversation row
+    // (another user's or missing) means no insert.
+    const APPEND: &str = "WITH c AS (UPDATE conversations SET last_seq = last_seq + 1, \
+         updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING id, user_id, last_seq), \
+         m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
+         tool_calls, status, usage, created_at) \
+         SELECT $4, c.id, c.user_id, c.last_seq, $5, $6, $7, $8, $9, $1 FROM c \
+         RETURNING id, user_id, seq)";
+    let sql = match msg.details {
+        None => format!("{APPEND} SELECT seq FROM m"),
+        Some(_) => format!("{APPEND}, {DETAILS} SELECT seq FROM m"),
+    };
+    let mut query = sqlx::query_scalar(&sql)
+        .bind(now)
+        .bind(msg.conversation_id.0)
+        .bind(user.as_str())
+        .bind(msg.id.0)
+        .bind(msg.role.as_str())
+        .bind(&msg.content)
+        .bind(Json(&msg.tool_calls))
+        .bind(msg.status.as_str())
+        .bind(msg.usage.map(Json));
+    if let Some(details) = &msg.details {
+        query = query.bind(Json(details));
+    }
+    let seq: Option<i64> = query.fetch_optional(pool).await?;
     let Some(seq) = seq else {
         return Err(Error::NotFound("conversation"));
     };
     Ok(appended(msg, seq, now))
+}
+
+/// The message's details, `$10`, stored with the row of CTE `m` (see `append_message`).
+const DETAILS: &str = "d AS (INSERT INTO message_details (message_id, user_id, data) \
+     SELECT id, user_id, $10 FROM m WHERE $10::jsonb IS NOT NULL)";
+
+pub(super) async fn start_conversation(
+    pool: &PgPool,
+    c: &Conversation,
+    first: &NewMessage,
+    now: DateTime<Utc>,
+) -> Result<Message> {
+    // One statement: the conversation, its first message and that message's details.
+    let sql = format!(
+        "WITH c AS (INSERT INTO conversations (id, user_id, title, created_at, updated_at, \
+         metadata, last_seq) VALUES ($2, $3, $11, $1, $1, $12, 1) RETURNING id, user_id), \
+         m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
+         tool_calls, status, usage, created_at) \
+         SELECT $4, c.id, c.user_id, 1, $5, $6, $7, $8, $9, $1 FROM c RETURNING id, user_id, seq), \
+         {DETAILS} SELECT seq FROM m"
+    );
+    let seq: i64 = sqlx::query_scalar(&sql)
+        .bind(now)
+        .bind(c.id.0)
+        .bind(c.user_id.as_str())
+        .bind(first.id.0)
+        .bind(first.role.as_str())
+        .bind(&first.content)
+        .bind(Json(&first.tool_calls))
+        .bind(first.status.as_str())
+        .bind(first.usage.map(Json))
+        .bind(first.details.as_ref().map(Json))
+        .bind(c.title.as_deref())
+        .bind(Json(&c.metadata))
+        .fetch_one(pool)
+        .await?;
+    Ok(appended(first, seq, now))
 }
 
 pub(super) async fn list_messages(

@@ -217,16 +217,17 @@ pub(super) fn delete_conversation(conn: &Connection, user: &UserId, id: ThreadId
     Ok(done > 0)
 }
 
+/// Appends `msg`. Without details this is one statement, atomic on its own; with them it is
+/// two, and the caller runs it in a transaction (or savepoint).
 pub(super) fn append_message(
     conn: &Connection,
     user: &UserId,
     msg: &NewMessage,
     now: DateTime<Utc>,
 ) -> Result<Message> {
-    // One statement, so atomic without a transaction: the row takes the conversation's next
-    // seq, and the `messages_advance_conversation` trigger moves the conversation's `last_seq`
-    // and `updated_at` to it. No row (another user's or a missing conversation) means nothing
-    // is written.
+    // The row takes the conversation's next seq, and the `messages_advance_conversation`
+    // trigger moves the conversation's `last_seq` and `updated_at` to it. No row (another
+    // user's or a missing conversation) means nothing is written.
     let usage = msg.usage.as_ref().map(to_json).transpose()?;
     let seq = one(
         conn,
@@ -250,6 +251,9 @@ pub(super) fn append_message(
     let Some(seq) = seq else {
         return Err(Error::NotFound("conversation"));
     };
+    if let Some(details) = &msg.details {
+        super::sqlite_items::set_message_details(conn, user, msg.id, details)?;
+    }
     Ok(appended(msg, seq, now))
 }
 

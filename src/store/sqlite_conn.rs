@@ -44,7 +44,7 @@ use tokio::sync::oneshot;
 use super::sqlite_checkpoint::{Checkpointer, Policy};
 use super::sqlite_url::Location;
 use crate::error::{Error, Result};
-use crate::model::{Message, NewMessage, UserId};
+use crate::model::{Conversation, Message, NewMessage, UserId};
 
 /// How long either connection waits on a lock held by the other before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,9 +82,26 @@ struct Appends {
 #[derive(Debug)]
 struct Append {
     user: UserId,
+    /// A conversation to create first, for its first message.
+    create: Option<Conversation>,
     msg: NewMessage,
     now: DateTime<Utc>,
     reply: oneshot::Sender<Result<Message>>,
+}
+
+impl Append {
+    /// Writes the append on `conn`, which must be in a transaction unless the append is one
+    /// statement ([`Append::one_statement`]).
+    fn write(&self, conn: &Connection) -> Result<Message> {
+        if let Some(c) = &self.create {
+            super::sqlite::create_conversation(conn, c)?;
+        }
+        super::sqlite::append_message(conn, &self.user, &self.msg, self.now)
+    }
+
+    fn one_statement(&self) -> bool {
+        self.create.is_none() && self.msg.details.is_none()
+    }
 }
 
 impl Conn {
@@ -142,9 +159,32 @@ impl Conn {
         msg: &NewMessage,
         now: DateTime<Utc>,
     ) -> Result<Message> {
+        self.queue(user, None, msg, now).await
+    }
+
+    /// Creates `conversation` and appends its first message, in one write committed with the
+    /// appends queued beside it.
+    pub async fn append_new(
+        &self,
+        user: &UserId,
+        conversation: Conversation,
+        msg: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        self.queue(user, Some(conversation), msg, now).await
+    }
+
+    async fn queue(
+        &self,
+        user: &UserId,
+        create: Option<Conversation>,
+        msg: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
         let (reply, answer) = oneshot::channel();
         let append = Append {
             user: user.clone(),
+            create,
             msg: msg.clone(),
             now,
             reply,
@@ -269,24 +309,35 @@ async fn commit_queued(conn: Conn) {
 }
 
 /// Runs a group of appends and answers each. A failure SQLite confines to its statement (a
-/// constraint: the message id taken, say) or a missing conversation fails only that append;
-/// any other failure rolls the whole group back and fails every append in it.
+/// constraint: the message id taken, say) or a missing conversation fails only that append,
+/// and undoes all of it (an append of several statements runs in a savepoint); any other
+/// failure rolls the whole group back and fails every append in it.
 async fn commit(conn: &Conn, group: Vec<Append>) {
     if let [one] = group.as_slice() {
-        let result = conn
-            .run(|c| super::sqlite::append_message(c, &one.user, &one.msg, one.now))
-            .await;
-        if let Some(one) = group.into_iter().next() {
-            let _ = one.reply.send(result);
+        if one.one_statement() {
+            let result = conn.run(|c| one.write(c)).await;
+            if let Some(one) = group.into_iter().next() {
+                let _ = one.reply.send(result);
+            }
+            return;
         }
-        return;
     }
     let results = conn
         .run(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(group.len());
             for a in &group {
-                match super::sqlite::append_message(&tx, &a.user, &a.msg, a.now) {
+                let result = if a.one_statement() {
+                    a.write(&tx)
+                } else {
+                    // Dropped without a commit, a savepoint rolls back.
+                    let savepoint = tx.savepoint()?;
+                    a.write(&savepoint).and_then(|m| {
+                        savepoint.commit()?;
+                        Ok(m)
+                    })
+                };
+                match result {
                     Err(e) if !statement_only(&e) => return Err(e),
                     result => results.push(result),
                 }

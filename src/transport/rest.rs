@@ -48,6 +48,8 @@ impl ChatBody {
             content,
             metadata: self.metadata.unwrap_or(Value::Null),
             request_id: None,
+            details: None,
+            attachments: Vec::new(),
         })
     }
 }

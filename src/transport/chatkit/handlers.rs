@@ -67,7 +67,7 @@ pub(super) async fn dispatch(
                 MessageId(Uuid::parse_str(&item.id).map_err(|_| Error::NotFound("item"))?);
             let turn = chat.retry_turn(&user, id, message, None).await?;
             let mapper = Mapper::new(Mode::Retry, links, None);
-            Ok(Run::new(chat.clone(), user, turn, mapper, None).into_response())
+            Ok(Run::new(chat.clone(), user, turn, mapper).into_response())
         }
         Request::CustomAction {
             thread_id,
@@ -246,6 +246,8 @@ async fn send_message(
             content: text,
             metadata: Value::Null,
             request_id: None,
+            details: Some(details.clone()),
+            attachments: ids,
         })
         .await?;
     let mode = if thread.is_some() {
@@ -253,8 +255,8 @@ async fn send_message(
     } else {
         Mode::Create
     };
-    let mapper = Mapper::new(mode, links, Some(details.clone()));
-    let run = Run::new(chat.clone(), user, turn, mapper, Some((details, ids)));
+    let mapper = Mapper::new(mode, links, Some(details));
+    let run = Run::new(chat.clone(), user, turn, mapper);
     Ok(run.into_response())
 }
 

@@ -30,7 +30,7 @@ use super::types::{ItemBody, OutputText, StreamEvent, Thread};
 use crate::chat::event::ChatEvent;
 use crate::chat::{Chat, Turn};
 use crate::error::ErrorBody;
-use crate::model::{AttachmentId, Message, MessageStatus, Role, ThreadId, ToolCall, UserId};
+use crate::model::{Message, MessageStatus, Role, ThreadId, ToolCall, UserId};
 
 /// What the client asked for, which decides the events around the core's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,18 +250,10 @@ pub struct Run {
     _stop_on_drop: DropGuard,
     mapper: Mapper,
     queue: VecDeque<StreamEvent>,
-    /// Stored with the user message when it arrives: details and the attachments it uses.
-    pending: Option<(Value, Vec<AttachmentId>)>,
 }
 
 impl Run {
-    pub fn new(
-        chat: Chat,
-        user: UserId,
-        turn: Turn,
-        mapper: Mapper,
-        pending: Option<(Value, Vec<AttachmentId>)>,
-    ) -> Self {
+    pub fn new(chat: Chat, user: UserId, turn: Turn, mapper: Mapper) -> Self {
         let mut queue = VecDeque::new();
         if mapper.mode == Mode::Retry {
             queue.push_back(StreamEvent::stream_options());
@@ -274,27 +266,6 @@ impl Run {
             turn: Some(turn),
             mapper,
             queue,
-            pending,
-        }
-    }
-
-    /// Stores the user message's details before its `thread.item.done` goes out.
-    async fn save_details(&mut self, message: &Message) {
-        let Some((details, attachments)) = self.pending.take() else {
-            return;
-        };
-        let saved = async {
-            if !attachments.is_empty() {
-                self.chat
-                    .assign_attachments(&self.user, &attachments, self.thread_id)
-                    .await?;
-            }
-            self.chat
-                .set_message_details(&self.user, message.id, &details)
-                .await
-        };
-        if let Err(e) = saved.await {
-            e.log_if_internal();
         }
     }
 
@@ -316,19 +287,13 @@ impl Run {
                 }));
                 continue;
             };
-            match &event.body {
-                ChatEvent::MessageAdded { message, .. } if message.role == Role::User => {
-                    self.save_details(message).await;
-                }
-                ChatEvent::MessageDone { message, .. }
-                    if !touched_tasks(&message.tool_calls).is_empty() =>
-                {
+            if let ChatEvent::MessageDone { message, .. } = &event.body {
+                if !touched_tasks(&message.tool_calls).is_empty() {
                     match super::handlers::task_board(&self.chat, &self.user).await {
                         Ok(board) => self.mapper.board = board,
                         Err(e) => e.log_if_internal(),
                     }
                 }
-                _ => {}
             }
             self.mapper.map(&event.body, &mut self.queue);
         }

@@ -308,6 +308,8 @@ impl Connection {
                     content,
                     metadata,
                     request_id: request_id.clone(),
+                    details: None,
+                    attachments: Vec::new(),
                 };
                 // The turn's events arrive through the hub subscription, like every tab's.
                 match chat.start_turn(request).await {
