@@ -73,7 +73,7 @@ impl From<ToolCall> for ToolCallView {
 
 /// The answer of `POST /api/{user_id}/chat`.
 #[derive(Debug, Serialize)]
-struct ChatResponse {
+pub struct ChatResponse {
     conversation_id: ThreadId,
     message: String,
     /// The same text, for clients written against the first API draft.
@@ -90,7 +90,7 @@ pub async fn chat(
     auth: AuthUser,
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<ChatBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ChatResponse>> {
     let user = auth.require(&user_id)?.clone();
     let turn = state
         .chat
@@ -112,7 +112,7 @@ pub async fn chat(
             "language": language.code(),
         }),
     };
-    Ok(Json(serde_json::to_value(response).expect("serialisable")))
+    Ok(Json(response))
 }
 
 /// Waits for the turn's final message; an `error` event becomes the response's error.
