@@ -115,6 +115,8 @@ macro_rules! conformance {
     };
 }
 
+#[path = "store/claims.rs"]
+mod claims;
 #[path = "store/conversations.rs"]
 mod conversations;
 #[path = "store/items.rs"]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{ThreadId, UserId};
 use crate::store::relay_db::RelayDb;
+use crate::store::ClaimStep;
 
 /// This instance's seat among the instances sharing the database.
 #[derive(Debug, Clone)]
@@ -42,6 +43,20 @@ impl Cluster {
         })
     }
 
+    /// This instance's id among the others.
+    pub(super) fn instance(&self) -> Uuid {
+        self.instance
+    }
+
+    /// The claim on `thread` that a turn's first write took ([`crate::store::ClaimStep::Take`]).
+    pub(super) fn held(&self, thread: ThreadId) -> Claim {
+        Claim {
+            cluster: self.clone(),
+            thread,
+            released: AtomicBool::new(false),
+        }
+    }
+
     /// Asks the instance that runs `user`'s turn on `thread` to cancel it; false when no live
     /// instance runs one.
     pub(super) async fn cancel(&self, user: &UserId, thread: ThreadId) -> Result<bool> {
@@ -68,6 +83,21 @@ pub(super) struct Claim {
 }
 
 impl Claim {
+    /// The step that frees this claim with the turn's last write; once that write has run,
+    /// [`Claim::freed`] records it.
+    pub(super) fn free_step(&self) -> ClaimStep {
+        if self.released.load(Ordering::Acquire) {
+            ClaimStep::None
+        } else {
+            ClaimStep::Free(self.cluster.instance)
+        }
+    }
+
+    /// Records that a write freed the claim (see [`Claim::free_step`]).
+    pub(super) fn freed(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
     /// Frees the thread (once; later calls do nothing). A failure is logged: the claim then
     /// lapses when this instance stops refreshing it.
     pub(super) async fn release(&self) {

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::model::{AttachmentId, MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
 use crate::ratelimit::RateLimiter;
-use crate::store::Store;
+use crate::store::{ClaimStep, Store};
 use event::Event;
 
 /// Limits the core enforces on every transport's behalf.
@@ -197,24 +197,32 @@ impl Chat {
             usage: None,
             details: req.details,
         };
-        let (conversation, created, has_notes, user_message, (guard, claim)) = match existing {
+        // With several instances, the write of the user message also takes the thread's claim
+        // among them (`thread_busy` when another runs a turn on it).
+        let cluster = inner.cluster.get();
+        let take = cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance()));
+        let (conversation, created, has_notes, user_message, guard) = match existing {
             Some((c, has_notes)) => {
-                let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
-                let m = inner.store.append_message(&req.user, &message).await?;
-                (c, false, has_notes, m, claimed)
+                let guard = self.hold(c.id, &req.user, cancel.clone())?;
+                let m = inner
+                    .store
+                    .append_message_claiming(&req.user, &message, take)
+                    .await?;
+                (c, false, has_notes, m, guard)
             }
             None => {
                 // One write for the thread and its first message. Nobody can know the new id
-                // before the turn announces it, so claiming it afterwards is safe.
+                // before the turn announces it, so holding it here afterwards is safe.
                 let title = title_from(&content);
                 let (c, m) = inner
                     .store
-                    .start_conversation(&req.user, Some(&title), &metadata, &message)
+                    .start_conversation_claiming(&req.user, Some(&title), &metadata, &message, take)
                     .await?;
-                let claimed = self.claim(c.id, &req.user, cancel.clone()).await?;
-                (c, true, false, m, claimed)
+                let guard = self.hold(c.id, &req.user, cancel.clone())?;
+                (c, true, false, m, guard)
             }
         };
+        let claim = cluster.map(|k| k.held(conversation.id));
         if !req.attachments.is_empty() {
             inner
                 .store
@@ -307,25 +315,36 @@ impl Chat {
         user: &UserId,
         cancel: CancellationToken,
     ) -> Result<(RunningGuard, Option<cluster::Claim>)> {
-        use dashmap::mapref::entry::Entry;
-        let guard = match self.inner.running.entry(thread_id) {
-            Entry::Occupied(_) => return Err(Error::ThreadBusy),
-            Entry::Vacant(v) => {
-                v.insert(Running {
-                    user: user.clone(),
-                    cancel,
-                });
-                RunningGuard {
-                    inner: self.inner.clone(),
-                    thread_id,
-                }
-            }
-        };
+        let guard = self.hold(thread_id, user, cancel)?;
         let claim = match self.inner.cluster.get() {
             Some(cluster) => Some(cluster.claim(thread_id, user).await?),
             None => None,
         };
         Ok((guard, claim))
+    }
+
+    /// Marks `thread_id` busy in this process for the life of the returned guard;
+    /// `thread_busy` when a turn already runs on it here.
+    fn hold(
+        &self,
+        thread_id: ThreadId,
+        user: &UserId,
+        cancel: CancellationToken,
+    ) -> Result<RunningGuard> {
+        use dashmap::mapref::entry::Entry;
+        match self.inner.running.entry(thread_id) {
+            Entry::Occupied(_) => Err(Error::ThreadBusy),
+            Entry::Vacant(v) => {
+                v.insert(Running {
+                    user: user.clone(),
+                    cancel,
+                });
+                Ok(RunningGuard {
+                    inner: self.inner.clone(),
+                    thread_id,
+                })
+            }
+        }
     }
 }
 

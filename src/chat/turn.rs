@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::model::{
     Conversation, Message, MessageId, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
 };
+use crate::store::ClaimStep;
 
 /// Everything a spawned turn needs.
 pub(super) struct TurnJob {
@@ -250,7 +251,20 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
         usage,
         details: None,
     };
-    let saved = inner.store.append_message(&job.user, &message).await;
+    // The same write frees the thread's claim among instances, unless it never ran.
+    let free = job
+        .claim
+        .as_ref()
+        .map_or(ClaimStep::None, |c| c.free_step());
+    let saved = inner
+        .store
+        .append_message_claiming(&job.user, &message, free)
+        .await;
+    if let Some(claim) = &job.claim {
+        if matches!(saved, Ok(_) | Err(Error::NotFound(_))) {
+            claim.freed();
+        }
+    }
     job.release().await;
     match saved {
         Ok(saved) => job.emit(

@@ -23,6 +23,20 @@ mod sqlite_url;
 
 pub use items::Order;
 
+/// What a turn's message write also does to its thread's claim among the instances sharing a
+/// PostgreSQL database (`relay_db`): the write that starts a turn takes the claim and the one
+/// that ends it frees it, so neither costs a statement of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStep {
+    /// Nothing: one instance (and always on SQLite, which serves one).
+    None,
+    /// Takes the thread for this instance. `Error::ThreadBusy`, with nothing written, when a
+    /// live instance holds it; a claim left by one that stopped refreshing it is taken over.
+    Take(uuid::Uuid),
+    /// Frees the thread if this instance holds it, whether or not the message could be written.
+    Free(uuid::Uuid),
+}
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
@@ -149,17 +163,32 @@ impl Store {
         metadata: &serde_json::Value,
         first: &NewMessage,
     ) -> Result<(Conversation, Message)> {
+        self.start_conversation_claiming(user, title, metadata, first, ClaimStep::None)
+            .await
+    }
+
+    /// [`Store::start_conversation`] for a turn, taking the new thread's claim in the same
+    /// write (`ClaimStep::Take`; `Free` is refused).
+    pub async fn start_conversation_claiming(
+        &self,
+        user: &UserId,
+        title: Option<&str>,
+        metadata: &serde_json::Value,
+        first: &NewMessage,
+        claim: ClaimStep,
+    ) -> Result<(Conversation, Message)> {
         appendable(first)?;
         let now = now();
         let conversation = new_conversation(first.conversation_id, user, title, metadata, now)?;
-        let message = match &self.0 {
-            Backend::Sqlite(conn) => {
+        let message = match (&self.0, claim) {
+            (Backend::Sqlite(conn), ClaimStep::None) => {
                 conn.append_new(user, conversation.clone(), first, now)
                     .await?
             }
-            Backend::Postgres(pool) => {
-                postgres::start_conversation(pool, &conversation, first, now).await?
+            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Take(_)) => {
+                postgres::start_conversation(pool, &conversation, first, now, claim).await?
             }
+            _ => return Err(unclaimable(claim)),
         };
         Ok((conversation, message))
     }
@@ -212,10 +241,25 @@ impl Store {
     /// failure writes nothing. `InProgress` is a streaming-only status and is refused with
     /// `Error::Internal`.
     pub async fn append_message(&self, user: &UserId, msg: &NewMessage) -> Result<Message> {
+        self.append_message_claiming(user, msg, ClaimStep::None)
+            .await
+    }
+
+    /// [`Store::append_message`] for a turn: its first write takes the thread's claim, its
+    /// last frees it (see [`ClaimStep`]).
+    pub async fn append_message_claiming(
+        &self,
+        user: &UserId,
+        msg: &NewMessage,
+        claim: ClaimStep,
+    ) -> Result<Message> {
         appendable(msg)?;
-        match &self.0 {
-            Backend::Sqlite(conn) => conn.append(user, msg, now()).await,
-            Backend::Postgres(pool) => postgres::append_message(pool, user, msg, now()).await,
+        match (&self.0, claim) {
+            (Backend::Sqlite(conn), ClaimStep::None) => conn.append(user, msg, now()).await,
+            (Backend::Sqlite(_), _) => Err(unclaimable(claim)),
+            (Backend::Postgres(pool), _) => {
+                postgres::append_message(pool, user, msg, now(), claim).await
+            }
         }
     }
 
@@ -313,6 +357,11 @@ impl Store {
 
 /// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
 /// read back equal the values written.
+/// A claim step this backend or write cannot take.
+fn unclaimable(claim: ClaimStep) -> Error {
+    Error::Internal(format!("{claim:?} is not a step this write can take"))
+}
+
 /// Refuses a message no store may hold.
 fn appendable(msg: &NewMessage) -> Result<()> {
     if msg.status == MessageStatus::InProgress {

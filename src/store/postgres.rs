@@ -13,7 +13,8 @@ use sqlx::{PgPool, Row};
 
 use super::cursor::ConversationKey;
 use super::{
-    added, appended, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
+    added, appended, migrator, parse_priority, parse_role, parse_status, ClaimStep,
+    FIND_TASKS_LIMIT,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -237,22 +238,38 @@ pub(super) async fn append_message(
     user: &UserId,
     msg: &NewMessage,
     now: DateTime<Utc>,
+    claim: ClaimStep,
 ) -> Result<Message> {
     // One statement, so one round trip and atomic without a transaction: the UPDATE takes the
     // conversation's next seq (its row lock serialises concurrent appends to one conversation)
-    // and the INSERT uses it; the details, when given, go in with it. No conversation row
-    // (another user's or missing) means no insert.
-    const APPEND: &str = "WITH c AS (UPDATE conversations SET last_seq = last_seq + 1, \
-         updated_at = $1 WHERE id = $2 AND user_id = $3 RETURNING id, user_id, last_seq), \
+    // and the INSERT uses it; the details, when given, go in with it, and so does the step on
+    // the thread's claim. No conversation row (another user's or missing) means no insert.
+    //
+    // A taken claim gates the UPDATE; a freed one is deleted whatever the append does (every
+    // statement of a WITH runs to completion).
+    let (claim_cte, gate, instance) = match claim {
+        ClaimStep::None => ("", "", None),
+        ClaimStep::Take(instance) => (TAKE, "AND EXISTS (SELECT 1 FROM k)", Some(instance)),
+        ClaimStep::Free(instance) => (FREE, "", Some(instance)),
+    };
+    let sql = format!(
+        "WITH {claim_cte} c AS (UPDATE conversations SET last_seq = last_seq + 1, \
+         updated_at = $1 WHERE id = $2 AND user_id = $3 {gate} \
+         RETURNING id, user_id, last_seq), \
          m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
          tool_calls, status, usage, created_at) \
          SELECT $4, c.id, c.user_id, c.last_seq, $5, $6, $7, $8, $9, $1 FROM c \
-         RETURNING id, user_id, seq)";
-    let sql = match msg.details {
-        None => format!("{APPEND} SELECT seq FROM m"),
-        Some(_) => format!("{APPEND}, {DETAILS} SELECT seq FROM m"),
-    };
-    let mut query = sqlx::query_scalar(&sql)
+         RETURNING id, user_id, seq), {DETAILS} \
+         SELECT (SELECT seq FROM m), {claimed}",
+        // Whether the claim was taken, and whether the thread is there: busy or missing.
+        claimed = match claim {
+            ClaimStep::Take(_) =>
+                "EXISTS (SELECT 1 FROM k), \
+                 EXISTS (SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3)",
+            _ => "true, true",
+        },
+    );
+    let mut query = sqlx::query_as::<_, (Option<i64>, bool, bool)>(&sql)
         .bind(now)
         .bind(msg.conversation_id.0)
         .bind(user.as_str())
@@ -261,37 +278,62 @@ pub(super) async fn append_message(
         .bind(&msg.content)
         .bind(Json(&msg.tool_calls))
         .bind(msg.status.as_str())
-        .bind(msg.usage.map(Json));
-    if let Some(details) = &msg.details {
-        query = query.bind(Json(details));
+        .bind(msg.usage.map(Json))
+        .bind(msg.details.as_ref().map(Json));
+    if let Some(instance) = instance {
+        query = query.bind(instance);
     }
-    let seq: Option<i64> = query.fetch_optional(pool).await?;
-    let Some(seq) = seq else {
-        return Err(Error::NotFound("conversation"));
-    };
-    Ok(appended(msg, seq, now))
+    if matches!(claim, ClaimStep::Take(_)) {
+        query = query.bind(super::relay_db::STALE_SECS as f64);
+    }
+    match query.fetch_one(pool).await? {
+        (Some(seq), _, _) => Ok(appended(msg, seq, now)),
+        (None, false, true) => Err(Error::ThreadBusy),
+        (None, _, _) => Err(Error::NotFound("conversation")),
+    }
 }
 
 /// The message's details, `$10`, stored with the row of CTE `m` (see `append_message`).
 const DETAILS: &str = "d AS (INSERT INTO message_details (message_id, user_id, data) \
      SELECT id, user_id, $10 FROM m WHERE $10::jsonb IS NOT NULL)";
 
+/// Takes the claim on conversation `$2` of user `$3` for instance `$11` (`relay_db`'s
+/// `claim_turn`, as CTE `k`): no row when a claim refreshed within `$12` seconds holds it.
+const TAKE: &str = "k AS (INSERT INTO running_turns (thread_id, user_id, instance) \
+     SELECT id, user_id, $11 FROM conversations WHERE id = $2 AND user_id = $3 \
+     ON CONFLICT (thread_id) DO UPDATE \
+       SET user_id = EXCLUDED.user_id, instance = EXCLUDED.instance, seen_at = now() \
+       WHERE running_turns.seen_at < now() - make_interval(secs => $12) \
+     RETURNING 1),";
+
+/// Frees the claim on conversation `$2` if instance `$11` holds it.
+const FREE: &str = "r AS (DELETE FROM running_turns WHERE thread_id = $2 AND instance = $11),";
+
 pub(super) async fn start_conversation(
     pool: &PgPool,
     c: &Conversation,
     first: &NewMessage,
     now: DateTime<Utc>,
+    claim: ClaimStep,
 ) -> Result<Message> {
-    // One statement: the conversation, its first message and that message's details.
+    // One statement: the conversation, its first message, that message's details and, for a
+    // turn among several instances, the new thread's claim (nobody else can hold it yet).
+    let claim_cte = match claim {
+        ClaimStep::Take(_) => {
+            ", k AS (INSERT INTO running_turns (thread_id, user_id, instance) \
+             SELECT id, user_id, $13 FROM c)"
+        }
+        _ => "",
+    };
     let sql = format!(
         "WITH c AS (INSERT INTO conversations (id, user_id, title, created_at, updated_at, \
          metadata, last_seq) VALUES ($2, $3, $11, $1, $1, $12, 1) RETURNING id, user_id), \
          m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
          tool_calls, status, usage, created_at) \
          SELECT $4, c.id, c.user_id, 1, $5, $6, $7, $8, $9, $1 FROM c RETURNING id, user_id, seq), \
-         {DETAILS} SELECT seq FROM m"
+         {DETAILS}{claim_cte} SELECT seq FROM m"
     );
-    let seq: i64 = sqlx::query_scalar(&sql)
+    let mut query = sqlx::query_scalar(&sql)
         .bind(now)
         .bind(c.id.0)
         .bind(c.user_id.as_str())
@@ -303,9 +345,11 @@ pub(super) async fn start_conversation(
         .bind(first.usage.map(Json))
         .bind(first.details.as_ref().map(Json))
         .bind(c.title.as_deref())
-        .bind(Json(&c.metadata))
-        .fetch_one(pool)
-        .await?;
+        .bind(Json(&c.metadata));
+    if let ClaimStep::Take(instance) = claim {
+        query = query.bind(instance);
+    }
+    let seq: i64 = query.fetch_one(pool).await?;
     Ok(appended(first, seq, now))
 }
 

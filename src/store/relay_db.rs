@@ -22,7 +22,7 @@ const KEEP_SECS: i64 = 300;
 
 /// A running turn whose instance has not refreshed it for this long belongs to an instance that
 /// died: the thread is free again. Instances refresh every [`KEEP_ALIVE_EVERY_SECS`].
-const STALE_SECS: i64 = 60;
+pub(super) const STALE_SECS: i64 = 60;
 
 /// How often an instance marks its running turns alive.
 pub const KEEP_ALIVE_EVERY_SECS: u64 = 15;
