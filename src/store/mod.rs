@@ -23,6 +23,18 @@ mod sqlite_url;
 
 pub use items::Order;
 
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::PgPool;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Conversation, Message, MessageStatus, NewMessage, NewTask, Page, PageRequest, Priority, Role,
+    Task, TaskFilter, TaskPatch, ThreadId, UserId,
+};
+
 /// What a turn's message write also does to its thread's claim among the instances sharing a
 /// PostgreSQL database (`relay_db`): the write that starts a turn takes the claim and the one
 /// that ends it frees it, so neither costs a statement of its own.
@@ -36,18 +48,6 @@ pub enum ClaimStep {
     /// Frees the thread if this instance holds it, whether or not the message could be written.
     Free(uuid::Uuid),
 }
-
-use std::borrow::Cow;
-
-use chrono::{DateTime, Utc};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::PgPool;
-
-use crate::error::{Error, Result};
-use crate::model::{
-    Conversation, Message, MessageStatus, NewMessage, NewTask, Page, PageRequest, Priority, Role,
-    Task, TaskFilter, TaskPatch, ThreadId, UserId,
-};
 
 /// Longest task or conversation title accepted, in characters (after trimming).
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -355,8 +355,6 @@ impl Store {
     }
 }
 
-/// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
-/// read back equal the values written.
 /// A claim step this backend or write cannot take.
 fn unclaimable(claim: ClaimStep) -> Error {
     Error::Internal(format!("{claim:?} is not a step this write can take"))
@@ -392,6 +390,8 @@ fn new_conversation(
     })
 }
 
+/// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
+/// read back equal the values written.
 fn now() -> DateTime<Utc> {
     let micros = Utc::now().timestamp_micros();
     DateTime::from_timestamp_micros(micros).unwrap_or_default()

@@ -7,9 +7,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use sqlx::query::QueryAs;
 use sqlx::types::Json;
-use sqlx::{PgPool, Row};
+use sqlx::{PgPool, Postgres, Row};
 
 use super::cursor::ConversationKey;
 use super::{
@@ -34,18 +35,21 @@ const TASK: &str = "number, title, priority, due_date, completed, created_at, up
 /// a handful of rows, read the whole thread with a bitmap scan and sorted it. That made every
 /// turn's history read grow with the thread (1.5 ms at 500 messages). Conditioned on the
 /// conversation alone, the rows come straight off the `(conversation_id, seq)` index, and the
-/// owner check runs once. The plan is checked in this file's tests, generic and custom.
-pub(super) const THREAD_PAGE: &str = "SELECT id, conversation_id, seq, role, content, tool_calls, \
-     status, usage, created_at FROM messages WHERE conversation_id = $1 AND seq > $3 \
-     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2) \
-     ORDER BY seq";
+/// owner check runs once. The plans are checked in `postgres_plans`, generic and custom.
+pub(super) fn thread_page() -> String {
+    format!("SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND seq > $3 AND {OWNED} ORDER BY seq")
+}
 
 /// A thread's messages, newest first; `$1` the conversation, `$2` its owner (see
-/// [`THREAD_PAGE`] for why the owner is checked on the conversation).
-pub(super) const THREAD_NEWEST: &str = "SELECT id, conversation_id, seq, role, content, \
-     tool_calls, status, usage, created_at FROM messages WHERE conversation_id = $1 \
-     AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2) \
-     ORDER BY seq DESC";
+/// [`thread_page`] for why the owner is checked on the conversation).
+pub(super) fn thread_newest() -> String {
+    format!(
+        "SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND {OWNED} ORDER BY seq DESC"
+    )
+}
+
+/// Conversation `$1` is user `$2`'s.
+const OWNED: &str = "EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2)";
 
 pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
     // sqlx already pings each connection when it comes back to the pool; a second ping when it
@@ -247,10 +251,18 @@ pub(super) async fn append_message(
     //
     // A taken claim gates the UPDATE; a freed one is deleted whatever the append does (every
     // statement of a WITH runs to completion).
-    let (claim_cte, gate, instance) = match claim {
-        ClaimStep::None => ("", "", None),
-        ClaimStep::Take(instance) => (TAKE, "AND EXISTS (SELECT 1 FROM k)", Some(instance)),
-        ClaimStep::Free(instance) => (FREE, "", Some(instance)),
+    //
+    // The last two columns say whether the claim was taken and whether the thread is there:
+    // together, busy or missing.
+    let (claim_cte, gate, answered) = match claim {
+        ClaimStep::None => ("", "", "true, true"),
+        ClaimStep::Free(_) => (FREE, "", "true, true"),
+        ClaimStep::Take(_) => (
+            TAKE,
+            "AND EXISTS (SELECT 1 FROM k)",
+            "EXISTS (SELECT 1 FROM k), \
+             EXISTS (SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3)",
+        ),
     };
     let sql = format!(
         "WITH {claim_cte} c AS (UPDATE conversations SET last_seq = last_seq + 1, \
@@ -260,31 +272,18 @@ pub(super) async fn append_message(
          tool_calls, status, usage, created_at) \
          SELECT $4, c.id, c.user_id, c.last_seq, $5, $6, $7, $8, $9, $1 FROM c \
          RETURNING id, user_id, seq), {DETAILS} \
-         SELECT (SELECT seq FROM m), {claimed}",
-        // Whether the claim was taken, and whether the thread is there: busy or missing.
-        claimed = match claim {
-            ClaimStep::Take(_) =>
-                "EXISTS (SELECT 1 FROM k), \
-                 EXISTS (SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3)",
-            _ => "true, true",
-        },
+         SELECT (SELECT seq FROM m), {answered}"
     );
-    let mut query = sqlx::query_as::<_, (Option<i64>, bool, bool)>(&sql)
-        .bind(now)
-        .bind(msg.conversation_id.0)
-        .bind(user.as_str())
-        .bind(msg.id.0)
-        .bind(msg.role.as_str())
-        .bind(&msg.content)
-        .bind(Json(&msg.tool_calls))
-        .bind(msg.status.as_str())
-        .bind(msg.usage.map(Json))
-        .bind(msg.details.as_ref().map(Json));
-    if let Some(instance) = instance {
-        query = query.bind(instance);
-    }
-    if matches!(claim, ClaimStep::Take(_)) {
-        query = query.bind(super::relay_db::STALE_SECS as f64);
+    let query = sqlx::query_as::<_, (Option<i64>, bool, bool)>(&sql);
+    let mut query = bind_message(query, now, msg.conversation_id, user, msg);
+    match claim {
+        ClaimStep::None => {}
+        ClaimStep::Take(instance) => {
+            query = query
+                .bind(instance)
+                .bind(super::relay_db::STALE_SECS as f64)
+        }
+        ClaimStep::Free(instance) => query = query.bind(instance),
     }
     match query.fetch_one(pool).await? {
         (Some(seq), _, _) => Ok(appended(msg, seq, now)),
@@ -333,24 +332,37 @@ pub(super) async fn start_conversation(
          SELECT $4, c.id, c.user_id, 1, $5, $6, $7, $8, $9, $1 FROM c RETURNING id, user_id, seq), \
          {DETAILS}{claim_cte} SELECT seq FROM m"
     );
-    let mut query = sqlx::query_scalar(&sql)
-        .bind(now)
-        .bind(c.id.0)
-        .bind(c.user_id.as_str())
-        .bind(first.id.0)
-        .bind(first.role.as_str())
-        .bind(&first.content)
-        .bind(Json(&first.tool_calls))
-        .bind(first.status.as_str())
-        .bind(first.usage.map(Json))
-        .bind(first.details.as_ref().map(Json))
+    let query = sqlx::query_as::<_, (i64,)>(&sql);
+    let mut query = bind_message(query, now, c.id, &c.user_id, first)
         .bind(c.title.as_deref())
         .bind(Json(&c.metadata));
     if let ClaimStep::Take(instance) = claim {
         query = query.bind(instance);
     }
-    let seq: i64 = query.fetch_one(pool).await?;
+    let (seq,) = query.fetch_one(pool).await?;
     Ok(appended(first, seq, now))
+}
+
+/// Binds `$1`–`$10` of a message write, as `append_message` and `start_conversation` number
+/// them: the time, the conversation and its owner, then the message and its details.
+fn bind_message<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    now: DateTime<Utc>,
+    conversation: ThreadId,
+    user: &'q UserId,
+    msg: &'q NewMessage,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    query
+        .bind(now)
+        .bind(conversation.0)
+        .bind(user.as_str())
+        .bind(msg.id.0)
+        .bind(msg.role.as_str())
+        .bind(&msg.content)
+        .bind(Json(&msg.tool_calls))
+        .bind(msg.status.as_str())
+        .bind(msg.usage.map(Json))
+        .bind(msg.details.as_ref().map(Json))
 }
 
 pub(super) async fn list_messages(
@@ -360,7 +372,7 @@ pub(super) async fn list_messages(
     after_seq: i64,
     fetch: i64,
 ) -> Result<Vec<Message>> {
-    let rows = sqlx::query(&format!("{THREAD_PAGE} LIMIT $4"))
+    let rows = sqlx::query(&format!("{} LIMIT $4", thread_page()))
         .bind(id.0)
         .bind(user.as_str())
         .bind(after_seq)
@@ -377,7 +389,7 @@ pub(super) async fn recent_messages(
     limit: i64,
 ) -> Result<Vec<Message>> {
     // Newest first straight off the (conversation_id, seq) index, turned round here: no sort.
-    let rows = sqlx::query(&format!("{THREAD_NEWEST} LIMIT $3"))
+    let rows = sqlx::query(&format!("{} LIMIT $3", thread_newest()))
         .bind(id.0)
         .bind(user.as_str())
         .bind(limit)

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use super::postgres::{THREAD_NEWEST, THREAD_PAGE};
+use super::postgres::{thread_newest, thread_page};
 
 /// Threads in the database, one per user, their messages interleaved on disk as concurrent
 /// conversations' are; and messages per thread.
@@ -109,6 +109,17 @@ async fn plans(conn: &mut PgConnection, sql: &str, types: &str, params: &str) ->
     all
 }
 
+/// Every plan reads its rows with `scan` and sorts nothing, nor scans the thread with a bitmap.
+fn assert_off_the_index(plans: Vec<Vec<String>>, scan: &str) {
+    for nodes in plans {
+        assert!(nodes.iter().any(|n| n == scan), "{nodes:?}");
+        assert!(
+            !nodes.iter().any(|n| n == "Sort" || n.starts_with("Bitmap")),
+            "{nodes:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_threads_newest_messages_come_off_the_index_without_a_sort() {
     let Some((mut conn, thread, user)) = long_threads().await else {
@@ -116,23 +127,9 @@ async fn a_threads_newest_messages_come_off_the_index_without_a_sort() {
         return;
     };
     let params = format!("'{thread}', '{user}', 21");
-    for nodes in plans(
-        &mut conn,
-        &format!("{THREAD_NEWEST} LIMIT $3"),
-        "uuid, text, int8",
-        &params,
-    )
-    .await
-    {
-        assert!(
-            nodes.iter().any(|n| n == "Index Scan Backward"),
-            "{nodes:?}"
-        );
-        assert!(
-            !nodes.iter().any(|n| n == "Sort" || n.starts_with("Bitmap")),
-            "{nodes:?}"
-        );
-    }
+    let sql = format!("{} LIMIT $3", thread_newest());
+    let plans = plans(&mut conn, &sql, "uuid, text, int8", &params).await;
+    assert_off_the_index(plans, "Index Scan Backward");
 }
 
 #[tokio::test]
@@ -143,12 +140,7 @@ async fn a_page_of_a_thread_comes_off_the_index_without_a_sort() {
     };
     // The first page: the whole thread is after its cursor.
     let params = format!("'{thread}', '{user}', 0, 51");
-    let sql = format!("{THREAD_PAGE} LIMIT $4");
-    for nodes in plans(&mut conn, &sql, "uuid, text, int8, int8", &params).await {
-        assert!(nodes.iter().any(|n| n == "Index Scan"), "{nodes:?}");
-        assert!(
-            !nodes.iter().any(|n| n == "Sort" || n.starts_with("Bitmap")),
-            "{nodes:?}"
-        );
-    }
+    let sql = format!("{} LIMIT $4", thread_page());
+    let plans = plans(&mut conn, &sql, "uuid, text, int8, int8", &params).await;
+    assert_off_the_index(plans, "Index Scan");
 }
