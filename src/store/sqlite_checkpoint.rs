@@ -66,15 +66,20 @@ pub(super) struct Checkpointer {
     requests: Sender<Request>,
     /// A checkpoint request is queued and not yet started (so requests coalesce).
     pending: Arc<AtomicBool>,
-    /// Set by the thread when the WAL has grown past `reset_frames`.
-    oversized: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
 impl Checkpointer {
-    /// Opens its connection to the database at `path` and starts the thread. Dropping the
-    /// checkpointer ends the thread after its current checkpoint.
-    pub fn start(path: &Path, busy_timeout: Duration, policy: Policy) -> Result<Self> {
+    /// Opens its connection to the database at `path` and starts the thread, which sets
+    /// `oversized` when the WAL has grown past the policy's `reset_frames` (the store then
+    /// holds its writes for [`Checkpointer::complete`]). Dropping the checkpointer ends the
+    /// thread after its current checkpoint.
+    pub fn start(
+        path: &Path,
+        busy_timeout: Duration,
+        policy: Policy,
+        oversized: Arc<AtomicBool>,
+    ) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -82,11 +87,10 @@ impl Checkpointer {
         conn.busy_timeout(busy_timeout)?;
         let (requests, received) = mpsc::channel();
         let pending = Arc::new(AtomicBool::new(false));
-        let oversized = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             conn,
             pending: pending.clone(),
-            oversized: oversized.clone(),
+            oversized,
             policy,
         };
         let thread = std::thread::Builder::new()
@@ -96,7 +100,6 @@ impl Checkpointer {
         Ok(Checkpointer {
             requests,
             pending,
-            oversized,
             thread,
         })
     }
@@ -106,12 +109,6 @@ impl Checkpointer {
         if !self.pending.swap(true, Ordering::AcqRel) {
             let _ = self.requests.send(Request::Checkpoint);
         }
-    }
-
-    /// True once (then false until it is set again) when the WAL has grown past the policy's
-    /// `reset_frames`: the store should hold its writes for [`Checkpointer::complete`].
-    pub fn take_oversized(&self) -> bool {
-        self.oversized.swap(false, Ordering::AcqRel)
     }
 
     /// Asks for a checkpoint that the caller lets copy every frame (it writes nothing until

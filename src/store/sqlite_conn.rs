@@ -67,6 +67,8 @@ struct Shared {
     checkpointed_at: AtomicU64,
     checkpointer: Mutex<Option<Checkpointer>>,
     policy: Policy,
+    /// Set by the checkpointer when the WAL has grown past the policy's `reset_frames`.
+    oversized: Arc<AtomicBool>,
     /// A [`reset_wal`] is under way (or waiting out a failed one).
     resetting: AtomicBool,
     appends: Mutex<Appends>,
@@ -113,6 +115,7 @@ impl Conn {
 
     /// `open`, checkpointing by `policy`.
     pub fn open_with(location: &Location, policy: Policy) -> Result<Self> {
+        let oversized = Arc::new(AtomicBool::new(false));
         let (conn, checkpointer) = match location {
             Location::Memory => (Connection::open_in_memory()?, None),
             Location::File { path, create } => {
@@ -136,7 +139,9 @@ impl Conn {
                 conn.execute_batch(&format!(
                     "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {limit};"
                 ))?;
-                (conn, Some(Checkpointer::start(path, BUSY_TIMEOUT, policy)?))
+                let checkpointer =
+                    Checkpointer::start(path, BUSY_TIMEOUT, policy, oversized.clone())?;
+                (conn, Some(checkpointer))
             }
         };
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
@@ -146,6 +151,7 @@ impl Conn {
             conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
             checkpointer: Mutex::new(checkpointer),
             policy,
+            oversized,
             resetting: AtomicBool::new(false),
             appends: Mutex::default(),
         })))
@@ -228,19 +234,29 @@ impl Conn {
         let Some(changes) = conn.as_ref().map(Connection::total_changes) else {
             return result;
         };
-        let checkpointer = lock(&self.0.checkpointer);
-        let Some(checkpointer) = checkpointer.as_ref() else {
-            return result;
-        };
         let last = self.0.checkpointed_at.load(Ordering::Relaxed);
         if changes.wrapping_sub(last) >= self.0.policy.rows {
             self.0.checkpointed_at.store(changes, Ordering::Relaxed);
-            checkpointer.request();
+            if let Some(c) = lock(&self.0.checkpointer).as_ref() {
+                c.request();
+            }
         }
-        if checkpointer.take_oversized() && !self.0.resetting.swap(true, Ordering::AcqRel) {
+        let oversized = &self.0.oversized;
+        if oversized.load(Ordering::Acquire)
+            && oversized.swap(false, Ordering::AcqRel)
+            && !self.0.resetting.swap(true, Ordering::AcqRel)
+        {
             tokio::spawn(reset_wal(self.clone()));
         }
         result
+    }
+
+    /// Asks the checkpointer for a checkpoint that copies every frame the caller lets it (see
+    /// [`Checkpointer::complete`]); `None` once it has stopped.
+    fn complete_checkpoint(&self) -> Option<oneshot::Receiver<bool>> {
+        lock(&self.0.checkpointer)
+            .as_ref()
+            .and_then(Checkpointer::complete)
     }
 
     /// Stops the checkpointer and closes the connection once its current user is done (the
@@ -267,17 +283,11 @@ impl Conn {
 /// the checkpointer has kept up until now, so only the frames since its last run remain.
 async fn reset_wal(conn: Conn) {
     // A checkpoint first with writes going on: it leaves little for the one that holds them.
-    let first = lock(&conn.0.checkpointer)
-        .as_ref()
-        .and_then(Checkpointer::complete);
-    if let Some(first) = first {
+    if let Some(first) = conn.complete_checkpoint() {
         let _ = first.await;
     }
     let writes_held = conn.0.conn.lock().await;
-    let done = lock(&conn.0.checkpointer)
-        .as_ref()
-        .and_then(Checkpointer::complete);
-    let copied_all = match done {
+    let copied_all = match conn.complete_checkpoint() {
         Some(done) => done.await.unwrap_or(true),
         None => true,
     };
