@@ -14,6 +14,7 @@ mod postgres_items;
 mod postgres_plans;
 pub mod relay_db;
 mod sqlite;
+mod sqlite_append;
 mod sqlite_checkpoint;
 mod sqlite_conn;
 mod sqlite_items;
