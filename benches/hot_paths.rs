@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use agentwire::agent::offline::intent;
 use agentwire::auth::Jwt;
 use agentwire::chat::event::{ChatEvent, Event};
-use agentwire::hub::Hub;
+use agentwire::hub::{Hub, HubSettings};
 use agentwire::model::{MessageId, ThreadId, UserId};
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
@@ -69,7 +69,7 @@ fn parse(c: &mut Criterion) {
 fn publish(c: &mut Criterion) {
     let mut group = c.benchmark_group("hub_publish");
     for subscribers in [1usize, 10, 1000] {
-        let hub = Hub::new(1024);
+        let hub = Hub::new(HubSettings::default());
         let user = UserId::new("bench-user");
         let mut subs: Vec<_> = (0..subscribers).map(|_| hub.subscribe(&user)).collect();
         let event = Arc::new(delta_event());
@@ -89,7 +89,7 @@ fn publish(c: &mut Criterion) {
                         }
                         spent += start.elapsed();
                         for s in subs.iter_mut() {
-                            while let Ok(Some(_)) = s.try_recv() {}
+                            while let Ok(Some(_)) = s.try_recv(1024) {}
                         }
                         left -= round;
                     }

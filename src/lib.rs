@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             "/api/{user_id}/conversations/{conversation_id}/messages",
             get(rest::list_messages),
         )
+        .route(
+            "/api/{user_id}/conversations/{conversation_id}/stream",
+            get(sse::resume_stream),
+        )
         .route("/api/{user_id}/tasks", get(rest::list_tasks))
         .merge(transport::chatkit::routes(&config));
     if !config.is_production() {

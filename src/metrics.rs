@@ -33,6 +33,7 @@ struct Metrics {
     sockets_open: IntGauge,
     sockets_opened: IntCounter,
     queue_drops: IntCounter,
+    resumes: IntCounterVec,
     turns_running: IntGauge,
     turns_finished: IntCounterVec,
     deltas_sent: IntCounter,
@@ -83,7 +84,15 @@ impl Metrics {
         .expect("valid metric");
         let queue_drops = IntCounter::new(
             "agentwire_ws_queue_drops_total",
-            "WebSockets closed with 1013 because their event queue overflowed",
+            "WebSockets closed with 1013: too far behind, or relayed events may have been lost",
+        )
+        .expect("valid metric");
+        let resumes = IntCounterVec::new(
+            Opts::new(
+                "agentwire_ws_resumes_total",
+                "WebSocket resumes, by whether the missed events could be replayed",
+            ),
+            &["recovered"],
         )
         .expect("valid metric");
         let turns_running =
@@ -129,6 +138,7 @@ impl Metrics {
             Box::new(sockets_open.clone()),
             Box::new(sockets_opened.clone()),
             Box::new(queue_drops.clone()),
+            Box::new(resumes.clone()),
             Box::new(turns_running.clone()),
             Box::new(turns_finished.clone()),
             Box::new(deltas_sent.clone()),
@@ -146,6 +156,7 @@ impl Metrics {
             sockets_open,
             sockets_opened,
             queue_drops,
+            resumes,
             turns_running,
             turns_finished,
             deltas_sent,
@@ -196,6 +207,14 @@ pub fn socket_opened() -> OpenGuard {
 /// Counts a socket closed with 1013 because its queue overflowed.
 pub fn socket_queue_drop() {
     METRICS.queue_drops.inc();
+}
+
+/// Counts a resume, recovered or not.
+pub fn socket_resumed(recovered: bool) {
+    METRICS
+        .resumes
+        .with_label_values(&[if recovered { "true" } else { "false" }])
+        .inc();
 }
 
 /// Marks a turn running until the returned guard drops.

@@ -50,7 +50,10 @@ impl AppState {
 
     /// Wires the core over an already migrated store.
     pub fn with_store(config: Config, store: Store) -> Self {
-        let hub = Hub::new(config.ws.send_queue);
+        let hub = Hub::new(crate::hub::HubSettings {
+            max_behind: config.ws.send_queue,
+            ..config.ws.resume.clone()
+        });
         let offline = OfflineAgent::new(config.offline_delta_delay);
         let agent = if let Some(b) = config.bench_agent {
             Agent::Bench(BenchAgent::new(b.deltas, b.delay))

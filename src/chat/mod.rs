@@ -9,10 +9,12 @@
 mod attachments;
 pub mod cluster;
 pub mod event;
+mod follow;
 mod read;
 mod threads;
 mod turn;
 
+pub use follow::Followed;
 pub use read::ThreadPage;
 pub use threads::{TaskAction, TaskActionResult};
 

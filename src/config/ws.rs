@@ -1,6 +1,7 @@
 //! WebSocket settings: the limits and timers of the WebSocket transport.
 //!
-//! Read from `WS_*` variables; each bounds what one socket or one user may cost the server.
+//! Read from `WS_*` variables; each bounds what one socket or one user may cost the server. The
+//! `RESUME_*` variables bound what the hub keeps of each user's stream for resumes.
 
 use std::time::Duration;
 
@@ -17,8 +18,11 @@ pub struct WsConfig {
     pub token_grace: Duration,
     /// Largest client frame; bigger ones close the socket with 1009.
     pub max_frame_bytes: usize,
-    /// Events a socket may fall behind before it is closed with 1013.
+    /// Events a socket may fall behind (adjacent deltas merged) before it is closed with 1013.
     pub send_queue: usize,
+    /// What the hub keeps of each user's stream, for resumes and slow sockets (its
+    /// `max_behind` is `send_queue`).
+    pub resume: crate::hub::HubSettings,
     /// Longest a single write may take before the peer is considered unable to drain.
     pub write_timeout: Duration,
     /// Open sockets one user may hold.
@@ -36,7 +40,17 @@ impl WsConfig {
             send_queue: parse_num(get, "WS_SEND_QUEUE", 1024usize)?,
             write_timeout: Duration::from_secs(parse_num(get, "WS_WRITE_TIMEOUT_SECS", 10u64)?),
             max_sockets_per_user: parse_num(get, "WS_MAX_SOCKETS_PER_USER", 64usize)?,
+            resume: crate::hub::HubSettings::default(),
         };
+        let d = &ws.resume;
+        let resume = crate::hub::HubSettings {
+            max_behind: d.max_behind,
+            window: Duration::from_secs(parse_num(get, "RESUME_WINDOW_SECS", d.window.as_secs())?),
+            max_events_per_user: parse_num(get, "RESUME_MAX_EVENTS", d.max_events_per_user)?,
+            max_bytes_per_user: parse_num(get, "RESUME_MAX_USER_BYTES", d.max_bytes_per_user)?,
+            max_bytes: parse_num(get, "RESUME_MAX_BYTES", d.max_bytes)?,
+        };
+        let ws = WsConfig { resume, ..ws };
         if ws.ping_interval.is_zero() {
             return Err(bad("WS_PING_INTERVAL_SECS", "must be at least 1"));
         }

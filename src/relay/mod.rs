@@ -10,8 +10,9 @@
 //! module keeps alive.
 //!
 //! A notification carries a run of consecutive events of one instance:
-//! `{"o": instance, "s": seq of the first, "b": [[user, event], …]}`, each event being the very
-//! JSON its sockets receive, packed up to the size a notification allows (8,000 bytes), so a
+//! `{"o": instance, "s": seq of the first, "b": [[user, event, n], …]}`, each event being the
+//! very JSON its sockets receive (less the `pos` each instance adds) and `n` its number in the
+//! hub of the instance that published it (see [`crate::hub::position`]), packed up to the size a notification allows (8,000 bytes), so a
 //! turn's 64 deltas travel in a few notifications, not 64. An event too large for one on its
 //! own is stored in `event_relay` and its notification carries `{"o", "s", "r": row id}`.
 //!
@@ -22,8 +23,10 @@
 //! **No holes.** The event numbers count every event an instance published, including one the relay had to
 //! drop (its queue full, PostgreSQL failing). A receiver that sees an instance's numbers jump, or
 //! that lost its listening connection (notifications sent meanwhile are gone), marks every local
-//! subscription lagged: each socket is closed with 1013, as for a slow reader, and the client
-//! reconnects and reloads its threads, rather than going on with a stream that misses a delta.
+//! subscription lagged: each socket is closed with 1013, saying why, and the hub stops vouching
+//! for positions that count on other instances' events made before then. The client reconnects
+//! and resumes (`recovered: false` when the gap may touch it) rather than going on with a stream
+//! that misses a delta.
 
 mod wire;
 
@@ -37,10 +40,9 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::chat::cluster::{CancelRequest, Cluster};
-use crate::chat::event::Event;
 use crate::chat::Chat;
 use crate::error::Result;
-use crate::hub::Hub;
+use crate::hub::{Hub, Outgoing};
 use crate::store::relay_db::{Heard, RelayDb, CANCEL_CHANNEL, KEEP_ALIVE_EVERY_SECS};
 use wire::{Notice, Order, Packer, Relayed};
 
@@ -63,7 +65,7 @@ pub async fn start(
     stop: CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<()> {
-    let origin = Uuid::new_v4();
+    let origin = hub.origin();
     // Listen before publishing anything: nothing sent after start is missed.
     let listener = db.listen().await?;
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -96,7 +98,7 @@ async fn keep_alive(db: RelayDb, origin: Uuid, stop: CancellationToken) {
 /// Sends what the hub publishes, in order, packing whatever is queued.
 async fn send(
     db: RelayDb,
-    mut rx: mpsc::Receiver<Arc<Event>>,
+    mut rx: mpsc::Receiver<Outgoing>,
     dropped: Arc<AtomicU64>,
     origin: Uuid,
     stop: CancellationToken,
@@ -121,12 +123,12 @@ async fn send(
             }
         }
         let mut failed = 0u64;
-        for event in batch.drain(..) {
+        for (event, n) in batch.drain(..) {
             // Events dropped before this one leave their numbers unused: a gap receivers see.
             let skipped = dropped.swap(0, Ordering::Relaxed);
             failed += skipped;
             seq += 1 + skipped;
-            packer.push(seq, &event);
+            packer.push(seq, &event, n);
         }
         let notices = packer.finish();
         let (sent, lost) = send_notices(&db, notices).await;
@@ -213,9 +215,9 @@ async fn receive(
                 }
             }
             Ok(Heard::Notification(n)) => match order.accept(&db, n.payload()).await {
-                Relayed::Events(events) => {
-                    for event in events {
-                        hub.deliver(event);
+                Relayed::Events(origin, events) => {
+                    for (event, n) in events {
+                        hub.deliver(event, origin, n);
                         crate::metrics::relay_received();
                         // Nothing else makes this loop give way: let the sockets drain their
                         // queues between deliveries, as they do between a local turn's events.

@@ -55,10 +55,11 @@ impl Packer {
 
     /// Adds event number `seq`; a number that does not follow the last one starts a new
     /// payload, so every payload is a run without holes.
-    pub(super) fn push(&mut self, seq: u64, event: &Event) {
+    pub(super) fn push(&mut self, seq: u64, event: &Event, n: u64) {
         let user = serde_json::to_string(event.user.as_str()).expect("strings serialise");
         let wire = event.to_json();
-        let item_len = user.len() + wire.len() + 3;
+        let n = n.to_string();
+        let item_len = user.len() + wire.len() + n.len() + 4;
         if self.events > 0 && (seq != self.next || self.current.len() + item_len + 2 > NOTIFY_MAX) {
             self.close();
         }
@@ -72,6 +73,8 @@ impl Packer {
         self.current.push_str(&user);
         self.current.push(',');
         self.current.push_str(wire);
+        self.current.push(',');
+        self.current.push_str(&n);
         self.current.push(']');
         self.events += 1;
         self.next = seq + 1;
@@ -113,8 +116,9 @@ struct Envelope<'a> {
     o: Uuid,
     /// Number of the first event.
     s: u64,
+    /// Each event: its user, its JSON, and its number on its instance (see `crate::hub`).
     #[serde(default, borrow)]
-    b: Vec<(UserId, &'a RawValue)>,
+    b: Vec<(UserId, &'a RawValue, u64)>,
     /// Row id of a stored payload (which is a whole envelope itself).
     #[serde(default)]
     r: Option<i64>,
@@ -129,8 +133,8 @@ pub(super) struct Order {
 /// What one notification means here.
 #[derive(Debug)]
 pub(super) enum Relayed {
-    /// Another instance's events, next in its order.
-    Events(Vec<Arc<Event>>),
+    /// Another instance's events, next in its order, with their numbers there.
+    Events(Uuid, Vec<(Arc<Event>, u64)>),
     /// Events of another instance were lost before these.
     Gap,
     /// Our own events, or a notification this version cannot read.
@@ -191,8 +195,8 @@ impl Order {
             .b
             .into_iter()
             .filter_map(
-                |(user, wire)| match Event::from_wire(user, wire.get().to_string()) {
-                    Ok(event) => Some(Arc::new(event)),
+                |(user, wire, n)| match Event::from_wire(user, wire.get().to_string()) {
+                    Ok(event) => Some((Arc::new(event), n)),
                     Err(e) => {
                         // An event this version does not know (a newer instance, mid-upgrade).
                         tracing::warn!(error = %e, "event relay: ignoring an unknown event");
@@ -201,7 +205,7 @@ impl Order {
                 },
             )
             .collect();
-        Relayed::Events(events)
+        Relayed::Events(origin, events)
     }
 }
 
@@ -228,7 +232,7 @@ mod tests {
     fn packed(origin: Uuid, first: u64, events: &[Event]) -> Vec<Notice> {
         let mut packer = Packer::new(origin);
         for (i, e) in events.iter().enumerate() {
-            packer.push(first + i as u64, e);
+            packer.push(first + i as u64, e, 1000 + i as u64);
         }
         packer.finish()
     }
@@ -253,8 +257,9 @@ mod tests {
         let env: Envelope = serde_json::from_str(inline(&notices[0])).unwrap();
         assert_eq!((env.o, env.s, env.r), (origin, 7, None));
         assert_eq!(env.b.len(), 3);
-        for ((user, wire), sent) in env.b.iter().zip(&events) {
+        for (i, ((user, wire, n), sent)) in env.b.iter().zip(&events).enumerate() {
             assert_eq!(user, &sent.user);
+            assert_eq!(*n, 1000 + i as u64);
             assert_eq!(wire.get(), sent.to_json());
             let back = Event::from_wire(user.clone(), wire.get().to_string()).unwrap();
             assert_eq!(&back, sent);
@@ -268,13 +273,13 @@ mod tests {
         // 100 deltas of about 200 bytes each: several payloads, each a run.
         let small = delta("u", &"w".repeat(60));
         for seq in 1..=100 {
-            packer.push(seq, &small);
+            packer.push(seq, &small, seq);
         }
         // A dropped event (101) breaks the run; then one event too large for any payload.
-        packer.push(102, &small);
+        packer.push(102, &small, 102);
         let large = delta("u", &"x".repeat(9_000));
-        packer.push(103, &large);
-        packer.push(104, &small);
+        packer.push(103, &large, 103);
+        packer.push(104, &small, 104);
         let notices = packer.finish();
 
         let mut next = 1;
@@ -334,13 +339,13 @@ mod tests {
         assert!(matches!(take(me, 1, 1).await, Relayed::Skip));
         // The first run heard from an instance starts its count, whatever its number.
         assert!(
-            matches!(take(other, 41, 3).await, Relayed::Events(e) if e.len() == 3 && *e[0] == ev)
+            matches!(take(other, 41, 3).await, Relayed::Events(o, e) if o == other && e.len() == 3 && *e[0].0 == ev && e[0].1 == 1000)
         );
-        assert!(matches!(take(other, 44, 1).await, Relayed::Events(_)));
-        assert!(matches!(take(third, 1, 2).await, Relayed::Events(_)));
+        assert!(matches!(take(other, 44, 1).await, Relayed::Events(..)));
+        assert!(matches!(take(third, 1, 2).await, Relayed::Events(..)));
         // 45 was lost.
         assert!(matches!(take(other, 46, 1).await, Relayed::Gap));
-        assert!(matches!(take(third, 3, 1).await, Relayed::Events(_)));
+        assert!(matches!(take(third, 3, 1).await, Relayed::Events(..)));
         // A repeat is out of order too.
         assert!(matches!(take(third, 3, 1).await, Relayed::Gap));
     }
@@ -353,11 +358,11 @@ mod tests {
         for payload in [
             "not json".to_string(),
             format!(r#"{{"o":"{other}","s":1}}"#),
-            format!(r#"{{"o":"{other}","s":1,"b":[["u",{{"type":"from.the.future"}}]]}}"#),
+            format!(r#"{{"o":"{other}","s":1,"b":[["u",{{"type":"from.the.future"}},1]]}}"#),
         ] {
             match order.accept(&db, &payload).await {
                 Relayed::Skip => {}
-                Relayed::Events(e) => assert!(e.is_empty(), "{payload}"),
+                Relayed::Events(_, e) => assert!(e.is_empty(), "{payload}"),
                 Relayed::Gap => panic!("{payload} is not a gap"),
             }
         }
@@ -365,7 +370,7 @@ mod tests {
         let notices = packed(other, 2, &[delta("u", "y")]);
         assert!(matches!(
             order.accept(&db, inline(&notices[0])).await,
-            Relayed::Events(e) if e.len() == 1
+            Relayed::Events(_, e) if e.len() == 1
         ));
     }
 }

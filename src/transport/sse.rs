@@ -5,21 +5,26 @@
 //! `response` with `status: "streaming"`, and `message.done` carries the whole text as `response`
 //! with `status: "complete"`. All validation happens before the stream starts, so a bad request
 //! is a JSON error, never a broken stream. A client that disconnects does not stop the turn.
+//!
+//! Every event has an `id:`, its number within the turn (from 1). A client that lost the stream
+//! gets the rest from `GET /api/{user_id}/conversations/{id}/stream` with `Last-Event-ID` (or,
+//! without it, the running turn from its start), on any instance; 204 when no turn runs there.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream;
 use serde_json::{json, Value};
 
 use super::rest::ChatBody;
-use super::ApiJson;
+use super::{parse_thread_id, ApiJson};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, Event};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::AppState;
 
 pub async fn chat_stream(
@@ -30,17 +35,62 @@ pub async fn chat_stream(
 ) -> Result<Response> {
     let user = auth.require(&user_id)?.clone();
     let turn = state.chat.start_turn(body.into_turn_request(user)?).await?;
-    let events = stream::unfold(turn, |mut turn| async move {
+    let events = stream::unfold((turn, 0u64), |(mut turn, n)| async move {
         let event = turn.next().await?;
-        Some((Ok::<_, Infallible>(to_sse(&event)), turn))
+        Some((Ok::<_, Infallible>(to_sse(&event, n + 1)), (turn, n + 1)))
     });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+    Ok(sse_response(events))
 }
 
-/// The SSE frame of one event, with the draft-API compatibility fields.
-fn to_sse(event: &Event) -> SseEvent {
+/// `GET /api/{user_id}/conversations/{conversation_id}/stream`: the rest of the turn running
+/// on that conversation, after the event numbered `Last-Event-ID` (all of it without one); 204
+/// when no turn runs there.
+pub async fn resume_stream(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path((user_id, conversation_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let user = auth.require(&user_id)?.clone();
+    let thread = parse_thread_id(&conversation_id)?;
+    let after = match headers.get("last-event-id") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                Error::invalid("Last-Event-ID must be an event number of this stream")
+            })?,
+    };
+    // Another user's conversation, or none: 404, never a hint.
+    state.chat.thread(&user, thread).await?;
+    let Some(followed) = state.chat.follow(&user, thread) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let events = stream::unfold((followed, 0u64), move |(mut followed, mut n)| async move {
+        loop {
+            let event = followed.next().await?;
+            n += 1;
+            if n > after {
+                return Some((Ok::<_, Infallible>(to_sse(&event, n)), (followed, n)));
+            }
+        }
+    });
+    Ok(sse_response(events))
+}
+
+fn sse_response(
+    events: impl futures::Stream<Item = std::result::Result<SseEvent, Infallible>> + Send + 'static,
+) -> Response {
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// The SSE frame of one event, numbered `n` in its turn, with the draft-API compatibility
+/// fields.
+fn to_sse(event: &Event, n: u64) -> SseEvent {
     let mut value = serde_json::to_value(event).expect("events serialise");
     if let Value::Object(map) = &mut value {
         if let Some(thread_id) = event.body.thread_id() {
@@ -63,6 +113,7 @@ fn to_sse(event: &Event) -> SseEvent {
         }
     }
     SseEvent::default()
+        .id(n.to_string())
         .event(event.body.kind())
         .data(value.to_string())
 }

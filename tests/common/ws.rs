@@ -47,10 +47,15 @@ impl WsClient {
     }
 
     pub async fn connect_with_token(app: &TestApp, token: &str) -> Self {
+        Self::connect_ready(app, token).await.0
+    }
+
+    /// Connects with a bearer `token`; returns the client and its `ready` frame.
+    pub async fn connect_ready(app: &TestApp, token: &str) -> (Self, Value) {
         let mut c = Self::connect_request(bearer_request(app, token)).await;
         let ready = c.next().await;
         assert_eq!(ready["type"], "ready", "{ready}");
-        c
+        (c, ready)
     }
 
     pub async fn send(&mut self, v: Value) {
@@ -143,4 +148,37 @@ pub fn bearer_request(
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     req
+}
+
+/// `frames` as one stream, whatever instance or pace delivered them: without `pos` (each
+/// instance writes its own), and with adjacent deltas of a message merged into one frame whose
+/// `count` says how many it covers (a socket that reads later gets them merged).
+pub fn normalised(frames: &[Value]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for f in frames {
+        let mut f = f.clone();
+        if let Value::Object(map) = &mut f {
+            assert!(map.remove("pos").is_some(), "a frame without pos: {f}");
+        }
+        if f["type"] == "stream.delta" {
+            let count = f["count"].as_u64().unwrap_or(1);
+            if let Some(prev) = out.last_mut().filter(|p| p["type"] == "stream.delta") {
+                let next_seq = prev["seq"].as_u64().unwrap() + prev["count"].as_u64().unwrap();
+                if prev["message_id"] == f["message_id"] && f["seq"].as_u64() == Some(next_seq) {
+                    let text = format!(
+                        "{}{}",
+                        prev["delta"].as_str().unwrap(),
+                        f["delta"].as_str().unwrap()
+                    );
+                    let total = prev["count"].as_u64().unwrap_or(1) + count;
+                    prev["delta"] = Value::from(text);
+                    prev["count"] = Value::from(total);
+                    continue;
+                }
+            }
+            f["count"] = Value::from(count);
+        }
+        out.push(f);
+    }
+    out
 }

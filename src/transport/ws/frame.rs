@@ -18,6 +18,11 @@ use crate::model::{Page, ThreadId};
 pub enum ClientFrame {
     Auth {
         token: String,
+        /// A position to resume from (first `auth` frame only).
+        resume_after: Option<String>,
+    },
+    Resume {
+        after: String,
     },
     Message {
         thread_id: Option<String>,
@@ -50,6 +55,14 @@ pub struct FrameError {
 #[serde(deny_unknown_fields)]
 struct AuthFields {
     token: String,
+    #[serde(default)]
+    resume_after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResumeFields {
+    after: String,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +141,11 @@ pub fn parse(text: &str) -> Result<(ClientFrame, Option<String>), FrameError> {
         serde_json::from_value(v).map_err(|e| e.to_string())
     }
     let frame = match kind.as_str() {
-        "auth" => de::<AuthFields>(fields).map(|f| ClientFrame::Auth { token: f.token }),
+        "auth" => de::<AuthFields>(fields).map(|f| ClientFrame::Auth {
+            token: f.token,
+            resume_after: f.resume_after,
+        }),
+        "resume" => de::<ResumeFields>(fields).map(|f| ClientFrame::Resume { after: f.after }),
         "message" => de::<MessageFields>(fields).map(|f| ClientFrame::Message {
             thread_id: f.thread_id,
             content: f.content,
@@ -171,9 +188,18 @@ fn with_request_id(mut v: Value, request_id: &Option<String>) -> String {
     v.to_string()
 }
 
-pub fn ready(user_id: &str, connection_id: &str, expires_at: u64) -> String {
-    json!({"type": "ready", "user_id": user_id, "connection_id": connection_id, "expires_at": expires_at})
-        .to_string()
+pub fn ready(user_id: &str, connection_id: &str, expires_at: u64, pos: &str) -> String {
+    json!({"type": "ready", "user_id": user_id, "connection_id": connection_id,
+           "expires_at": expires_at, "pos": pos})
+    .to_string()
+}
+
+/// The answer to a resume: whether the events that follow are exactly what was missed.
+pub fn resumed(recovered: bool, replayed: usize, request_id: &Option<String>) -> String {
+    with_request_id(
+        json!({"type": "resumed", "recovered": recovered, "replayed": replayed}),
+        request_id,
+    )
 }
 
 pub fn auth_refreshed(expires_at: u64, request_id: &Option<String>) -> String {
@@ -259,6 +285,21 @@ mod tests {
             ClientFrame::ThreadLoad { .. }
         ));
         assert_eq!(parse(r#"{"type":"ping"}"#).unwrap().0, ClientFrame::Ping);
+        assert_eq!(
+            parse(r#"{"type":"resume","after":"1.a"}"#).unwrap().0,
+            ClientFrame::Resume {
+                after: "1.a".into()
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"auth","token":"t","resume_after":"1.a"}"#)
+                .unwrap()
+                .0,
+            ClientFrame::Auth {
+                token: "t".into(),
+                resume_after: Some("1.a".into())
+            }
+        );
     }
 
     #[test]
@@ -275,6 +316,8 @@ mod tests {
             "invalid_frame"
         );
         assert_eq!(code(r#"{"type":"ping","extra":1}"#), "invalid_frame");
+        assert_eq!(code(r#"{"type":"resume"}"#), "invalid_frame");
+        assert_eq!(code(r#"{"type":"resume","after":7}"#), "invalid_frame");
         assert_eq!(code(r#"{"type":"ping","request_id":{}}"#), "invalid_frame");
     }
 

@@ -24,7 +24,7 @@ use super::{page_request, parse_thread_id, ApiQuery};
 use crate::auth::{bearer, now_secs, Verified};
 use crate::chat::TurnRequest;
 use crate::error::{Error, ErrorBody};
-use crate::hub::Subscription;
+use crate::hub::{Delivery, Position, Subscription};
 use crate::model::{ThreadId, UserId};
 use crate::state::AppState;
 use frame::ClientFrame;
@@ -39,7 +39,7 @@ pub mod close {
     pub const TOO_MANY_SOCKETS: u16 = 4429;
 }
 
-/// Hub events written per flush at most, so one busy user cannot starve the other branches.
+/// Hub deliveries written per flush at most, so one busy user cannot starve the other branches.
 const BATCH: usize = 64;
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +80,7 @@ enum End {
 }
 
 async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
-    let Some(verified) = authenticate(&state, &mut socket, token).await else {
+    let Some((verified, resume_after)) = authenticate(&state, &mut socket, token).await else {
         return;
     };
     let user = verified.user.clone();
@@ -104,9 +104,19 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
         user,
         expires_at: verified.expires_at,
     };
-    let ready = frame::ready(conn.user.as_str(), &connection_id, conn.expires_at);
+    let ready = frame::ready(
+        conn.user.as_str(),
+        &connection_id,
+        conn.expires_at,
+        conn.subscription.position(),
+    );
     if conn.send(vec![ready]).await.is_err() {
         return;
+    }
+    if let Some(after) = resume_after {
+        if conn.resume(&after, &None).await.is_err() {
+            return;
+        }
     }
     tracing::debug!(user = %conn.user, %connection_id, "socket ready");
     match conn.serve().await {
@@ -120,15 +130,15 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
     }
 }
 
-/// Header/query token, or a first `auth` frame within the auth timeout. Closes the socket and
-/// returns `None` when authentication fails.
+/// Header/query token, or a first `auth` frame within the auth timeout (with the position it
+/// asks to resume from). Closes the socket and returns `None` when authentication fails.
 async fn authenticate(
     state: &AppState,
     socket: &mut WebSocket,
     token: Option<String>,
-) -> Option<Verified> {
-    let token = match token {
-        Some(t) => t,
+) -> Option<(Verified, Option<String>)> {
+    let (token, resume_after) = match token {
+        Some(t) => (t, None),
         None => {
             let first = tokio::time::timeout(state.config.ws.auth_timeout, socket.recv()).await;
             match first {
@@ -138,7 +148,13 @@ async fn authenticate(
                 }
                 Ok(None) | Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(Message::Text(text)))) => match frame::parse(text.as_str()) {
-                    Ok((ClientFrame::Auth { token }, _)) => token,
+                    Ok((
+                        ClientFrame::Auth {
+                            token,
+                            resume_after,
+                        },
+                        _,
+                    )) => (token, resume_after),
                     _ => {
                         send_close(socket, close::UNAUTHORIZED, "send an auth frame first").await;
                         return None;
@@ -152,7 +168,7 @@ async fn authenticate(
         }
     };
     match state.jwt.verify(&token) {
-        Ok(v) => Some(v),
+        Ok(v) => Some((v, resume_after)),
         Err(_) => {
             send_close(socket, close::UNAUTHORIZED, "invalid or expired token").await;
             None
@@ -194,20 +210,11 @@ impl Connection {
             tokio::select! {
                 biased;
                 _ = closing.cancelled() => return End::Close(close::GOING_AWAY, "server shutting down"),
-                event = self.subscription.recv() => {
-                    let Ok(first) = event else {
-                        return End::Close(close::TRY_AGAIN_LATER, "slow consumer: events dropped");
+                found = self.subscription.recv(BATCH) => {
+                    let Ok(found) = found else {
+                        return End::Close(close::TRY_AGAIN_LATER, self.lag_reason());
                     };
-                    let mut frames = vec![first.to_json().to_string()];
-                    while frames.len() < BATCH {
-                        match self.subscription.try_recv() {
-                            Ok(Some(e)) => frames.push(e.to_json().to_string()),
-                            Ok(None) => break,
-                            Err(_) => {
-                                return End::Close(close::TRY_AGAIN_LATER, "slow consumer: events dropped");
-                            }
-                        }
-                    }
+                    let frames = found.iter().map(Delivery::to_text).collect();
                     if self.send(frames).await.is_err() {
                         return End::Gone;
                     }
@@ -278,7 +285,13 @@ impl Connection {
         let chat = self.state.chat.clone();
         let reply = match client_frame {
             ClientFrame::Ping => frame::pong(&request_id),
-            ClientFrame::Auth { token } => match self.state.jwt.verify(&token) {
+            ClientFrame::Resume { after } => {
+                return self.resume(&after, &request_id).await.map(|_| None);
+            }
+            ClientFrame::Auth {
+                token,
+                resume_after: None,
+            } => match self.state.jwt.verify(&token) {
                 Ok(v) if v.user == self.user => {
                     self.expires_at = v.expires_at;
                     self.send(vec![frame::auth_refreshed(v.expires_at, &request_id)])
@@ -293,6 +306,18 @@ impl Connection {
                 ),
                 Err(e) => frame::error(&e.body(), None, &request_id),
             },
+            ClientFrame::Auth {
+                resume_after: Some(_),
+                ..
+            } => {
+                let body = ErrorBody {
+                    code: "invalid_frame".into(),
+                    message: "auth: resume_after belongs in the first auth frame; send a resume \
+                              frame instead"
+                        .into(),
+                };
+                frame::error(&body, None, &request_id)
+            }
             ClientFrame::Message {
                 thread_id,
                 content,
@@ -360,6 +385,41 @@ impl Connection {
             }
         };
         self.send(vec![reply]).await.map(|_| None)
+    }
+
+    /// Answers a resume from `after`: `resumed`, then (when recovered) every event missed, merged
+    /// where deltas are adjacent; live events follow either way.
+    async fn resume(
+        &mut self,
+        after: &str,
+        request_id: &Option<String>,
+    ) -> Result<(), WriteFailed> {
+        let Some(position) = Position::parse(after) else {
+            let body = ErrorBody {
+                code: "invalid_frame".into(),
+                message: "resume: `after` is not a position this server made".into(),
+            };
+            return self.send(vec![frame::error(&body, None, request_id)]).await;
+        };
+        let resumed = self.subscription.resume(&position);
+        let mut frames = Vec::with_capacity(resumed.events.len() + 1);
+        frames.push(frame::resumed(
+            resumed.recovered,
+            resumed.events.len(),
+            request_id,
+        ));
+        frames.extend(resumed.events.iter().map(Delivery::to_text));
+        crate::metrics::socket_resumed(resumed.recovered);
+        self.send(frames).await
+    }
+
+    /// Why the subscription could not go on (the close frame's reason).
+    fn lag_reason(&self) -> &'static str {
+        if self.subscription.cut_off() {
+            "events from another instance may have been lost; resume from your last pos"
+        } else {
+            "slow consumer: fell too far behind; resume from your last pos"
+        }
     }
 
     async fn send_error(
