@@ -49,6 +49,10 @@ pub enum Error {
     Agent(#[source] AgentError),
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("too many open connections; retry shortly")]
+    TooManyConnections,
     #[error("internal error")]
     Db(#[from] sqlx::Error),
     #[error("internal error")]
@@ -80,6 +84,8 @@ impl Error {
             Error::RateLimited(_) => "rate_limited",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
+            Error::RequestTimeout => "request_timeout",
+            Error::TooManyConnections => "too_many_connections",
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "internal",
         }
     }
@@ -95,7 +101,10 @@ impl Error {
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::ThreadBusy => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Error::AgentUnavailable(_) | Error::ShuttingDown | Error::TooManyConnections => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -11,7 +11,8 @@
 //!
 //! [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one error type.
 //! [`metrics`] counts requests, sockets and turns for `GET /metrics`; [`load`] is the load tester
-//! behind `agentwire load`, a client of the server like any other.
+//! behind `agentwire load`, a client of the server like any other. `server` is the accept loop
+//! under the router: connection caps and HTTP timeouts.
 
 pub mod agent;
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod ratelimit;
 pub mod relay;
+mod server;
 pub mod state;
 pub mod store;
 pub mod transport;
@@ -34,7 +36,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -119,7 +120,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves. Then: stop accepting, let running
+/// Serves `state` on `listener`, under the HTTP timeouts and connection caps of
+/// `state.config.http`, until `shutdown` resolves. Then: stop accepting, let running
 /// turns finish (up to the configured drain time, streaming to their sockets meanwhile), close
 /// every socket with 1001, send the last events to the other instances, wait for in-flight
 /// HTTP requests, and close the store.
@@ -129,19 +131,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut http_stop = stop_rx.clone();
-    let send_buffer = state.config.tcp_send_buffer;
-    // Chat deltas are small frames: send them at once rather than wait to coalesce (Nagle).
-    let listener = listener.tap_io(move |tcp| {
-        let _ = tcp.set_nodelay(true);
-        if let Some(bytes) = send_buffer {
-            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(bytes);
-        }
-    });
-    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let settings = server::Settings {
+        http: state.config.http.clone(),
+        tcp_send_buffer: state.config.tcp_send_buffer,
+    };
+    let app = router(state.clone());
+    let server = tokio::spawn(server::run(listener, app, settings, stop_rx));
 
     shutdown.await;
     let _ = stop_tx.send(true);
