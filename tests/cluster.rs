@@ -347,3 +347,24 @@ async fn a_running_turn_can_be_joined_over_sse_on_the_other_instance() {
     }
     assert_eq!(text, content, "the whole turn, from its start");
 }
+
+#[tokio::test]
+async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn() {
+    let Some((a, b)) = paced_instances(20).await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "halt").await;
+    on_a.send(json!({"type": "message", "content": "help"}))
+        .await;
+    let seen = on_a.until(|f| f["type"] == "stream.delta").await;
+    let pos = seen.last().unwrap()["pos"].as_str().unwrap().to_string();
+    let thread = seen[0]["thread"]["id"].as_str().unwrap().to_string();
+    drop(on_a);
+    let mut on_b = WsClient::connect(&b, "halt").await;
+    on_b.send(json!({"type": "resume", "after": pos})).await;
+    assert_eq!(on_b.next().await["recovered"], true);
+    on_b.send(json!({"type": "cancel", "thread_id": thread}))
+        .await;
+    let rest = on_b.until_done(1).await;
+    assert_eq!(rest.last().unwrap()["message"]["status"], "cancelled");
+}

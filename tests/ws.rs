@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::ws::{bearer_request, Ended, WsClient};
 use common::{TestApp, SECRET};
+use futures::StreamExt;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -303,4 +304,27 @@ async fn server_failures_are_internal_errors_without_details() {
     assert_eq!(e["request_id"], "y");
     // The socket itself is fine.
     assert!(c.sync("ok").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_socket_cap_holds_when_many_sockets_connect_at_once() {
+    let app = TestApp::spawn_with(|c| c.ws.max_sockets_per_user = 3).await;
+    let url = format!("ws://{}/api/ws?token={}", app.addr, app.token_for("herd"));
+    let attempts = (0..12).map(|_| async {
+        let mut c = WsClient::connect_request(url.clone()).await;
+        let first = tokio::time::timeout(common::ws::WAIT, c.ws.next())
+            .await
+            .expect("an answer");
+        let ready = matches!(first, Some(Ok(Message::Text(ref t))) if t.contains("\"ready\""));
+        (ready, c)
+    });
+    let results = futures::future::join_all(attempts).await;
+    let ready = results.iter().filter(|(r, _)| *r).count();
+    assert_eq!(ready, 3, "exactly the cap got in");
+    assert_eq!(
+        app.state
+            .hub
+            .subscribers(&agentwire::model::UserId::new("herd")),
+        3
+    );
 }

@@ -268,3 +268,30 @@ async fn a_socket_that_stops_reading_gets_a_long_answer_whole_merged() {
     );
     assert!(frames.iter().any(|f| f["count"].as_u64() > Some(1)));
 }
+
+#[tokio::test]
+async fn stop_works_after_a_resume_and_keeps_the_text_so_far() {
+    let app = paced(20).await;
+    let (assistant, before, next, pos) = drop_mid_answer(&app, "stopper").await;
+    let mut c = WsClient::connect(&app, "stopper").await;
+    c.send(json!({"type": "resume", "after": pos})).await;
+    let resumed = c.next().await;
+    assert_eq!(resumed["recovered"], true, "{resumed}");
+    let thread = c
+        .until(|f| f["type"] == "stream.delta")
+        .await
+        .last()
+        .unwrap()["thread_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.send(json!({"type": "cancel", "thread_id": thread, "request_id": "stop"}))
+        .await;
+    let rest = c.until_done(1).await;
+    let done = rest.last().unwrap();
+    assert_eq!(done["message"]["status"], "cancelled");
+    assert_eq!(done["message"]["id"], assistant.as_str());
+    let content = done["message"]["content"].as_str().unwrap();
+    assert!(content.starts_with(&before), "{content:?} keeps {before:?}");
+    assert!(next > 0);
+}

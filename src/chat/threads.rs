@@ -235,9 +235,24 @@ impl Chat {
         action: TaskAction,
     ) -> Result<TaskActionResult> {
         self.thread(user, id).await?;
-        if self.inner.running.contains_key(&id) {
-            return Err(Error::ThreadBusy);
+        // Held like a turn, on every instance, until the action's message is written: no turn
+        // can start on the thread meanwhile, and none may be running now (`thread_busy`).
+        let (_guard, claim) = self
+            .claim(id, user, tokio_util::sync::CancellationToken::new())
+            .await?;
+        let result = self.run_task_action(user, id, action).await;
+        if let Some(claim) = claim {
+            claim.release().await;
         }
+        result
+    }
+
+    async fn run_task_action(
+        &self,
+        user: &UserId,
+        id: ThreadId,
+        action: TaskAction,
+    ) -> Result<TaskActionResult> {
         let tools = Tools::new(self.inner.store.clone(), user.clone());
         let (outcome, number) = match action {
             TaskAction::Complete(n) => (

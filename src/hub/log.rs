@@ -246,8 +246,17 @@ struct OriginState {
     since_ms: u64,
 }
 
+/// Whether an instance holds every event after a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Yes,
+    No,
+    /// Not yet: the position counts events of another instance that have not arrived here.
+    Behind,
+}
+
 /// How a [`UserStream`] judges a position.
-pub(super) struct Judge {
+pub(super) struct Judge<'a> {
     pub own: u64,
     pub now_ms: u64,
     pub window_ms: u64,
@@ -255,6 +264,8 @@ pub(super) struct Judge {
     pub margin_ms: u64,
     /// Since when this instance has heard every other instance without a gap (unix ms).
     pub listening_since_ms: u64,
+    /// Whether events of an instance have reached this one.
+    pub heard: &'a dyn Fn(u64) -> bool,
 }
 
 /// One user's stream on this instance.
@@ -497,11 +508,11 @@ impl UserStream {
 
     /// Whether this instance has every event of the user after `p` (see the module docs of
     /// [`super::position`]).
-    pub fn recovers(&self, p: &Position, judge: &Judge) -> bool {
+    pub fn recovers(&self, p: &Position, judge: &Judge<'_>) -> Verdict {
         if p.t_ms.saturating_add(judge.window_ms) < judge.now_ms
             || p.t_ms > judge.now_ms + judge.margin_ms
         {
-            return false;
+            return Verdict::No;
         }
         // Events reach other instances a little later than their own sockets.
         let margin = if p.via == judge.own {
@@ -510,13 +521,13 @@ impl UserStream {
             judge.margin_ms
         };
         let known = |id: u64| self.origins.iter().any(|o| o.id == id);
+        let mut behind = false;
         for o in &self.origins {
             let seen = p.seen(o.id);
-            if seen > o.last {
-                return false;
-            }
+            // The client has events of another instance that have not reached this one yet.
+            behind |= seen > o.last;
             if seen.saturating_add(1) < o.complete_from && p.t_ms < o.since_ms + margin {
-                return false;
+                return Verdict::No;
             }
         }
         // An origin the client heard of, or the instance it was on, with nothing here: only
@@ -527,7 +538,20 @@ impl UserStream {
             .map(|(o, _)| *o)
             .chain([p.via])
             .any(|o| o != judge.own && !known(o));
-        !unknown || p.t_ms >= judge.listening_since_ms.max(self.created_ms) + margin
+        if unknown && p.t_ms < judge.listening_since_ms.max(self.created_ms) + margin {
+            // An instance that is heard from, whose first events for the user may still be on
+            // their way; any other is gone (a restart) or was never heard here.
+            return if p.seen.iter().any(|(o, _)| !known(*o) && (judge.heard)(*o)) {
+                Verdict::Behind
+            } else {
+                Verdict::No
+            };
+        }
+        if behind {
+            Verdict::Behind
+        } else {
+            Verdict::Yes
+        }
     }
 
     /// Every event after `p`, in order (deltas of a run merged), and the cursor at the end.

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::chat::event::Event;
 use crate::model::{ThreadId, UserId};
 pub use log::Delivery;
-use log::{Cursor, Judge, Reader, UserStream};
+use log::{Cursor, Judge, Reader, UserStream, Verdict};
 pub use position::Position;
 
 /// How long an event may take to reach another instance, for judging positions made there.
@@ -81,6 +81,8 @@ struct Inner {
     listening_since_ms: AtomicU64,
     /// Bytes kept over all users.
     bytes: AtomicUsize,
+    /// The instances whose events have reached this one (their short names).
+    heard: std::sync::RwLock<std::collections::HashSet<u64>>,
     /// Where published events leave for other instances, once a relay is attached.
     relay: OnceLock<RelayOut>,
 }
@@ -134,6 +136,7 @@ impl Hub {
                 next_id: AtomicU64::new(1),
                 listening_since_ms: AtomicU64::new(now_ms()),
                 bytes: AtomicUsize::new(0),
+                heard: Default::default(),
                 relay: OnceLock::new(),
             }),
         };
@@ -183,11 +186,18 @@ impl Hub {
         let inner = &self.inner;
         let now = now_ms();
         let since = inner.listening_since_ms.load(Ordering::Acquire);
+        let short = short_origin(origin);
+        let known = inner.heard.read().map_or(true, |h| h.contains(&short));
+        if !known {
+            if let Ok(mut heard) = inner.heard.write() {
+                heard.insert(short);
+            }
+        }
         let mut stream = inner
             .users
             .entry(event.user.clone())
             .or_insert_with(|| self.new_stream(now));
-        let added = stream.append(&event, short_origin(origin), n, now, since);
+        let added = stream.append(&event, short, n, now, since);
         self.settle(&mut stream, added, now)
     }
 
@@ -216,6 +226,14 @@ impl Hub {
     pub fn subscribe(&self, user: &UserId) -> Subscription {
         self.subscribe_at(user, |stream| Some(stream.end()))
             .expect("the end is always a place")
+    }
+
+    /// Reads every event of `user` from now on, unless the user already has `max` readers
+    /// here: counted and joined under one lock, so concurrent sockets cannot pass the cap.
+    pub fn subscribe_capped(&self, user: &UserId, max: usize) -> Option<Subscription> {
+        self.subscribe_at(user, |stream| {
+            (stream.readers.len() < max).then(|| stream.end())
+        })
     }
 
     /// Reads the turn running on `user`'s `thread` from its start (deltas one by one), then
@@ -391,33 +409,54 @@ impl Subscription {
 
     /// Everything of the user after `after`, when this instance can know it exactly; from then
     /// on this subscription reads on from the end. Otherwise `recovered` is false, nothing is
-    /// replayed and the subscription reads on from where it stood.
-    pub fn resume(&mut self, after: &Position) -> Resumed {
+    /// replayed and the subscription reads on from where it stood. A position that counts events
+    /// of another instance not yet arrived here waits for them, up to the relay margin.
+    pub async fn resume(&mut self, after: &Position) -> Resumed {
+        let deadline = tokio::time::Instant::now() + RELAY_MARGIN;
+        loop {
+            match self.try_resume(after) {
+                Some(resumed) => return resumed,
+                None if tokio::time::Instant::now() >= deadline => {
+                    return Resumed {
+                        recovered: false,
+                        events: Vec::new(),
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    /// The resume, or `None` while this instance is behind the position.
+    fn try_resume(&mut self, after: &Position) -> Option<Resumed> {
         let inner = &self.hub.inner;
-        let Some(stream) = inner.users.get(&self.user) else {
-            return Resumed {
-                recovered: false,
-                events: Vec::new(),
-            };
+        let not_recovered = Resumed {
+            recovered: false,
+            events: Vec::new(),
         };
+        let Some(stream) = inner.users.get(&self.user) else {
+            return Some(not_recovered);
+        };
+        let heard = |o: u64| inner.heard.read().is_ok_and(|h| h.contains(&o));
         let judge = Judge {
             own: inner.short,
             now_ms: now_ms(),
             window_ms: inner.settings.window.as_millis() as u64,
             margin_ms: RELAY_MARGIN.as_millis() as u64,
             listening_since_ms: inner.listening_since_ms.load(Ordering::Acquire),
+            heard: &heard,
         };
-        if !stream.recovers(after, &judge) {
-            return Resumed {
-                recovered: false,
-                events: Vec::new(),
-            };
-        }
-        let (events, end) = stream.replay(after, inner.short);
-        self.cursor = end;
-        Resumed {
-            recovered: true,
-            events,
+        match stream.recovers(after, &judge) {
+            Verdict::No => Some(not_recovered),
+            Verdict::Behind => None,
+            Verdict::Yes => {
+                let (events, end) = stream.replay(after, inner.short);
+                self.cursor = end;
+                Some(Resumed {
+                    recovered: true,
+                    events,
+                })
+            }
         }
     }
 }
@@ -581,7 +620,7 @@ mod tests {
         hub.publish(event("a", "two"));
 
         let mut again = hub.subscribe(&user);
-        let r = again.resume(&last);
+        let r = again.resume(&last).await;
         assert!(r.recovered);
         let t = texts(&r.events);
         assert_eq!(t.len(), 2);
@@ -621,7 +660,7 @@ mod tests {
                 seen: vec![],
             },
         ] {
-            let r = sub.resume(&p);
+            let r = sub.resume(&p).await;
             assert!(!r.recovered, "{p}");
             assert!(r.events.is_empty());
         }
@@ -643,9 +682,9 @@ mod tests {
         for i in 1..4 {
             hub.publish(event("a", &i.to_string()));
         }
-        assert!(sub.resume(&p).recovered);
+        assert!(sub.resume(&p).await.recovered);
         hub.publish(event("a", "4"));
-        assert!(!sub.resume(&p).recovered);
+        assert!(!sub.resume(&p).await.recovered);
     }
 
     #[tokio::test]
@@ -660,7 +699,7 @@ mod tests {
         let got = sub.recv(8).await.unwrap();
         let after_first = Position::parse(got[0].pos()).unwrap();
         assert_eq!(after_first.seen(short_origin(there)), 10);
-        let r = sub.resume(&after_first);
+        let r = sub.resume(&after_first).await;
         assert!(r.recovered);
         let codes: Vec<_> = texts(&r.events).iter().map(|t| code_of(t)).collect();
         assert_eq!(codes, ["l1", "r2"]);
@@ -668,7 +707,7 @@ mod tests {
         here.lag_all();
         assert_eq!(sub.try_recv(8).unwrap_err(), Lagged);
         let mut again = here.subscribe(&user);
-        assert!(!again.resume(&after_first).recovered);
+        assert!(!again.resume(&after_first).await.recovered);
     }
 
     #[tokio::test]

@@ -84,7 +84,9 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
         return;
     };
     let user = verified.user.clone();
-    if state.hub.subscribers(&user) >= state.config.ws.max_sockets_per_user {
+    // Subscribe before announcing readiness, so nothing published after `ready` is missed.
+    let max = state.config.ws.max_sockets_per_user;
+    let Some(subscription) = state.hub.subscribe_capped(&user, max) else {
         send_close(
             &mut socket,
             close::TOO_MANY_SOCKETS,
@@ -92,9 +94,7 @@ async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
         )
         .await;
         return;
-    }
-    // Subscribe before announcing readiness, so nothing published after `ready` is missed.
-    let subscription = state.hub.subscribe(&user);
+    };
     let _open = crate::metrics::socket_opened();
     let connection_id = Uuid::new_v4().simple().to_string();
     let mut conn = Connection {
@@ -209,7 +209,16 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                _ = closing.cancelled() => return End::Close(close::GOING_AWAY, "server shutting down"),
+                _ = closing.cancelled() => {
+                    // Every turn has ended, its last events already kept: send them first.
+                    while let Ok(Some(found)) = self.subscription.try_recv(BATCH) {
+                        let frames = found.iter().map(Delivery::to_text).collect();
+                        if self.send(frames).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                    return End::Close(close::GOING_AWAY, "server shutting down");
+                }
                 found = self.subscription.recv(BATCH) => {
                     let Ok(found) = found else {
                         return End::Close(close::TRY_AGAIN_LATER, self.lag_reason());
@@ -401,7 +410,7 @@ impl Connection {
             };
             return self.send(vec![frame::error(&body, None, request_id)]).await;
         };
-        let resumed = self.subscription.resume(&position);
+        let resumed = self.subscription.resume(&position).await;
         let mut frames = Vec::with_capacity(resumed.events.len() + 1);
         frames.push(frame::resumed(
             resumed.recovered,
