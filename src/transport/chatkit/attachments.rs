@@ -251,7 +251,8 @@ async fn read_file(
     Err(Error::invalid("multipart body has no `file` field"))
 }
 
-/// `POST|PUT /api/chatkit/attachments/{id}/upload`: phase two of a two-phase upload.
+/// `POST|PUT /api/chatkit/attachments/{id}/upload`: phase two of a two-phase upload. Once:
+/// 409 `conflict` when the attachment already has its bytes or a message uses it.
 pub async fn upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -261,8 +262,8 @@ pub async fn upload(
     let user = owner(&state, req.headers(), q.sig.as_deref(), &id)?;
     let links = Links::new(&state, req.headers(), &user);
     let id = parse_attachment_id(&id)?;
-    // The owner's attachment must exist before its bytes are read.
-    state.chat.attachment(&user, id).await?;
+    // Refused before its body is read; the store's write checks the same again, atomically.
+    state.chat.attachment_awaiting_upload(&user, id).await?;
     let (bytes, _, _) = read_file(&state, req).await?;
     check_size(bytes.len() as i64, state.config.attachment_max_bytes)?;
     let a = state.chat.upload_attachment(&user, id, &bytes).await?;
