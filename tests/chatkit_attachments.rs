@@ -3,8 +3,11 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use common::chatkit::ck;
-use common::{assert_error, TestApp};
+use common::{assert_error, TestApp, SECRET};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -160,6 +163,22 @@ fn with_sig_of(route: &str, link: &str) -> String {
     format!("{}?sig={sig}", route.split('?').next().unwrap())
 }
 
+/// The claims inside a link's signature.
+fn sig_claims(link: &str) -> Value {
+    let sig = link.split("sig=").nth(1).unwrap();
+    let payload = sig.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn signed(claims: Value) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
 /// A link alone (no bearer token) with this body; status and body text.
 async fn anonymous_post(app: &TestApp, url: &str, body: &[u8]) -> (u16, String) {
     let r = app
@@ -175,6 +194,31 @@ async fn anonymous_post(app: &TestApp, url: &str, body: &[u8]) -> (u16, String) 
 async fn preview_bytes(app: &TestApp, url: &str) -> (u16, Vec<u8>) {
     let r = app.client().get(url).send().await.unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_view_link_cannot_upload_and_an_upload_link_cannot_view() {
+    let app = TestApp::spawn().await;
+    let (_, upload, preview) = announced(&app).await;
+    assert_eq!(sig_claims(&upload)["use"], "upload");
+    assert_eq!(sig_claims(&preview)["use"], "view");
+
+    let (status, body) = anonymous_post(&app, &with_sig_of(&upload, &preview), b"evil").await;
+    assert_eq!(status, 401, "{body}");
+    assert_error(&serde_json::from_str(&body).unwrap(), "unauthorized");
+    assert_eq!(
+        preview_bytes(&app, &with_sig_of(&preview, &upload)).await.0,
+        401
+    );
+
+    // Nothing was written: the upload link still works, once.
+    let (status, body) = anonymous_post(&app, &upload, b"good").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(preview_bytes(&app, &preview).await, (200, b"good".to_vec()));
+    assert_eq!(
+        preview_bytes(&app, &with_sig_of(&preview, &upload)).await.0,
+        401
+    );
 }
 
 #[tokio::test]
@@ -222,6 +266,50 @@ async fn written_once(app: TestApp) {
     assert_eq!(r.status(), 409);
     assert_eq!(preview_bytes(&app, &preview).await, (200, b"good".to_vec()));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn upload_links_expire_quickly_and_need_their_purpose() {
+    let app = TestApp::spawn().await;
+    let (id, upload, _) = announced(&app).await;
+    let now = agentwire::auth::now_secs();
+    let exp = sig_claims(&upload)["exp"].as_u64().unwrap();
+    let ttl = agentwire::transport::chatkit::attachments::UPLOAD_LINK_TTL.as_secs();
+    assert!(
+        exp <= now + ttl + 1 && ttl <= 15 * 60,
+        "exp {exp}, now {now}"
+    );
+
+    let route = upload.split('?').next().unwrap();
+    let cases = [
+        (
+            "expired",
+            json!({"att": id, "own": "alice", "use": "upload", "exp": now - 60}),
+        ),
+        (
+            "no purpose",
+            json!({"att": id, "own": "alice", "exp": now + 600}),
+        ),
+        (
+            "unknown purpose",
+            json!({"att": id, "own": "alice", "use": "admin", "exp": now + 600}),
+        ),
+        (
+            "not yet valid",
+            json!({"att": id, "own": "alice", "use": "upload", "exp": now + 600, "nbf": now + 300}),
+        ),
+    ];
+    for (what, claims) in cases {
+        let url = format!("{route}?sig={}", signed(claims));
+        let (status, body) = anonymous_post(&app, &url, b"late").await;
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    // A fresh, well-formed one works.
+    let url = format!(
+        "{route}?sig={}",
+        signed(json!({"att": id, "own": "alice", "use": "upload", "exp": now + 60}))
+    );
+    assert_eq!(anonymous_post(&app, &url, b"ok").await.0, 200);
 }
 
 /// `POST /api/chatkit/attachments` with `bytes` as the multipart `file` field.
