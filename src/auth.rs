@@ -1,8 +1,11 @@
 //! JWT verification and minting, and the `AuthUser` extractor.
 //!
 //! Tokens are HS256 only (`none` and every other algorithm are refused), `exp` is required and
-//! checked with a small leeway. The user is `sub`, or `user_id` when `sub` is absent; a token whose
-//! `sub` and `user_id` disagree is refused. Nothing here reads a user id from a request body.
+//! checked with a small leeway, `nbf` is honoured with the same leeway when present, and a token
+//! whose header has a `crit` parameter is refused: we implement no JWS extension, and RFC 7515
+//! says a recipient must not accept one it does not understand. The user is `sub`, or `user_id`
+//! when `sub` is absent; a token whose `sub` and `user_id` disagree is refused. Nothing here
+//! reads a user id from a request body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,14 +13,17 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::UserId;
 use crate::state::AppState;
 
-/// Seconds of clock skew tolerated on `exp`.
+/// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 5;
 
 /// The claims we read and write.
@@ -30,6 +36,10 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: u64,
+    /// Declared so that a malformed `nbf` fails to decode: the validator skips what it cannot
+    /// parse, and a "not before" we cannot read must not be taken as "any time".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
 
 /// A verified token: who it is for and when it stops being valid (unix seconds).
@@ -56,6 +66,7 @@ impl Jwt {
         validation.leeway = LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp"]);
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         Jwt(Arc::new(JwtKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
@@ -63,11 +74,9 @@ impl Jwt {
         }))
     }
 
-    /// Checks signature, algorithm and expiry; returns the token's user.
+    /// Checks signature, algorithm, `crit`, `exp` and `nbf`; returns the token's user.
     pub fn verify(&self, token: &str) -> Result<Verified> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.0.decoding, &self.0.validation)
-            .map_err(|_| Error::Unauthorized)?;
-        let claims = data.claims;
+        let claims: Claims = self.decode(token)?;
         let user = match (claims.sub, claims.user_id) {
             (Some(sub), Some(uid)) if sub != uid => return Err(Error::Unauthorized),
             (Some(id), _) | (None, Some(id)) => id,
@@ -82,17 +91,49 @@ impl Jwt {
         })
     }
 
-    /// Signs a token for `user` valid for `ttl`.
+    /// The claims of any token signed with our key, after the checks every token gets:
+    /// HS256, no `crit` header, `exp` present and not passed, `nbf` (when present) reached.
+    /// `Unauthorized` otherwise. Used for user tokens and for attachment link signatures.
+    pub fn decode<T: DeserializeOwned>(&self, token: &str) -> Result<T> {
+        if has_crit_header(token) {
+            return Err(Error::Unauthorized);
+        }
+        jsonwebtoken::decode::<T>(token, &self.0.decoding, &self.0.validation)
+            .map(|data| data.claims)
+            .map_err(|_| Error::Unauthorized)
+    }
+
+    /// Signs `claims` (which must carry an `exp`) with our key, HS256.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.0.encoding)
+            .expect("HS256 signing of a plain struct cannot fail")
+    }
+
+    /// Signs a token for `user` valid for `ttl` (an `exp` past `u64::MAX` saturates).
     pub fn mint(&self, user: &UserId, ttl: Duration) -> String {
         let now = now_secs();
-        let claims = Claims {
+        self.sign(&Claims {
             sub: Some(user.0.clone()),
             user_id: Some(user.0.clone()),
             iat: now,
-            exp: now + ttl.as_secs().max(1),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
-            .expect("HS256 signing cannot fail")
+            exp: now.saturating_add(ttl.as_secs().max(1)),
+            nbf: None,
+        })
+    }
+}
+
+/// Whether the token's header has a `crit` parameter, or cannot be read at all (both refused).
+/// jsonwebtoken's `Header` silently drops `crit`, so the header segment is decoded here.
+fn has_crit_header(token: &str) -> bool {
+    let Some((segment, _)) = token.split_once('.') else {
+        return true;
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(segment) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+        Ok(header) => header.contains_key("crit"),
+        Err(_) => true,
     }
 }
 
@@ -209,6 +250,79 @@ mod tests {
             SECRET,
         );
         assert_eq!(jwt.verify(&t).unwrap().user.as_str(), "bob");
+    }
+
+    /// A token with this exact header JSON, signed HS256 with `secret`.
+    fn sign_with_header(
+        header: serde_json::Value,
+        claims: serde_json::Value,
+        secret: &str,
+    ) -> String {
+        let segment = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let message = format!("{}.{}", segment(header), segment(claims));
+        let key = EncodingKey::from_secret(secret.as_bytes());
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn nbf_is_honoured_with_the_leeway() {
+        let jwt = Jwt::new(SECRET);
+        let (now, exp) = (now_secs(), now_secs() + 7200);
+        let at = |nbf: serde_json::Value| {
+            jwt.verify(&sign(
+                Algorithm::HS256,
+                json!({"sub":"a","exp":exp,"nbf":nbf}),
+                SECRET,
+            ))
+        };
+        assert!(matches!(at(json!(now + 3600)), Err(Error::Unauthorized)));
+        assert!(matches!(at(json!(now + 60)), Err(Error::Unauthorized)));
+        // A "not before" we cannot read is no "any time".
+        assert!(matches!(at(json!("soon")), Err(Error::Unauthorized)));
+        assert!(matches!(at(json!(-1)), Err(Error::Unauthorized)));
+        assert!(at(json!(now + 2)).is_ok(), "within the leeway");
+        assert!(at(json!(now - 60)).is_ok());
+    }
+
+    #[test]
+    fn any_crit_header_is_refused() {
+        let jwt = Jwt::new(SECRET);
+        let claims = json!({"sub":"a","exp":now_secs() + 60});
+        let plain = sign_with_header(json!({"alg":"HS256","typ":"JWT"}), claims.clone(), SECRET);
+        assert!(
+            jwt.verify(&plain).is_ok(),
+            "the hand-made token is otherwise valid"
+        );
+        for crit in [
+            json!(["exp"]),
+            json!(["http://example.com/ext"]),
+            json!([]),
+            json!("b64"),
+        ] {
+            let t = sign_with_header(
+                json!({"alg":"HS256","typ":"JWT","crit":crit}),
+                claims.clone(),
+                SECRET,
+            );
+            assert!(
+                matches!(jwt.verify(&t), Err(Error::Unauthorized)),
+                "accepted crit {crit}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_largest_exp_verifies_and_mint_saturates() {
+        let jwt = Jwt::new(SECRET);
+        let t = sign(Algorithm::HS256, json!({"sub":"a","exp":u64::MAX}), SECRET);
+        assert_eq!(jwt.verify(&t).unwrap().expires_at, u64::MAX);
+        let t = jwt.mint(&UserId::new("a"), Duration::MAX);
+        assert_eq!(jwt.verify(&t).unwrap().expires_at, u64::MAX);
+        // One past u64 is no number we read.
+        let t = sign(Algorithm::HS256, json!({"sub":"a","exp":1e20}), SECRET);
+        assert!(jwt.verify(&t).is_err());
     }
 
     #[test]

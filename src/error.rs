@@ -41,6 +41,10 @@ pub enum Error {
     NotConfigured(String),
     #[error("this thread is already answering a message")]
     ThreadBusy,
+    /// The request is valid but the resource's state no longer allows it (e.g. an attachment's
+    /// bytes, which are written once).
+    #[error("{0}")]
+    Conflict(String),
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("the assistant is unavailable right now")]
@@ -81,6 +85,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
+            Error::Conflict(_) => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
@@ -99,7 +104,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ThreadBusy => StatusCode::CONFLICT,
+            Error::ThreadBusy | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::AgentUnavailable(_) | Error::ShuttingDown | Error::TooManyConnections => {

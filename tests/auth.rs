@@ -121,3 +121,183 @@ async fn health_needs_no_token() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A token with this exact header JSON (jsonwebtoken's `Header` cannot carry `crit`), signed
+/// HS256 with the test secret.
+fn sign_with_header(header: serde_json::Value, claims: serde_json::Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let segment = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let message = format!("{}.{}", segment(header), segment(claims));
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{message}.{signature}")
+}
+
+/// Every way a user token comes in.
+#[derive(Debug, Clone, Copy)]
+enum Way {
+    Rest,
+    Sse,
+    ChatKit,
+    ChatKitAttachment,
+    Mcp,
+    WsHeader,
+    WsQuery,
+    WsAuthFrame,
+}
+
+const WAYS: [Way; 8] = [
+    Way::Rest,
+    Way::Sse,
+    Way::ChatKit,
+    Way::ChatKitAttachment,
+    Way::Mcp,
+    Way::WsHeader,
+    Way::WsQuery,
+    Way::WsAuthFrame,
+];
+
+/// Whether `way` accepts `token` for user `u`. Each request is valid apart from its token, so
+/// an HTTP way answers its own success status or 401 in our shape, nothing else; a socket
+/// answers `ready` and then keeps serving (a ping gets its pong), or closes 4401.
+async fn accepted(app: &TestApp, way: Way, token: &str) -> bool {
+    use common::ws::{bearer_request, WsClient};
+    let http = |method: &str, path: &str| {
+        app.client()
+            .request(method.parse().unwrap(), format!("{}{path}", app.url))
+            .bearer_auth(token)
+    };
+    let (request, success) = match way {
+        Way::Rest => (http("GET", "/api/u/tasks"), 200),
+        Way::Sse => (
+            http("POST", "/api/u/chat/stream").json(&json!({"message": "hi"})),
+            200,
+        ),
+        Way::ChatKit => (
+            http("POST", "/api/chatkit").json(&json!({"type": "threads.list", "params": {}})),
+            200,
+        ),
+        // Past authentication an attachment nobody has is 404.
+        Way::ChatKitAttachment => (
+            http(
+                "GET",
+                "/api/chatkit/attachments/00000000-0000-0000-0000-000000000000/preview",
+            ),
+            404,
+        ),
+        Way::Mcp => (
+            http("POST", "/api/mcp")
+                .header("accept", "application/json, text/event-stream")
+                .json(
+                    &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"}}}),
+                ),
+            200,
+        ),
+        Way::WsHeader | Way::WsQuery | Way::WsAuthFrame => {
+            let mut c = match way {
+                Way::WsHeader => WsClient::connect_request(bearer_request(app, token)).await,
+                Way::WsQuery => {
+                    let url = format!("ws://{}/api/ws?token={token}", app.addr);
+                    WsClient::connect_request(url).await
+                }
+                _ => {
+                    let mut c = WsClient::connect_bare(app).await;
+                    c.send(json!({"type": "auth", "token": token})).await;
+                    c
+                }
+            };
+            use futures::StreamExt;
+            use tokio_tungstenite::tungstenite::Message;
+            let first = tokio::time::timeout(common::ws::WAIT, c.ws.next())
+                .await
+                .expect("an answer within the wait");
+            return match first {
+                Some(Ok(Message::Text(t))) => {
+                    let ready: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                    assert_eq!(ready["type"], "ready", "{way:?}: {ready}");
+                    assert!(c.sync("alive").await.is_empty(), "{way:?}");
+                    true
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map(|f| u16::from(f.code));
+                    assert_eq!(code, Some(4401), "{way:?}");
+                    false
+                }
+                other => panic!("{way:?}: unexpected {other:?}"),
+            };
+        }
+    };
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    if status == 401 {
+        let (_, v) = json_of(r).await;
+        assert_error(&v, "unauthorized");
+        return false;
+    }
+    assert_eq!(status, success, "{way:?}: {}", r.text().await.unwrap());
+    true
+}
+
+#[tokio::test]
+async fn every_way_in_applies_the_same_token_checks() {
+    let app = TestApp::spawn().await;
+    let plain = json!({"alg": "HS256", "typ": "JWT"});
+    let claims = json!({"sub": "u", "exp": now() + 3600});
+    let cases = [
+        // (what, token, accepted)
+        ("valid", app.token_for("u"), true),
+        (
+            "nbf an hour ahead",
+            sign(
+                Algorithm::HS256,
+                json!({"sub": "u", "exp": now() + 7200, "nbf": now() + 3600}),
+                SECRET,
+            ),
+            false,
+        ),
+        (
+            "nbf passed",
+            sign(
+                Algorithm::HS256,
+                json!({"sub": "u", "exp": now() + 3600, "nbf": now() - 60}),
+                SECRET,
+            ),
+            true,
+        ),
+        (
+            "hand-made header",
+            sign_with_header(plain, claims.clone()),
+            true,
+        ),
+        (
+            "crit header",
+            sign_with_header(
+                json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}),
+                claims,
+            ),
+            false,
+        ),
+        // The largest exp a token can carry: accepted, and nothing overflows after `ready`.
+        (
+            "exp u64::MAX",
+            sign(
+                Algorithm::HS256,
+                json!({"sub": "u", "exp": u64::MAX}),
+                SECRET,
+            ),
+            true,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, token, expected) in &cases {
+        for way in WAYS {
+            if accepted(&app, way, token).await != *expected {
+                wrong.push(format!("{what} on {way:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "wrongly accepted or refused: {wrong:#?}");
+}

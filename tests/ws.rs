@@ -260,6 +260,38 @@ async fn oversized_frame_closes_1009() {
 }
 
 #[tokio::test]
+async fn an_oversized_first_frame_closes_1009() {
+    let app = TestApp::spawn().await;
+    let mut c = WsClient::connect_bare(&app).await;
+    // A 100 KB token, over the 64 KiB frame limit, before the socket is authenticated.
+    c.send(json!({"type": "auth", "token": "x".repeat(100 * 1024)}))
+        .await;
+    assert_eq!(c.ended().await, Ended::Close(1009));
+}
+
+#[tokio::test]
+async fn a_refresh_to_the_largest_exp_keeps_the_socket_serving() {
+    let app = TestApp::spawn().await;
+    let mut c = WsClient::connect_with_token(&app, &short_token("forever", 60)).await;
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "forever", "exp": u64::MAX}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    c.send(json!({"type": "auth", "token": token, "request_id": "a"}))
+        .await;
+    let ok = c.next().await;
+    assert_eq!(ok["type"], "auth.refreshed", "{ok}");
+    assert_eq!(ok["expires_at"], u64::MAX);
+    assert!(c.sync("after").await.is_empty());
+    c.send(json!({"type": "message", "content": "show my tasks"}))
+        .await;
+    let frames = c.until_done(1).await;
+    assert_eq!(frames.last().unwrap()["message"]["status"], "completed");
+}
+
+#[tokio::test]
 async fn socket_limit_per_user_closes_4429() {
     let app = TestApp::spawn_with(|c| c.ws.max_sockets_per_user = 2).await;
     let _a = WsClient::connect(&app, "lim").await;

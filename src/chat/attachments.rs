@@ -37,18 +37,43 @@ impl Chat {
             .ok_or(Error::NotFound("attachment"))
     }
 
-    /// Stores the bytes of one of the user's attachments.
+    /// One of the user's attachments still waiting for its bytes: `not_found` for anyone
+    /// else's, `conflict` once uploaded or used by a message. Lets an upload route refuse
+    /// before it reads a body; [`Chat::upload_attachment`] checks again as it writes.
+    pub async fn attachment_awaiting_upload(
+        &self,
+        user: &UserId,
+        id: AttachmentId,
+    ) -> Result<Attachment> {
+        let a = self.attachment(user, id).await?;
+        if a.uploaded || a.conversation_id.is_some() {
+            return Err(already_uploaded());
+        }
+        Ok(a)
+    }
+
+    /// Stores the bytes of one of the user's attachments. Bytes are written once: `conflict`
+    /// when the attachment is already uploaded or used by a message (decided by the store's
+    /// write itself, so of two racing uploads one wins), `not_found` when it is not the user's.
     pub async fn upload_attachment(
         &self,
         user: &UserId,
         id: AttachmentId,
         bytes: &[u8],
     ) -> Result<Attachment> {
-        self.inner
+        if let Some(a) = self
+            .inner
             .store
             .put_attachment_bytes(user, id, bytes)
             .await?
-            .ok_or(Error::NotFound("attachment"))
+        {
+            return Ok(a);
+        }
+        // Nothing written; only the answer depends on why.
+        match self.inner.store.get_attachment(user, id).await? {
+            Some(_) => Err(already_uploaded()),
+            None => Err(Error::NotFound("attachment")),
+        }
     }
 
     /// The bytes of one of the user's uploaded attachments.
@@ -88,4 +113,14 @@ impl Chat {
         }
         Ok(out)
     }
+}
+
+/// Says nothing of the thread that may use the attachment: an upload link is no credential
+/// for it.
+fn already_uploaded() -> Error {
+    Error::Conflict(
+        "this attachment's bytes are already uploaded and cannot be replaced; create a new \
+         attachment"
+            .into(),
+    )
 }

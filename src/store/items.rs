@@ -205,8 +205,11 @@ impl Store {
         dispatch_items!(self.get_attachment(user, id))
     }
 
-    /// Stores (replacing) the attachment's bytes; its size becomes their length. On SQLite this
-    /// and the other byte-moving operations run on the blocking pool (see `sqlite_conn`).
+    /// Stores the bytes of an attachment that has none yet and no message uses; its size becomes
+    /// their length. `None` when the attachment is missing, not the user's, already uploaded or
+    /// attached: the condition is part of the one `UPDATE`, so bytes are written at most once
+    /// even when two uploads race. On SQLite this and the other byte-moving operations run on
+    /// the blocking pool (see `sqlite_conn`).
     pub async fn put_attachment_bytes(
         &self,
         user: &UserId,

@@ -313,7 +313,7 @@ pub(super) async fn put_attachment_bytes(
 ) -> Result<Option<Attachment>> {
     let sql = format!(
         "UPDATE attachments SET bytes = $1, size = $2 WHERE id = $3 AND user_id = $4 \
-         RETURNING {ATTACHMENT}"
+         AND bytes IS NULL AND conversation_id IS NULL RETURNING {ATTACHMENT}"
     );
     let row = sqlx::query(&sql)
         .bind(bytes)

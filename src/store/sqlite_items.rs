@@ -274,7 +274,7 @@ pub(super) fn put_attachment_bytes(
 ) -> Result<Option<Attachment>> {
     let sql = format!(
         "UPDATE attachments SET bytes = ?, size = ? WHERE id = ? AND user_id = ? \
-         RETURNING {ATTACHMENT}"
+         AND bytes IS NULL AND conversation_id IS NULL RETURNING {ATTACHMENT}"
     );
     let params = params![bytes, bytes.len() as i64, id.0.to_string(), user.as_str()];
     one(conn, &sql, params, attachment)

@@ -290,10 +290,15 @@ def test_attachments_two_phase_direct_and_delete(server):
     assert r.status_code == 200, r.text
     uploaded = validate(ATTACHMENT, r.json())
     assert uploaded.upload_descriptor is None
-    # Multipart to the same URL works too.
-    r = server.http.post(desc["url"], files={"file": ("a.png", b"9876543210", "image/png")})
-    assert r.status_code == 200
-    assert httpx.get(a["preview_url"]).content == b"9876543210"
+    # Bytes are written once: the same URL again is 409.
+    r = server.http.post(desc["url"], content=b"9876543210")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    assert httpx.get(a["preview_url"]).content == b"0123456789"
+    # Multipart works too.
+    m = server.json({"type": "attachments.create", "params": {"name": "m.png", "size": 10, "mime_type": "image/png"}})
+    r = server.http.post(m["upload_descriptor"]["url"], files={"file": ("m.png", b"9876543210", "image/png")})
+    assert r.status_code == 200, r.text
+    assert httpx.get(m["preview_url"]).content == b"9876543210"
 
     events = server.stream({"type": "threads.create", "params": {"input": {
         "content": [{"type": "input_text", "text": "see this"}], "attachments": [a["id"]], "inference_options": {}}}})

@@ -15,6 +15,7 @@ conformance!(
     hidden_items_sit_after_the_last_message,
     a_turn_learns_whether_its_thread_has_hidden_items,
     attachments_bytes_and_ownership,
+    attachment_bytes_are_written_once,
     deleting_a_conversation_removes_its_extras,
 );
 
@@ -228,6 +229,54 @@ async fn attachments_bytes_and_ownership(s: Store) {
     assert!(s.delete_attachment(a, direct.id).await.unwrap());
     assert_eq!(s.attachment_bytes(a, direct.id).await.unwrap(), None);
     assert!(!s.delete_attachment(a, AttachmentId::new()).await.unwrap());
+}
+
+async fn attachment_bytes_are_written_once(s: Store) {
+    let a = &alice();
+    let new = NewAttachment {
+        name: "cat.png".into(),
+        mime_type: "image/png".into(),
+        size: 3,
+    };
+    // Two uploads racing for one attachment: exactly one wins, and its bytes are the ones kept.
+    let att = s.create_attachment(a, &new, None).await.unwrap();
+    let (one, two) = tokio::join!(
+        s.put_attachment_bytes(a, att.id, b"one"),
+        s.put_attachment_bytes(a, att.id, b"two"),
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert!(one.is_some() != two.is_some(), "exactly one upload wins");
+    let kept: &[u8] = if one.is_some() { b"one" } else { b"two" };
+    assert_eq!(
+        s.attachment_bytes(a, att.id).await.unwrap().as_deref(),
+        Some(kept)
+    );
+    // Uploaded: no later write replaces the bytes.
+    assert_eq!(
+        s.put_attachment_bytes(a, att.id, b"new").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.attachment_bytes(a, att.id).await.unwrap().as_deref(),
+        Some(kept)
+    );
+
+    // Created with its bytes, then used by a message: still written once.
+    let direct = s.create_attachment(a, &new, Some(b"abc")).await.unwrap();
+    assert_eq!(
+        s.put_attachment_bytes(a, direct.id, b"xyz").await.unwrap(),
+        None
+    );
+    let c = conv(&s, a).await;
+    s.assign_attachments(a, &[direct.id], c.id).await.unwrap();
+    assert_eq!(
+        s.put_attachment_bytes(a, direct.id, b"xyz").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.attachment_bytes(a, direct.id).await.unwrap().as_deref(),
+        Some(&b"abc"[..])
+    );
 }
 
 async fn deleting_a_conversation_removes_its_extras(s: Store) {

@@ -3,9 +3,13 @@
 //! direct upload route (`POST /api/chatkit/attachments`, multipart `file`) and the preview
 //! route (`GET /api/chatkit/attachments/{id}/preview`).
 //!
-//! Upload and preview URLs carry a signature (`sig`): an HS256 token naming the attachment and
-//! its owner, valid for a day. It has no `sub`, so it is never accepted as a user token; a
-//! bearer token of the owner works too. Size (`ATTACHMENT_MAX_BYTES`, 413) and type (415) are
+//! Upload and preview URLs carry a signature (`sig`): an HS256 token naming the attachment, its
+//! owner and its purpose. A `view` link (the `preview_url`) is valid for a day and only reads;
+//! an `upload` link (the `upload_descriptor`) is valid for [`UPLOAD_LINK_TTL`] and only writes,
+//! and only while the attachment has no bytes and no message uses it: bytes are written once,
+//! so a link that leaks later can replace nothing. A signature has no `sub`, so it is never
+//! accepted as a user token; a bearer token of the owner works on both routes. What a link
+//! alone gets back never names a thread. Size (`ATTACHMENT_MAX_BYTES`, 413) and type (415) are
 //! checked when an attachment is announced and again when bytes arrive.
 
 use std::time::Duration;
@@ -15,12 +19,11 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::auth::{bearer, now_secs};
+use crate::auth::{bearer, now_secs, Jwt};
 use crate::error::{Error, Result};
 use crate::model::{Attachment, AttachmentId, NewAttachment, UserId};
 use crate::state::AppState;
@@ -38,7 +41,13 @@ pub const ALLOWED_MIME_TYPES: &[&str] = &[
     "application/json",
 ];
 
-const SIGNATURE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a `preview_url` works: a day, so a thread reopened later still shows its images
+/// (listing the thread again signs fresh links).
+const VIEW_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How long an `upload_descriptor` URL works. A client uploads right after
+/// `attachments.create`; one that missed the window creates a new attachment.
+pub const UPLOAD_LINK_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// The media type without parameters, lowercased (`"image/png; x=y"` → `"image/png"`).
 pub fn media_type(mime: &str) -> String {
@@ -73,10 +82,31 @@ pub fn check_size(size: i64, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// What a link signature allows; each route accepts only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Purpose {
+    View,
+    Upload,
+}
+
+impl Purpose {
+    fn ttl(self) -> Duration {
+        match self {
+            Purpose::View => VIEW_LINK_TTL,
+            Purpose::Upload => UPLOAD_LINK_TTL,
+        }
+    }
+}
+
+/// The claims of a link signature. Every field is required: a signature of an older form, or
+/// without a purpose, is refused.
 #[derive(Serialize, Deserialize)]
 struct SigClaims {
     att: String,
     own: String,
+    #[serde(rename = "use")]
+    purpose: Purpose,
     exp: u64,
 }
 
@@ -84,7 +114,7 @@ struct SigClaims {
 pub struct Links {
     base: String,
     user: UserId,
-    secret: String,
+    jwt: Jwt,
 }
 
 impl Links {
@@ -103,29 +133,24 @@ impl Links {
         Links {
             base: format!("{scheme}://{host}"),
             user: user.clone(),
-            secret: state.config.jwt_secret.clone(),
+            jwt: state.jwt.clone(),
         }
     }
 
-    fn sign(&self, id: &str) -> String {
-        let claims = SigClaims {
+    fn url(&self, id: &str, purpose: Purpose) -> String {
+        let sig = self.jwt.sign(&SigClaims {
             att: id.to_string(),
             own: self.user.0.clone(),
-            exp: now_secs() + SIGNATURE_TTL.as_secs(),
+            purpose,
+            exp: now_secs().saturating_add(purpose.ttl().as_secs()),
+        });
+        let action = match purpose {
+            Purpose::View => "preview",
+            Purpose::Upload => "upload",
         };
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(self.secret.as_bytes()),
-        )
-        .expect("HS256 signing cannot fail")
-    }
-
-    fn url(&self, id: &str, action: &str) -> String {
         format!(
-            "{}/api/chatkit/attachments/{id}/{action}?sig={}",
-            self.base,
-            self.sign(id)
+            "{}/api/chatkit/attachments/{id}/{action}?sig={sig}",
+            self.base
         )
     }
 
@@ -136,7 +161,7 @@ impl Links {
         let mut v = self.base_json(&id, &a.name, &a.mime_type);
         if !a.uploaded {
             v["upload_descriptor"] =
-                json!({"url": self.url(&id, "upload"), "method": "POST", "headers": {}});
+                json!({"url": self.url(&id, Purpose::Upload), "method": "POST", "headers": {}});
         }
         if let Some(thread) = a.conversation_id {
             v["thread_id"] = json!(thread.to_string());
@@ -161,7 +186,7 @@ impl Links {
             "type": if image { "image" } else { "file" },
         });
         if image {
-            v["preview_url"] = json!(self.url(id, "preview"));
+            v["preview_url"] = json!(self.url(id, Purpose::View));
         }
         v
     }
@@ -184,25 +209,39 @@ pub struct SigQuery {
     sig: Option<String>,
 }
 
-/// The owner a request acts for: the bearer token's user, or the signature's owner when the
-/// signature names this attachment. 401 otherwise.
-fn owner(state: &AppState, headers: &HeaderMap, sig: Option<&str>, id: &str) -> Result<UserId> {
-    if let Some(token) = bearer(headers) {
-        return Ok(state.jwt.verify(token)?.user);
+/// Who a request on an attachment route acts as.
+enum Caller {
+    /// The bearer token's user.
+    Owner(UserId),
+    /// Whoever holds a link signed for this attachment, its purpose and its owner.
+    Link(UserId),
+}
+
+impl Caller {
+    fn user(&self) -> &UserId {
+        match self {
+            Caller::Owner(user) | Caller::Link(user) => user,
+        }
     }
-    let sig = sig.ok_or(Error::Unauthorized)?;
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 5;
-    let data = jsonwebtoken::decode::<SigClaims>(
-        sig,
-        &DecodingKey::from_secret(state.config.jwt_secret.as_bytes()),
-        &validation,
-    )
-    .map_err(|_| Error::Unauthorized)?;
-    if data.claims.att != id {
+}
+
+/// The bearer token's user, or the link's owner when the signature names this attachment and
+/// this `purpose` and has not expired. 401 otherwise.
+fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    sig: Option<&str>,
+    id: &str,
+    purpose: Purpose,
+) -> Result<Caller> {
+    if let Some(token) = bearer(headers) {
+        return Ok(Caller::Owner(state.jwt.verify(token)?.user));
+    }
+    let claims: SigClaims = state.jwt.decode(sig.ok_or(Error::Unauthorized)?)?;
+    if claims.att != id || claims.purpose != purpose {
         return Err(Error::Unauthorized);
     }
-    Ok(UserId(data.claims.own))
+    Ok(Caller::Link(UserId(claims.own)))
 }
 
 /// The uploaded file: the `file` part of a multipart body, or the raw body.
@@ -251,22 +290,37 @@ async fn read_file(
     Err(Error::invalid("multipart body has no `file` field"))
 }
 
-/// `POST|PUT /api/chatkit/attachments/{id}/upload`: phase two of a two-phase upload.
+/// `POST|PUT /api/chatkit/attachments/{id}/upload`: phase two of a two-phase upload, with an
+/// `upload` link or the owner's bearer token. Once: 409 `conflict` when the attachment already
+/// has its bytes or a message uses it.
 pub async fn upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<SigQuery>,
     req: Request,
 ) -> Result<Json<Value>> {
-    let user = owner(&state, req.headers(), q.sig.as_deref(), &id)?;
-    let links = Links::new(&state, req.headers(), &user);
+    let caller = caller(
+        &state,
+        req.headers(),
+        q.sig.as_deref(),
+        &id,
+        Purpose::Upload,
+    )?;
+    let user = caller.user();
+    let links = Links::new(&state, req.headers(), user);
     let id = parse_attachment_id(&id)?;
-    // The owner's attachment must exist before its bytes are read.
-    state.chat.attachment(&user, id).await?;
+    // Refused before its body is read; the store's write checks the same again, atomically.
+    state.chat.attachment_awaiting_upload(user, id).await?;
     let (bytes, _, _) = read_file(&state, req).await?;
     check_size(bytes.len() as i64, state.config.attachment_max_bytes)?;
-    let a = state.chat.upload_attachment(&user, id, &bytes).await?;
-    Ok(Json(links.attachment_json(&a)))
+    let a = state.chat.upload_attachment(user, id, &bytes).await?;
+    let mut answer = links.attachment_json(&a);
+    // The write succeeds only while no message uses the attachment, so there is no thread to
+    // name; a link alone must never learn one even if that changes.
+    if let (Caller::Link(_), Some(fields)) = (&caller, answer.as_object_mut()) {
+        fields.remove("thread_id");
+    }
+    Ok(Json(answer))
 }
 
 /// `POST /api/chatkit/attachments`: a direct upload (multipart `file`) in one request.
@@ -291,17 +345,19 @@ pub async fn direct_upload(
     Ok(Json(links.attachment_json(&a)))
 }
 
-/// `GET /api/chatkit/attachments/{id}/preview`: the bytes, for the owner only.
+/// `GET /api/chatkit/attachments/{id}/preview`: the bytes, with a `view` link or the owner's
+/// bearer token.
 pub async fn preview(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<SigQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let user = owner(&state, &headers, q.sig.as_deref(), &id)?;
+    let caller = caller(&state, &headers, q.sig.as_deref(), &id, Purpose::View)?;
+    let user = caller.user();
     let id = parse_attachment_id(&id)?;
-    let a = state.chat.attachment(&user, id).await?;
-    let bytes = state.chat.attachment_bytes(&user, id).await?;
+    let a = state.chat.attachment(user, id).await?;
+    let bytes = state.chat.attachment_bytes(user, id).await?;
     let mut response = bytes.into_response();
     if let Ok(v) = HeaderValue::from_str(&a.mime_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);

@@ -146,7 +146,14 @@ async fn authenticate(
                     send_close(socket, close::AUTH_TIMEOUT, "authentication timed out").await;
                     return None;
                 }
-                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(None) => return None,
+                // An oversized first frame gets 1009 like any later one, not a silent drop.
+                Ok(Some(Err(e))) => {
+                    if let End::Close(code, reason) = read_error(e) {
+                        send_close(socket, code, reason).await;
+                    }
+                    return None;
+                }
                 Ok(Some(Ok(Message::Text(text)))) => match frame::parse(text.as_str()) {
                     Ok((
                         ClientFrame::Auth {
@@ -496,7 +503,11 @@ fn read_error(e: axum::Error) -> End {
     }
 }
 
-/// The `Instant` at which a unix time (seconds) arrives.
+/// The `Instant` at which a unix time (seconds) arrives. A time too far ahead to represent (a
+/// validly signed token may say `exp: 18446744073709551615`) is capped at thirty years, which is
+/// what tokio itself uses for "never" and which no socket outlives.
 fn instant_of(unix_secs: u64) -> Instant {
-    Instant::now() + Duration::from_secs(unix_secs.saturating_sub(now_secs()))
+    const NEVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let wait = Duration::from_secs(unix_secs.saturating_sub(now_secs())).min(NEVER);
+    Instant::now() + wait
 }
