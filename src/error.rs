@@ -43,6 +43,8 @@ pub enum Error {
     ThreadBusy,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    #[error("too many MCP sessions are open; close one or retry later")]
+    TooManySessions,
     #[error("the assistant is unavailable right now")]
     AgentUnavailable(#[source] AgentError),
     #[error("the assistant failed")]
@@ -78,6 +80,7 @@ impl Error {
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
             Error::RateLimited(_) => "rate_limited",
+            Error::TooManySessions => "too_many_sessions",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "internal",
@@ -94,7 +97,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::ThreadBusy => StatusCode::CONFLICT,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -3,17 +3,20 @@
 //! Every variable is documented in `.env.example`. A bad value fails start-up with one line that
 //! names the variable; secrets never appear in `Debug` output.
 //!
-//! The WebSocket settings ([`WsConfig`]) and the model provider's ([`ProviderConfig`]) each read
-//! their own variables in a file of their own; [`Config`] holds them with everything else.
+//! The WebSocket settings ([`WsConfig`]), the MCP session limits ([`McpConfig`]) and the model
+//! provider's ([`ProviderConfig`]) each read their own variables in a file of their own;
+//! [`Config`] holds them with everything else.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod mcp;
 mod provider;
 mod ws;
 
+pub use mcp::McpConfig;
 pub use provider::ProviderConfig;
 pub use ws::WsConfig;
 
@@ -78,6 +81,8 @@ pub struct Config {
     pub bench_agent: Option<BenchAgentConfig>,
     /// WebSocket settings.
     pub ws: WsConfig,
+    /// MCP session limits.
+    pub mcp: McpConfig,
     /// Kernel send buffer of each accepted connection; `None` leaves the kernel's autotuning.
     /// Bounds kernel memory per slow peer when many sockets are open.
     pub tcp_send_buffer: Option<usize>,
@@ -252,6 +257,7 @@ impl Config {
             }
         };
         let ws = WsConfig::from_vars(&get)?;
+        let mcp = McpConfig::from_vars(&get)?;
         let tcp_send_buffer = match get("TCP_SEND_BUFFER_BYTES") {
             None => None,
             Some(_) => Some(parse_num(&get, "TCP_SEND_BUFFER_BYTES", 0usize)?),
@@ -296,6 +302,7 @@ impl Config {
             offline_delta_delay,
             bench_agent,
             ws,
+            mcp,
             tcp_send_buffer,
             multi_instance,
         })
