@@ -183,7 +183,7 @@ async fn stdio_mcp_acts_for_the_user_it_was_started_for() {
     assert!(app.tasks("dave").await.is_empty());
 }
 
-// ---- Raw streamable HTTP: sessions, their owners and limits. ----
+// ---- Raw streamable HTTP: sessions, their owners and limits, and the error shapes. ----
 
 const SESSION: &str = "mcp-session-id";
 
@@ -338,6 +338,89 @@ async fn idle_sessions_close_and_free_their_room() {
     assert_gone(&app, "alice", &id).await;
     let other = open(&app, "bob").await;
     assert_lists(&app, "bob", &other).await;
+}
+
+#[tokio::test]
+async fn mcp_errors_come_in_the_documented_shapes() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 2048).await;
+    let raw = |body: &'static str| {
+        post(&app, "alice", None)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let is_json = |r: &reqwest::Response| r.headers()["content-type"] == "application/json";
+
+    // A body that is not JSON, and JSON that is not a message: JSON-RPC errors, as MCP asks.
+    let r = raw("{\"jsonrpc\": \"2.0\", ").send().await.unwrap();
+    assert!(is_json(&r));
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert_eq!(v["id"], Value::Null);
+    assert_eq!(v["error"]["code"], -32700);
+    let (s, v) = json_of(raw("{\"hello\": 1}").send().await.unwrap()).await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["code"], -32600);
+
+    // Errors of HTTP itself: ours.
+    let r = post(&app, "alice", None)
+        .header("content-type", "text/plain")
+        .body(initialize().to_string())
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 415);
+    assert_error(&v, "unsupported_media_type");
+
+    for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
+        let r = app
+            .client()
+            .request(method, format!("{}/api/mcp", app.url))
+            .bearer_auth(app.token_for("alice"))
+            .json(&initialize())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["allow"], "GET, POST, DELETE");
+        let (s, v) = json_of(r).await;
+        assert_eq!(s, 405);
+        assert_error(&v, "method_not_allowed");
+    }
+
+    for size in [4096, 1 << 20] {
+        let mut big = initialize();
+        big["params"]["clientInfo"]["name"] = "x".repeat(size).into();
+        let r = post(&app, "alice", None).json(&big).send().await.unwrap();
+        let (s, v) = json_of(r).await;
+        assert_eq!(s, 413);
+        assert_error(&v, "payload_too_large");
+    }
+
+    // rmcp's own refusals, put in our shape: no session id on GET, an Accept without SSE.
+    let r = app
+        .get("/api/mcp", "alice")
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 400);
+    assert_error(&v, "invalid_request");
+    let r = app
+        .post("/api/mcp", "alice")
+        .header("accept", "application/json")
+        .json(&initialize())
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, 406);
+    assert_error(&v, "not_acceptable");
+
+    // None of that left a session open, and a proper client still gets one.
+    let id = open(&app, "alice").await;
+    assert_lists(&app, "alice", &id).await;
 }
 
 #[tokio::test]

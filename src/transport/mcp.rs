@@ -205,9 +205,11 @@ fn http_service(
     sessions: Arc<LocalSessions>,
 ) -> StreamableHttpService<TaskServer, LocalSessions> {
     // Host checks guard unauthenticated local servers against DNS rebinding; every request here
-    // needs a bearer token, and the server may sit behind any host name.
+    // needs a bearer token, and the server may sit behind any host name. The body limit is
+    // checked first by `edge::guard`; rmcp's own is set to the same, should a body pass it by.
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
+        .with_max_request_body_bytes(state.config.max_body_bytes)
         .with_cancellation_token(state.closing.child_token());
     // One server for every session: its tool router (names, descriptions, JSON schemas) is
     // built once and shared, not rebuilt per `initialize`.
