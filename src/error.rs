@@ -47,6 +47,8 @@ pub enum Error {
     Conflict(String),
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    #[error("too many MCP sessions are open; close one or retry later")]
+    TooManySessions,
     #[error("the assistant is unavailable right now")]
     AgentUnavailable(#[source] AgentError),
     #[error("the assistant failed")]
@@ -87,6 +89,7 @@ impl Error {
             Error::ThreadBusy => "thread_busy",
             Error::Conflict(_) => "conflict",
             Error::RateLimited(_) => "rate_limited",
+            Error::TooManySessions => "too_many_sessions",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
             Error::RequestTimeout => "request_timeout",
@@ -105,7 +108,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::ThreadBusy | Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::AgentUnavailable(_) | Error::ShuttingDown | Error::TooManyConnections => {
                 StatusCode::SERVICE_UNAVAILABLE

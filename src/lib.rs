@@ -71,14 +71,8 @@ pub fn router(state: AppState) -> Router {
     if !config.is_production() {
         api = api.route("/api/dev/token", post(rest::dev_token));
     }
-    let mcp = Router::new()
-        .nest_service("/api/mcp", mcp::http_service(&state))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            mcp::authenticate,
-        ));
     let mut app = api
-        .merge(mcp)
+        .merge(mcp::routes(&state))
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track_http))

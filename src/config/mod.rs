@@ -3,8 +3,9 @@
 //! Every variable is documented in `.env.example`. A bad value fails start-up with one line that
 //! names the variable; secrets never appear in `Debug` output.
 //!
-//! The WebSocket settings ([`WsConfig`]), the HTTP connection limits ([`HttpConfig`]) and the
-//! model provider's ([`ProviderConfig`]) each read their own variables in a file of their own;
+//! The WebSocket settings ([`WsConfig`]), the HTTP connection limits ([`HttpConfig`]), the MCP
+//! session limits ([`McpConfig`]) and the model provider's ([`ProviderConfig`]) each read their
+//! own variables in a file of their own;
 //! [`Config`] holds them with everything else.
 
 use std::collections::HashMap;
@@ -13,10 +14,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 mod http;
+mod mcp;
 mod provider;
 mod ws;
 
 pub use http::{default_max_connections, open_file_limit, HttpConfig};
+pub use mcp::McpConfig;
 pub use provider::ProviderConfig;
 pub use ws::WsConfig;
 
@@ -83,6 +86,8 @@ pub struct Config {
     pub ws: WsConfig,
     /// HTTP timeouts and connection caps.
     pub http: HttpConfig,
+    /// MCP session limits.
+    pub mcp: McpConfig,
     /// Kernel send buffer of each accepted connection; `None` leaves the kernel's autotuning.
     /// Bounds kernel memory per slow peer when many sockets are open.
     pub tcp_send_buffer: Option<usize>,
@@ -258,6 +263,7 @@ impl Config {
         };
         let ws = WsConfig::from_vars(&get)?;
         let http = HttpConfig::from_vars(&get)?;
+        let mcp = McpConfig::from_vars(&get)?;
         let tcp_send_buffer = match get("TCP_SEND_BUFFER_BYTES") {
             None => None,
             Some(_) => Some(parse_num(&get, "TCP_SEND_BUFFER_BYTES", 0usize)?),
@@ -303,6 +309,7 @@ impl Config {
             bench_agent,
             ws,
             http,
+            mcp,
             tcp_send_buffer,
             multi_instance,
         })

@@ -3,19 +3,24 @@
 //!
 //! Over HTTP every request carries a bearer JWT, verified before the MCP service sees it; each
 //! tool call acts for the user of the request that made it, so a session id never carries a
-//! user. Over stdio the user is fixed by the operator who started the process. Either way the
+//! user. A session does have an owner, though: the user whose `initialize` opened it is the only
+//! one whose requests reach it ([`edge`]), and [`sessions`] bounds how many each user and everyone
+//! hold. Over stdio the user is fixed by the operator who started the process. Either way the
 //! tools are the same user-scoped [`Tools`] the agents use.
+
+pub mod edge;
+pub mod sessions;
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Router;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::{RequestContext, RoleServer};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
 use serde_json::{json, Value};
@@ -28,6 +33,8 @@ use crate::chat::Chat;
 use crate::error::{Error, Result};
 use crate::model::UserId;
 use crate::state::AppState;
+use edge::Edge;
+use sessions::LocalSessions;
 
 /// The MCP server of the task tools.
 #[derive(Clone)]
@@ -177,19 +184,37 @@ fn outcome(result: Result<Value>) -> Result<CallToolResult, ErrorData> {
     }
 }
 
-/// The streamable HTTP service, to nest at `/api/mcp` behind [`authenticate`].
-pub fn http_service(state: &AppState) -> StreamableHttpService<TaskServer, LocalSessionManager> {
-    let chat = state.chat.clone();
+/// `/api/mcp`: the streamable HTTP service behind [`authenticate`] and then [`edge::guard`].
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let sessions = Arc::new(LocalSessions::new(&state.config.mcp));
+    let edge = Edge {
+        sessions: sessions.clone(),
+    };
+    Router::new()
+        .nest_service("/api/mcp", http_service(state, sessions))
+        .layer(axum::middleware::from_fn_with_state(edge, edge::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+}
+
+/// The streamable HTTP service over `sessions`.
+fn http_service(
+    state: &AppState,
+    sessions: Arc<LocalSessions>,
+) -> StreamableHttpService<TaskServer, LocalSessions> {
     // Host checks guard unauthenticated local servers against DNS rebinding; every request here
-    // needs a bearer token, and the server may sit behind any host name.
+    // needs a bearer token, and the server may sit behind any host name. The body limit is
+    // checked first by `edge::guard`; rmcp's own is set to the same, should a body pass it by.
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
+        .with_max_request_body_bytes(state.config.max_body_bytes)
         .with_cancellation_token(state.closing.child_token());
-    StreamableHttpService::new(
-        move || Ok(TaskServer::for_http(chat.clone())),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    )
+    // One server for every session: its tool router (names, descriptions, JSON schemas) is
+    // built once and shared, not rebuilt per `initialize`.
+    let server = TaskServer::for_http(state.chat.clone());
+    StreamableHttpService::new(move || Ok(server.clone()), sessions, config)
 }
 
 /// Verifies the bearer token of every MCP request and hands its user to the tools.
