@@ -389,8 +389,10 @@ mod tests {
             w.await.unwrap();
         }
         // Without the resets the WAL holds every frame written: about 60 MB here. With them it
-        // passes the reset length only by what the writers add while a reset is under way.
-        let bound = 20 * 4096 * u64::from(policy.reset_frames);
+        // passes the reset length only by what the writers add while a reset is under way, which
+        // grows when the machine is busy and the checkpointer waits for a core: half of 60 MB
+        // still tells the two apart.
+        let bound = 30 * 4096 * u64::from(policy.reset_frames);
         assert!(
             longest < bound,
             "the WAL grew to {longest} bytes (bound {bound})"
