@@ -37,6 +37,10 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn add_n(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Counts one error by its code (`close_4401`, `thread_busy`, `http_503`, `timeout` …).
     pub fn error(&self, code: &str) {
         let mut errors = self.errors.lock().expect("not poisoned");

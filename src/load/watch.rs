@@ -19,8 +19,8 @@ const WATCH_TAIL: Duration = Duration::from_millis(500);
 /// A turn a socket sent that its twin has not yet seen end.
 pub(super) struct WatchedTurn {
     pub request_id: String,
-    /// How the turn's deltas end (see the socket's own `InFlight`).
-    pub suffix: String,
+    /// What the turn's deltas hold (see the socket's own `InFlight`).
+    pub marker: String,
     pub sent_at: Instant,
     /// Whether the twin saw its first delta.
     pub first_delta: bool,
@@ -96,7 +96,7 @@ impl Watcher {
         if text.starts_with(DELTA_PREFIX) {
             if let Some(turn) = watched
                 .iter_mut()
-                .find(|t| !t.first_delta && text.ends_with(t.suffix.as_str()))
+                .find(|t| !t.first_delta && text.contains(t.marker.as_str()))
             {
                 turn.first_delta = true;
                 self.c.record("watch_first_delta", turn.sent_at.elapsed());

@@ -226,8 +226,8 @@ pub async fn chat(target: Arc<Target>, c: Arc<Counters>, plan: ChatPlan) -> Dura
 /// The turn a socket has in flight.
 struct InFlight {
     request_id: String,
-    /// `,"request_id":"…"}`: how a delta of this turn ends, checked without parsing it.
-    suffix: String,
+    /// `,"request_id":"…"`: what a delta of this turn holds, checked without parsing it.
+    marker: String,
     sent_at: Instant,
     added: bool,
     first_delta: bool,
@@ -306,7 +306,7 @@ impl Talker {
                                 in_flight = None;
                             }
                         } else if text.as_str().starts_with(DELTA_PREFIX) {
-                            Counters::add(&self.c.deltas);
+                            Counters::add_n(&self.c.deltas, deltas_in(text.as_str()));
                         }
                     }
                     Some(Ok(Message::Close(close))) => {
@@ -350,18 +350,18 @@ impl Talker {
             .await
             .ok()?;
         Counters::add(&self.c.turns_sent);
-        let suffix = format!(",\"request_id\":\"{request_id}\"}}");
+        let marker = format!(",\"request_id\":\"{request_id}\"");
         if let Some(w) = &self.watched {
             let mut w = w.lock().expect("not poisoned");
             w.push(WatchedTurn {
                 request_id: request_id.clone(),
-                suffix: suffix.clone(),
+                marker: marker.clone(),
                 sent_at,
                 first_delta: false,
             });
         }
         Some(InFlight {
-            suffix,
+            marker,
             request_id,
             sent_at,
             added: false,
@@ -373,8 +373,8 @@ impl Talker {
     fn on_text(&mut self, text: &str, turn: &mut InFlight) -> bool {
         // Deltas are most of the traffic: recognise them without a JSON parse.
         if text.starts_with(DELTA_PREFIX) {
-            Counters::add(&self.c.deltas);
-            if !turn.first_delta && text.ends_with(&turn.suffix) {
+            Counters::add_n(&self.c.deltas, deltas_in(text));
+            if !turn.first_delta && text.contains(&turn.marker) {
                 turn.first_delta = true;
                 self.c.record("first_delta", turn.sent_at.elapsed());
             }
@@ -412,3 +412,32 @@ impl Talker {
 
 /// How every `stream.delta` frame begins (the server writes `type` first).
 pub(super) const DELTA_PREFIX: &str = "{\"type\":\"stream.delta\"";
+
+/// How many deltas a `stream.delta` frame covers: its `count` when it merges several, else 1.
+/// Read without a JSON parse: `count` follows the text, so the last one in the frame is it.
+pub(super) fn deltas_in(frame: &str) -> u64 {
+    const KEY: &str = ",\"count\":";
+    frame
+        .rfind(KEY)
+        .and_then(|at| {
+            let digits: String = frame[at + KEY.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deltas_in;
+
+    #[test]
+    fn a_merged_delta_counts_as_many_as_it_covers() {
+        let one = r#"{"type":"stream.delta","delta":"a,\"count\":9","seq":3,"pos":"1.a.a-1"}"#;
+        assert_eq!(deltas_in(one), 1);
+        let merged = r#"{"type":"stream.delta","delta":"ab","seq":3,"count":12,"pos":"1.a.a-2"}"#;
+        assert_eq!(deltas_in(merged), 12);
+    }
+}
