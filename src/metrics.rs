@@ -34,6 +34,8 @@ struct Metrics {
     sockets_opened: IntCounter,
     queue_drops: IntCounter,
     resumes: IntCounterVec,
+    resume_bytes: IntGauge,
+    resume_users: IntGauge,
     turns_running: IntGauge,
     turns_finished: IntCounterVec,
     deltas_sent: IntCounter,
@@ -95,6 +97,16 @@ impl Metrics {
             &["recovered"],
         )
         .expect("valid metric");
+        let resume_bytes = IntGauge::new(
+            "agentwire_resume_kept_bytes",
+            "Bytes of recent events kept for resumes, over all users",
+        )
+        .expect("valid metric");
+        let resume_users = IntGauge::new(
+            "agentwire_resume_users",
+            "Users whose recent events (or open sockets) the hub keeps",
+        )
+        .expect("valid metric");
         let turns_running =
             IntGauge::new("agentwire_turns_running", "Turns running now").expect("valid metric");
         let turns_finished = IntCounterVec::new(
@@ -139,6 +151,8 @@ impl Metrics {
             Box::new(sockets_opened.clone()),
             Box::new(queue_drops.clone()),
             Box::new(resumes.clone()),
+            Box::new(resume_bytes.clone()),
+            Box::new(resume_users.clone()),
             Box::new(turns_running.clone()),
             Box::new(turns_finished.clone()),
             Box::new(deltas_sent.clone()),
@@ -157,6 +171,8 @@ impl Metrics {
             sockets_opened,
             queue_drops,
             resumes,
+            resume_bytes,
+            resume_users,
             turns_running,
             turns_finished,
             deltas_sent,
@@ -215,6 +231,12 @@ pub fn socket_resumed(recovered: bool) {
         .resumes
         .with_label_values(&[if recovered { "true" } else { "false" }])
         .inc();
+}
+
+/// Sets what the hub keeps for resumes (after each sweep).
+pub fn resume_kept(bytes: usize, users: usize) {
+    METRICS.resume_bytes.set(bytes as i64);
+    METRICS.resume_users.set(users as i64);
 }
 
 /// Marks a turn running until the returned guard drops.

@@ -65,6 +65,17 @@ async fn metrics_count_requests_sockets_and_turns() {
     assert_eq!(value(&text, "agentwire_turns_running"), 0.0);
     assert!(value(&text, "agentwire_stream_deltas_total") >= 1.0);
     assert!(text.contains("agentwire_ws_queue_drops_total 0"));
+    // The turn's events are kept for resumes; the sweep (every second) reports them.
+    let mut kept = 0.0;
+    for _ in 0..100 {
+        kept = value(&app.metrics().await, "agentwire_resume_kept_bytes");
+        if kept > 0.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(kept > 0.0);
+    assert!(value(&app.metrics().await, "agentwire_resume_users") >= 1.0);
 
     drop(ws);
     // The gauge falls when the socket's task ends.

@@ -344,6 +344,7 @@ impl Hub {
             // Over the total bound: the window shrinks until it fits.
             window /= 2;
         }
+        crate::metrics::resume_kept(inner.bytes.load(Ordering::Relaxed), inner.users.len());
     }
 }
 
