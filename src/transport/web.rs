@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     asset!("assets/render.js", JS),
     asset!("assets/tasks.js", JS),
     asset!("assets/thread.js", JS),
+    asset!("assets/resume.js", JS),
     asset!("assets/app.js", JS),
     asset!("assets/rest.js", JS),
 ];

@@ -1,11 +1,16 @@
 // The chat page (`/`): thread list, the open thread, composer and tasks panel over one socket.
 //
-// The socket's events are the truth: nothing is drawn optimistically. A thread is (re)loaded
-// with `thread.load` when opened and after every reconnect; events for it that arrive while the
-// load is in flight are held back and applied after, so nothing is missed or shown twice.
+// The socket's events are the truth: nothing is drawn optimistically. A thread is loaded with
+// `thread.load` when opened; events for it that arrive while the load is in flight are held back
+// and applied after, so nothing is missed or shown twice. A reconnect resumes the event stream
+// where it was: when the server replays exactly what was missed, it is applied like live events
+// and nothing is reloaded; when it cannot, everything shown is reloaded. A reloaded page loads
+// what it shows and resumes from before the turn it left running, whose answer is then rebuilt
+// from the replay (resume.js).
 
 import { fetchAllTasks } from './api.js';
 import { bindComposer, bindPanels, el, shortTime, showPanelToggles } from './render.js';
+import { StreamMark } from './resume.js';
 import {
   bindSignIn,
   clearSession,
@@ -56,6 +61,8 @@ function freshState(session) {
     current: null, // the open thread's id, null on the start screen
     running: new Set(), // thread ids with a turn in progress
     pendingNew: null, // request_id of a message that will create a thread
+    mark: new StreamMark(session.user_id), // where the event stream stands, for resuming
+    synced: false, // whether everything shown has been loaded once on this page
   };
 }
 
@@ -75,6 +82,7 @@ bindSignIn(
 ui.signOut.addEventListener('click', () => {
   if (s && s.conn) s.conn.stop();
   clearSession();
+  StreamMark.clear();
   s = null;
   showSignIn('');
 });
@@ -100,7 +108,8 @@ function start(session) {
   ui.who.textContent = session.user_id;
   ui.signOut.hidden = false;
   ui.greeting.textContent = `Hi ${session.user_id}, what needs doing?`;
-  showThread(null);
+  // A reloaded tab reopens the thread it showed; the first `ready` loads it.
+  showThread(s.mark.thread);
   renderThreads();
   board.tasks.clear();
   board.render();
@@ -114,16 +123,19 @@ function start(session) {
       s.session = renewed;
       return renewed.token;
     },
+    pos: s.mark.resumeFrom(),
+    onPos: (pos) => s.mark.setPos(pos),
   });
   s.conn = conn;
   conn.addEventListener('state', (e) => {
     setConn(e.detail.state, e.detail.retryIn);
     refreshComposer();
   });
-  conn.addEventListener('ready', (e) => onReady(e.detail.reconnected));
+  conn.addEventListener('ready', (e) => onReady(e.detail));
   conn.addEventListener('frame', (e) => onFrame(e.detail));
   conn.addEventListener('auth-failed', () => {
     clearSession();
+    StreamMark.clear();
     s = null;
     showSignIn('The server refused the token. Sign in again.');
   });
@@ -148,19 +160,32 @@ function setConn(state, retryIn = 0) {
       : CONN_TEXT[state];
 }
 
-async function onReady(reconnected) {
+/**
+ * After (re)authentication. `recovered` true: the frames that follow are exactly what was
+ * missed, so a page that has loaded what it shows only applies them. Otherwise (a first
+ * connect, or a resume the server could not serve) everything shown is loaded; frames replayed
+ * meanwhile for the open thread are held back until its load is in.
+ */
+async function onReady({ reconnected, recovered }) {
   const mine = s;
   if (reconnected) announce('Reconnected.');
-  // Turns that were running may have finished while the socket was down; the reloads below
-  // say which still are.
+  if (recovered === false) mine.mark.forgetTurns();
+  if (recovered === true && mine.synced) return;
+  // Before anything is awaited: the replay, if any, comes right after this event.
+  if (mine.current) open.hold();
+  // Turns that were running may have finished while the socket was down; the replay and the
+  // loads below say which still are.
   mine.running.clear();
   loadTasks();
+  let ok = true;
   try {
     await loadThreads(false);
   } catch (e) {
+    ok = false;
     showError(`Could not list conversations: ${e.message}`);
   }
-  if (mine === s && s.current) await openThread(s.current, { keepFocus: true });
+  if (mine === s && s.current) ok = (await openThread(s.current, { keepFocus: true })) && ok;
+  if (mine === s && ok) mine.synced = true;
 }
 
 async function loadTasks() {
@@ -227,6 +252,7 @@ ui.newChat.addEventListener('click', () => {
 /** Shows the start screen (`id` null) or an empty view of thread `id`. */
 function showThread(id) {
   s.current = id;
+  s.mark.setThread(id);
   open.reset(id);
   ui.start.hidden = id !== null;
   ui.messages.hidden = id === null;
@@ -237,11 +263,15 @@ function showThread(id) {
   refreshComposer();
 }
 
-/** Loads every page of thread `id` and shows it; frames for it meanwhile are applied after. */
+/**
+ * Loads every page of thread `id` and shows it; frames for it meanwhile are applied after.
+ * Returns whether it loaded.
+ */
 async function openThread(id, { keepFocus = false } = {}) {
   const mine = s;
   if (s.current !== id) showThread(id);
   open.hold();
+  let ok = false;
   try {
     const messages = [];
     let after = null;
@@ -254,35 +284,66 @@ async function openThread(id, { keepFocus = false } = {}) {
       if (!answer.has_more || !answer.after) break;
       after = answer.after;
     }
-    if (mine !== s || s.current !== id) return;
+    if (mine !== s || s.current !== id) return false;
+    ok = true;
     s.threads.set(id, answer.thread);
     if (answer.running) s.running.add(id);
-    else s.running.delete(id);
+    else {
+      s.running.delete(id);
+      s.mark.threadIdle(id);
+    }
     ui.threadTitle.textContent = answer.thread.title || 'Conversation';
-    for (const frame of open.loaded(messages, answer.running)) onFrame(frame);
+    for (const frame of open.loaded(messages, answer.running)) applyFrame(frame);
     renderThreads();
     open.scrollToEnd();
   } catch (e) {
-    if (mine !== s) return;
+    if (mine !== s) return false;
     if (e.code === 'not_found') {
       s.threads.delete(id);
       showThread(null);
       showError('That conversation no longer exists.');
     } else {
-      for (const frame of open.release()) onFrame(frame);
+      for (const frame of open.release()) applyFrame(frame);
       // Offline, the reconnect's `ready` loads it again.
       if (s.conn.online) showError(`Could not load the conversation: ${e.message}`);
     }
   }
   refreshComposer();
   if (!keepFocus) ui.input.focus();
+  return ok;
+}
+
+/**
+ * Deltas of the open thread's answer `frame.message_id` were lost before `frame`: reload the
+ * thread (which has the answer's text so far) and apply `frame` after. When a reload for that
+ * answer did not fill the hole, the text goes on with the gap, until `message.done`.
+ */
+function fillHole(frame) {
+  if (open.reloadedFor.has(frame.message_id)) {
+    open.forceDelta(frame);
+    return;
+  }
+  open.reloadedFor.add(frame.message_id);
+  open.hold();
+  open.holds(frame);
+  openThread(s.current, { keepFocus: true });
 }
 
 // ---- messages --------------------------------------------------------------------------
 
+const threadOf = (frame) => frame.thread_id || (frame.thread && frame.thread.id);
+
+/** A frame from the socket. */
 function onFrame(frame) {
   if (!s) return;
-  const threadId = frame.thread_id || (frame.thread && frame.thread.id);
+  noteTurn(frame, threadOf(frame));
+  applyFrame(frame);
+}
+
+/** Draws a frame, now or (for the open thread, while it loads) once the load is in. */
+function applyFrame(frame) {
+  if (!s) return;
+  const threadId = threadOf(frame);
   const here = Boolean(threadId) && threadId === s.current;
   if (here && open.holds(frame)) return;
   switch (frame.type) {
@@ -290,6 +351,9 @@ function onFrame(frame) {
       s.threads.set(frame.thread.id, frame.thread);
       if (frame.request_id && frame.request_id === s.pendingNew) {
         s.pendingNew = null;
+        showThread(frame.thread.id);
+      } else if (!s.current && !s.pendingNew && s.mark.sent(frame.request_id)) {
+        // Sent from this tab before a reload: its replay shows it, as it would have.
         showThread(frame.thread.id);
       }
       renderThreads();
@@ -307,7 +371,7 @@ function onFrame(frame) {
     case 'stream.delta':
       s.running.add(threadId);
       if (here) {
-        open.delta(frame);
+        if (open.delta(frame) === 'hole') fillHole(frame);
         open.scrollToEnd();
       }
       break;
@@ -335,6 +399,35 @@ function onFrame(frame) {
       break;
   }
   refreshComposer();
+}
+
+/**
+ * Keeps the turns that run in the tab's mark (resume.js), as their events arrive, held back or
+ * not: while a frame is handled the connection's `pos` is still the one before it, which is
+ * where a turn started elsewhere is replayed from after a page reload.
+ */
+function noteTurn(frame, threadId) {
+  const mark = s.mark;
+  switch (frame.type) {
+    case 'thread.created':
+      if (!mark.turnNamed(frame.request_id, frame.thread.id)) {
+        mark.turnSeen(frame.thread.id, s.conn.pos);
+      }
+      break;
+    case 'message.added':
+      if (frame.message.role === 'user') mark.turnSeen(threadId, s.conn.pos);
+      break;
+    case 'message.done':
+      mark.threadIdle(threadId);
+      break;
+    case 'error':
+      if (frame.request_id) mark.refused(frame.request_id);
+      // An error of the stream (it has a position) ends its thread's turn.
+      if (frame.pos && threadId) mark.threadIdle(threadId);
+      break;
+    default:
+      break;
+  }
 }
 
 // ---- composer --------------------------------------------------------------------------
@@ -366,7 +459,10 @@ function send(text) {
   const frame = { type: 'message', content };
   if (s.current) frame.thread_id = s.current;
   try {
+    // The position held now is the one before the turn's first event.
+    const pos = s.conn.pos;
     const id = s.conn.send(frame);
+    s.mark.turnSent(id, s.current, pos);
     if (!s.current) s.pendingNew = id;
   } catch (e) {
     showError(`Not sent: ${e.message}`);
@@ -425,6 +521,7 @@ window.addEventListener('storage', (e) => {
   const stored = loadSession();
   if (!stored && s) {
     s.conn.stop();
+    StreamMark.clear();
     s = null;
     showSignIn('Signed out in another tab.');
   } else if (stored && s && stored.user_id === s.session.user_id) {

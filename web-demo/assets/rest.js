@@ -1,6 +1,7 @@
 // The REST chat page (`/rest.html`): the same conversations without a WebSocket. Each message is
 // one `POST /api/{user}/chat/stream` read as Server-Sent Events (or `POST /api/{user}/chat` for
-// the whole answer at once); listings come from the REST endpoints.
+// the whole answer at once); listings come from the REST endpoints. A stream that breaks
+// mid-answer is resumed with `GET /api/{user}/conversations/{id}/stream` and `Last-Event-ID`.
 
 import { apiFetch, errorOf, fetchAllTasks } from './api.js';
 import {
@@ -133,22 +134,27 @@ function show(id) {
 async function open(id) {
   show(id);
   try {
-    let after = null;
-    for (let page = 0; page < 40; page++) {
-      const query = new URLSearchParams({ limit: '100' });
-      if (after) query.set('after', after);
-      const body = await apiFetch(api(`/conversations/${id}/messages?${query}`), {
-        token: session.token,
-      });
-      if (current !== id) return;
-      body.data.forEach(upsert);
-      if (!body.has_more || !body.after) break;
-      after = body.after;
-    }
+    await refreshMessages(id);
   } catch (e) {
     fail(e);
   }
   ui.input.focus();
+}
+
+/** Draws every stored message of conversation `id` over what is shown (matched by id). */
+async function refreshMessages(id) {
+  let after = null;
+  for (let page = 0; page < 40; page++) {
+    const query = new URLSearchParams({ limit: '100' });
+    if (after) query.set('after', after);
+    const body = await apiFetch(api(`/conversations/${id}/messages?${query}`), {
+      token: session.token,
+    });
+    if (current !== id) return;
+    body.data.forEach(upsert);
+    if (!body.has_more || !body.after) break;
+    after = body.after;
+  }
 }
 
 function upsert(message) {
@@ -213,7 +219,16 @@ async function sendWhole(body) {
   loadTasks();
 }
 
-/** `POST /chat/stream`: the turn's events as SSE, applied as they come. */
+const RESUME_TRIES = 8;
+const RESUME_BACKOFF_MS = [250, 500, 1000, 2000, 4000];
+
+/**
+ * `POST /chat/stream`: the turn's events as SSE, applied as they come. When the stream breaks
+ * before the answer is complete, the rest of the turn is asked for with
+ * `GET /conversations/{id}/stream` and the id of the last event applied (`Last-Event-ID`; ids
+ * number the turn's events from 1), retried with backoff; an event already applied is skipped
+ * by its id. 204 there means the turn ended meanwhile: its stored messages are drawn instead.
+ */
 async function sendStreaming(body) {
   let response;
   try {
@@ -230,12 +245,51 @@ async function sendStreaming(body) {
     throw new Error('the server could not be reached');
   }
   if (!response.ok) throw await errorOf(response);
-  let done = false;
-  for await (const { event, data } of sseEvents(response.body)) {
-    if (applyEvent(event, data)) done = true;
+  const turn = { conversation: body.conversation_id || null, lastId: 0, done: false, error: null };
+  await readTurn(response, turn);
+  for (let tries = 0; !turn.done && !turn.error; tries++) {
+    if (!turn.conversation || tries >= RESUME_TRIES) {
+      throw new Error('the stream broke before the answer was complete');
+    }
+    await sleep(RESUME_BACKOFF_MS[Math.min(tries, RESUME_BACKOFF_MS.length - 1)]);
+    const headers = { Authorization: `Bearer ${session.token}`, Accept: 'text/event-stream' };
+    if (turn.lastId) headers['Last-Event-ID'] = String(turn.lastId);
+    try {
+      response = await fetch(api(`/conversations/${turn.conversation}/stream`), { headers });
+    } catch {
+      continue; // still unreachable: try again
+    }
+    if (response.status === 204) {
+      await refreshMessages(turn.conversation);
+      loadTasks();
+      return;
+    }
+    if (!response.ok) throw await errorOf(response);
+    const before = turn.lastId;
+    await readTurn(response, turn);
+    if (turn.lastId > before) tries = -1; // it moved on: a later break starts the count again
   }
-  if (!done) throw new Error('the stream ended before the answer was complete');
+  if (!turn.done) throw new Error(turn.error);
 }
+
+/** Applies the events of one SSE response to `turn` until it ends or breaks. */
+async function readTurn(response, turn) {
+  try {
+    for await (const { id, event, data } of sseEvents(response.body)) {
+      if (id !== null) {
+        if (id <= turn.lastId) continue;
+        turn.lastId = id;
+      }
+      if (data.conversation_id) turn.conversation = data.conversation_id;
+      if (event === 'error') turn.error = data.message;
+      if (applyEvent(event, data)) turn.done = true;
+    }
+  } catch {
+    // The connection broke; the caller resumes.
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Applies one SSE event; returns true for the final `message.done`. */
 function applyEvent(type, data) {
@@ -273,7 +327,7 @@ function applyEvent(type, data) {
   }
 }
 
-/** Parses a `text/event-stream` body into {event, data} with data as JSON. */
+/** Parses a `text/event-stream` body into {id, event, data}: data as JSON, id a number or null. */
 async function* sseEvents(stream) {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
@@ -286,14 +340,17 @@ async function* sseEvents(stream) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       let event = 'message';
+      let id = null;
       const data = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('id:')) id = Number(line.slice(3).trim());
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
       }
       if (!data.length) continue; // a keep-alive comment
+      if (!Number.isSafeInteger(id) || id < 1) id = null;
       try {
-        yield { event, data: JSON.parse(data.join('\n')) };
+        yield { id, event, data: JSON.parse(data.join('\n')) };
       } catch {
         // Not JSON: not one of ours; skip it.
       }

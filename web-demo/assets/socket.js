@@ -1,10 +1,18 @@
 // One WebSocket for the page (docs/protocol.md): first-frame auth, request/answer pairing by
-// `request_id`, reconnection with capped exponential backoff, and token refresh before expiry.
+// `request_id`, reconnection with capped exponential backoff, token refresh before expiry, and
+// resuming the event stream where it was after every reconnect.
 //
 // Events (EventTarget): `state` {state, attempt, retryIn} whenever the connection state changes;
-// `ready` {ready, reconnected} after each successful authentication; `frame` for every server
-// frame that is not the direct answer to a `request()`; `auth-failed` when the server refuses
-// the token and no new one can be had.
+// `ready` {ready, reconnected, recovered} after each successful authentication (and resume);
+// `frame` for every server frame that is not the direct answer to a `request()`; `auth-failed`
+// when the server refuses the token and no new one can be had.
+//
+// Resuming: the connection keeps the `pos` of the last frame that had one (while a `frame` event
+// is handled, `pos` is still the one before that frame) and sends it as `resume_after` in the
+// first `auth` frame of every new socket. `ready` is then announced only once the server's
+// `resumed` says how it went: `recovered` true means the frames that follow are exactly the ones
+// missed, in order, and apply like live ones; false means they are lost and what is shown must
+// be reloaded. Without a position to resume from, `recovered` is null.
 
 const ANSWERS = new Set(['threads', 'thread', 'auth.refreshed', 'pong']);
 const READY_TIMEOUT_MS = 10_000;
@@ -12,18 +20,27 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 8_000;
 
+/** Sets request ids of this page apart from those of an earlier load of it (echoed on replays). */
+const PAGE_TAG = Math.random().toString(36).slice(2, 7);
+
 export class Connection extends EventTarget {
   /**
    * @param {object} opts
    * @param {string} opts.url            ws:// or wss:// URL of /api/ws
    * @param {() => string} opts.token    the current token
    * @param {() => Promise<string|null>} opts.renew  a fresh token, or null when none can be had
+   * @param {string|null} [opts.pos]     the position to resume from on the first connect
+   * @param {(pos: string) => void} [opts.onPos]  called whenever the position moves
    */
-  constructor({ url, token, renew }) {
+  constructor({ url, token, renew, pos = null, onPos = () => {} }) {
     super();
     this.url = url;
     this.token = token;
     this.renew = renew;
+    this.pos = pos;
+    this.onPos = onPos;
+    this.resumeAsked = false; // whether the open socket's auth frame had `resume_after`
+    this.resuming = null; // the `ready` frame while its `resumed` is awaited
     this.ws = null;
     this.state = 'idle';
     this.attempt = 0;
@@ -64,7 +81,7 @@ export class Connection extends EventTarget {
   /** Sends a frame; returns its request_id. Throws when the socket is not ready. */
   send(frame) {
     if (!this.online) throw new Error('not connected');
-    const request_id = frame.request_id || `r${this.nextId++}`;
+    const request_id = frame.request_id || `r${PAGE_TAG}-${this.nextId++}`;
     this.ws.send(JSON.stringify({ ...frame, request_id }));
     return request_id;
   }
@@ -99,9 +116,13 @@ export class Connection extends EventTarget {
       return;
     }
     this.ws = ws;
+    this.resuming = null;
     ws.addEventListener('open', () => {
       // First-frame auth keeps the token out of URLs and access logs.
-      ws.send(JSON.stringify({ type: 'auth', token: this.token() }));
+      const auth = { type: 'auth', token: this.token() };
+      if (this.pos) auth.resume_after = this.pos;
+      this.resumeAsked = Boolean(this.pos);
+      ws.send(JSON.stringify(auth));
       this.timers.ready = setTimeout(() => ws.close(4000, 'no ready'), READY_TIMEOUT_MS);
     });
     ws.addEventListener('message', (e) => this.onMessage(ws, e));
@@ -117,15 +138,33 @@ export class Connection extends EventTarget {
       return;
     }
     if (frame.type === 'ready') {
-      clearTimeout(this.timers.ready);
-      const reconnected = this.everReady;
-      this.everReady = true;
-      this.attempt = 0;
       this.authFailures = 0;
       this.setExpiry(frame.expires_at);
-      this.setState('online');
-      this.dispatchEvent(new CustomEvent('ready', { detail: { ready: frame, reconnected } }));
+      if (this.resumeAsked) {
+        this.resuming = frame;
+        return;
+      }
+      this.movePos(frame.pos);
+      this.announceReady(frame, null);
       return;
+    }
+    if (this.resuming) {
+      // The answer to `resume_after`; a position the server cannot read gets `invalid_frame`.
+      const ready = this.resuming;
+      if (frame.type === 'resumed') {
+        this.resuming = null;
+        // Nothing replayed: `ready`'s position says the same, and is fresher (the server judges
+        // a position by its age too).
+        if (!frame.recovered || !frame.replayed) this.movePos(ready.pos);
+        this.announceReady(ready, frame.recovered);
+        return;
+      }
+      if (frame.type === 'error' && frame.code === 'invalid_frame' && !frame.request_id) {
+        this.resuming = null;
+        this.movePos(ready.pos);
+        this.announceReady(ready, false);
+        return;
+      }
     }
     if (frame.type === 'auth.refreshed') this.setExpiry(frame.expires_at);
     if (frame.type === 'error' && frame.code === 'token_expired') this.refreshToken();
@@ -143,11 +182,29 @@ export class Connection extends EventTarget {
       return;
     }
     this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
+    if (typeof frame.pos === 'string') this.movePos(frame.pos);
+  }
+
+  /** The socket is authenticated (and resumed, when it asked to be). */
+  announceReady(ready, recovered) {
+    clearTimeout(this.timers.ready);
+    const reconnected = this.everReady;
+    this.everReady = true;
+    this.attempt = 0;
+    this.setState('online');
+    this.dispatchEvent(new CustomEvent('ready', { detail: { ready, reconnected, recovered } }));
+  }
+
+  movePos(pos) {
+    if (!pos || pos === this.pos) return;
+    this.pos = pos;
+    this.onPos(pos);
   }
 
   async onClose(ws, e) {
     if (ws !== this.ws) return;
     this.ws = null;
+    this.resuming = null;
     clearTimeout(this.timers.ready);
     clearTimeout(this.timers.refresh);
     this.failPending('the connection was lost');

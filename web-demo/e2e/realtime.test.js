@@ -1,5 +1,5 @@
 // Realtime behaviour: two tabs of one user see the same turn live; a cut connection is shown,
-// retried with backoff and recovered with thread.load; tokens refresh over the socket; a
+// retried with backoff and resumed with what it missed; tokens refresh over the socket; a
 // refused token sends the user back to sign-in.
 
 import assert from 'node:assert/strict';

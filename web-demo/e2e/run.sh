@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests of the web demo in headless Chromium: installs what is missing (Debian's
 # chromium, the npm packages), builds and starts the server on a free port with a temp SQLite
-# database, runs the tests, and always stops the server.
+# database, runs the tests (every *.test.js, or the files named as arguments), and always stops
+# the server.
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E_DIR=$(pwd)
@@ -58,7 +59,12 @@ curl -fs "$AGENTWIRE_URL/api/health" >/dev/null
 
 export E2E_SCREENSHOT="${E2E_SCREENSHOT:-$ROOT/docs/screenshot.png}"
 status=0
-node --test --test-concurrency=1 "$E2E_DIR"/*.test.js || status=$?
+if [ "$#" -gt 0 ]; then
+  TESTS=("$@")
+else
+  TESTS=("$E2E_DIR"/*.test.js)
+fi
+node --test --test-concurrency=1 "${TESTS[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 50 lines) ---" >&2
   tail -n 50 "$WORK/server.log" >&2

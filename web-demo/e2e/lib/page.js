@@ -84,3 +84,71 @@ export async function waitForTasks(page, predicate, timeout = 15_000) {
   }
   assert.fail(`the tasks panel never matched; it shows ${JSON.stringify(tasks)}`);
 }
+
+/**
+ * Records, on every page load from now on, each text an answer's bubble shows as it streams.
+ * Read them with `answerTexts`.
+ */
+export async function recordAnswerTexts(page) {
+  await page.addInitScript(() => {
+    const seen = {};
+    window.__answerTexts = seen;
+    new MutationObserver(() => {
+      for (const li of document.querySelectorAll('#messages li.message.assistant')) {
+        const text = li.querySelector('.bubble')?.textContent ?? '';
+        const texts = (seen[li.dataset.id] ||= []);
+        if (texts[texts.length - 1] !== text) texts.push(text);
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+/** Every text answer `id` has shown on the current page load, in order. */
+export async function answerTexts(page, id) {
+  return page.evaluate((id) => window.__answerTexts?.[id] || [], id);
+}
+
+/**
+ * Asserts that answer `id` only ever grew towards `final` on this page load: every text it
+ * showed is a start of the final text, each at least as long as the one before. A delta shown
+ * twice or skipped would break that.
+ */
+export async function assertStreamedWhole(page, id, final) {
+  const texts = await answerTexts(page, id);
+  assert.ok(texts.length > 1, `the answer was seen streaming: ${JSON.stringify(texts)}`);
+  let before = '';
+  for (const text of texts) {
+    assert.ok(final.startsWith(text), `shown ${JSON.stringify(text)}, not a start of ${JSON.stringify(final)}`);
+    assert.ok(text.length >= before.length, `the text went back from ${JSON.stringify(before)}`);
+    before = text;
+  }
+}
+
+/** Waits until answer `id` streams at least `words` words; returns its text then. */
+export async function seeWords(page, id, words) {
+  const handle = await page.waitForFunction(
+    ([id, words]) => {
+      const item = document.querySelector(`#messages li[data-id="${id}"]`);
+      if (!item || item.getAttribute('aria-busy') !== 'true') return null;
+      const text = item.querySelector('.bubble')?.textContent || '';
+      return text.trim().split(/\s+/).length >= words ? text : null;
+    },
+    [id, words],
+  );
+  return handle.jsonValue();
+}
+
+/**
+ * The WebSocket frames of `page`, one {sent, received} record per socket it opens (parsed
+ * JSON), in the order the sockets opened.
+ */
+export function watchSockets(page) {
+  const sockets = [];
+  page.on('websocket', (ws) => {
+    const record = { url: ws.url(), sent: [], received: [] };
+    sockets.push(record);
+    ws.on('framesent', (f) => record.sent.push(JSON.parse(f.payload)));
+    ws.on('framereceived', (f) => record.received.push(JSON.parse(f.payload)));
+  });
+  return sockets;
+}
