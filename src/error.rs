@@ -41,6 +41,11 @@ pub enum Error {
     NotConfigured(String),
     #[error("this thread is already answering a message")]
     ThreadBusy,
+    /// A send whose `client_message_id` an earlier send of the user already used. The chat
+    /// core answers such a send with the earlier turn; this reaches a client only if that
+    /// turn's messages are gone.
+    #[error("a message with this client_message_id was already sent")]
+    DuplicateSend,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("the assistant is unavailable right now")]
@@ -77,6 +82,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
+            Error::DuplicateSend => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::AgentUnavailable(_) => "agent_unavailable",
             Error::ShuttingDown => "shutting_down",
@@ -93,7 +99,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ThreadBusy => StatusCode::CONFLICT,
+            Error::ThreadBusy | Error::DuplicateSend => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::AgentUnavailable(_) | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {

@@ -101,6 +101,7 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
                 status: MessageStatus::InProgress,
                 usage: None,
                 created_at: Utc::now(),
+                next_seq: Some(0),
             },
         },
     );

@@ -41,7 +41,7 @@ use crate::chat::event::Event;
 use crate::chat::Chat;
 use crate::error::Result;
 use crate::hub::Hub;
-use crate::store::relay_db::{Heard, RelayDb, CANCEL_CHANNEL, KEEP_ALIVE_EVERY_SECS};
+use crate::store::relay_db::{Heard, RelayDb, CANCEL_CHANNEL};
 use wire::{Notice, Order, Packer, Relayed};
 
 /// Events taken from the queue per statement at most. Large, so that a sender that fell behind
@@ -81,7 +81,7 @@ pub async fn start(
 
 /// Refreshes this instance's running turns, so no other instance takes their threads over.
 async fn keep_alive(db: RelayDb, origin: Uuid, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(KEEP_ALIVE_EVERY_SECS));
+    let mut tick = tokio::time::interval(db.keep_alive_every());
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
