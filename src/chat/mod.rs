@@ -1,18 +1,22 @@
 //! The chat core: one entry point, [`Chat::start_turn`], that every transport calls.
 //!
-//! A turn loads or creates the conversation, persists the user message, runs the agent in its
-//! own task and emits [`event::ChatEvent`]s, each published to the user's hub subscribers and
-//! handed to the caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket
-//! ignores it (its hub subscription carries the same events). Nothing here knows about HTTP,
-//! sockets or SQL.
+//! A turn loads or creates the conversation, persists the user message with its answer in
+//! progress (in one write), runs the agent in its own task, saves the answer as it streams and
+//! emits [`event::ChatEvent`]s, each published to the user's hub subscribers and handed to the
+//! caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket ignores it (its
+//! hub subscription carries the same events). Answers whose process died are marked interrupted
+//! (`recovery`). Nothing here knows about HTTP, sockets or SQL.
 
 mod attachments;
 pub mod cluster;
 pub mod event;
+mod partial;
 mod read;
+mod recovery;
 mod threads;
 mod turn;
 
+pub use partial::SaveLag;
 pub use read::ThreadPage;
 pub use threads::{TaskAction, TaskActionResult};
 
@@ -31,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::model::{AttachmentId, MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
 use crate::ratelimit::RateLimiter;
-use crate::store::{ClaimStep, Store};
+use crate::store::{ClaimStep, Store, TurnStart};
 use event::Event;
 
 /// Limits the core enforces on every transport's behalf.
@@ -41,6 +45,8 @@ pub struct ChatSettings {
     pub history_limit: u32,
     /// Longest user message in characters, after trimming.
     pub max_message_chars: usize,
+    /// How far behind the stream an answer's saved text may fall.
+    pub save_lag: SaveLag,
 }
 
 /// A request to run one turn.
@@ -65,6 +71,7 @@ pub struct TurnRequest {
 /// turn; call [`Turn::cancel`] (or use [`Turn::cancel_on_drop`]) for that.
 pub struct Turn {
     pub thread_id: ThreadId,
+    /// The answer's id.
     pub message_id: MessageId,
     pub language: Language,
     events: mpsc::UnboundedReceiver<Arc<Event>>,
@@ -161,17 +168,18 @@ impl Chat {
 
     /// Validates and starts a turn. Errors come back before anything runs: `invalid_request`,
     /// `message_too_long`, `rate_limited`, `not_found` (unknown or another user's thread),
-    /// `thread_busy`, `shutting_down`. On success the user message is already persisted and the
-    /// turn runs in its own task, independent of the caller.
+    /// `thread_busy`, `shutting_down`. On success the user message and the answer (in
+    /// progress) are already stored, and the turn runs in its own task, independent of the
+    /// caller.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
         let content = validate_content(&req.content, inner.settings.max_message_chars)?;
-        let metadata = match req.metadata {
+        let metadata = match &req.metadata {
             Value::Null => Value::Object(Default::default()),
-            Value::Object(m) => Value::Object(m),
+            Value::Object(m) => Value::Object(m.clone()),
             _ => return Err(Error::invalid("metadata must be an object")),
         };
         inner.limiter.check(&req.user)?;
@@ -195,33 +203,37 @@ impl Chat {
             tool_calls: Vec::new(),
             status: MessageStatus::Completed,
             usage: None,
-            details: req.details,
+            details: req.details.clone(),
         };
         // With several instances, the write of the user message also takes the thread's claim
         // among them (`thread_busy` when another runs a turn on it).
         let cluster = inner.cluster.get();
-        let take = cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance()));
-        let (conversation, created, has_notes, user_message, guard) = match existing {
+        let start = TurnStart {
+            question: &message,
+            answer: Some(MessageId::new()),
+            client_message_id: None,
+            claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
+        };
+        let (conversation, created, has_notes, user_message, answer, guard) = match existing {
             Some((c, has_notes)) => {
                 let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                let m = inner
-                    .store
-                    .append_message_claiming(&req.user, &message, take)
-                    .await?;
-                (c, false, has_notes, m, guard)
+                let (m, a) = inner.store.start_turn(&req.user, &start).await?;
+                (c, false, has_notes, m, a, guard)
             }
             None => {
                 // One write for the thread and its first message. Nobody can know the new id
                 // before the turn announces it, so holding it here afterwards is safe.
                 let title = title_from(&content);
-                let (c, m) = inner
+                let (c, m, a) = inner
                     .store
-                    .start_conversation_claiming(&req.user, Some(&title), &metadata, &message, take)
+                    .start_turn_in_new(&req.user, Some(&title), &metadata, &start)
                     .await?;
                 let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                (c, true, false, m, guard)
+                (c, true, false, m, a, guard)
             }
         };
+        let answer =
+            answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
         let claim = cluster.map(|k| k.held(conversation.id));
         if !req.attachments.is_empty() {
             inner
@@ -237,7 +249,7 @@ impl Chat {
             .and_then(Language::from_tag)
             .unwrap_or_else(|| crate::agent::offline::intent::detect_language(&content));
         let (tx, rx) = mpsc::unbounded_channel();
-        let message_id = MessageId::new();
+        let message_id = answer.id;
         let job = turn::TurnJob {
             user: req.user,
             request_id: req.request_id,
@@ -245,7 +257,7 @@ impl Chat {
             created,
             has_notes,
             user_message,
-            message_id,
+            answer,
             language,
             cancel: cancel.clone(),
             events: tx,

@@ -55,7 +55,7 @@ export function toolChip(call) {
   });
 }
 
-const STATUS_LABELS = { cancelled: 'Stopped', failed: 'Failed' };
+const STATUS_LABELS = { cancelled: 'Stopped', failed: 'Failed', interrupted: 'Interrupted' };
 
 /**
  * The list item of a message. `message` has id, role, content, tool_calls and status; an

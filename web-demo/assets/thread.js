@@ -6,7 +6,7 @@
 
 import { messageItem, updateMessageItem } from './render.js';
 
-const FINAL = new Set(['completed', 'cancelled', 'failed']);
+const FINAL = new Set(['completed', 'cancelled', 'failed', 'interrupted']);
 
 export class OpenThread {
   constructor(list) {
@@ -46,8 +46,10 @@ export class OpenThread {
   }
 
   /**
-   * Replaces the messages with a loaded thread. While its turn still runs, the text streamed so
-   * far of an answer the store does not have yet is kept, so the deltas that follow continue it.
+   * Replaces the messages with a loaded thread. An answer still being written comes with its
+   * text saved so far and `next_seq`, the seq its deltas go on from; when more of it already
+   * streamed here, that is kept instead. While its turn still runs, the text streamed so far of
+   * an answer the store does not have yet is kept too, so the deltas that follow continue it.
    * Returns the held-back frames, to be applied next.
    */
   loaded(messages, running) {
@@ -55,7 +57,21 @@ export class OpenThread {
     const seqs = new Map(this.nextSeq);
     const held = this.held || [];
     this.reset(this.id);
-    for (const m of messages) this.upsert(m);
+    for (const m of messages) {
+      if (m.status !== 'in_progress') {
+        this.upsert(m);
+        continue;
+      }
+      const shown = streaming.find((s) => s.id === m.id);
+      const next = m.next_seq || 0;
+      if (shown && (seqs.get(m.id) || 0) > next) {
+        this.upsert(shown);
+        this.nextSeq.set(m.id, seqs.get(m.id));
+      } else {
+        this.upsert(m);
+        this.nextSeq.set(m.id, next);
+      }
+    }
     if (running) {
       for (const m of streaming) {
         if (this.messages.has(m.id)) continue;
