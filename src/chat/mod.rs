@@ -4,7 +4,8 @@
 //! progress (in one write), runs the agent in its own task, saves the answer as it streams and
 //! emits [`event::ChatEvent`]s, each published to the user's hub subscribers and handed to the
 //! caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket ignores it (its
-//! hub subscription carries the same events). Answers whose process died are marked interrupted
+//! hub subscription carries the same events). A send repeated with its `client_message_id` gets
+//! the first send's turn (`repeat`); answers whose process died are marked interrupted
 //! (`recovery`). Nothing here knows about HTTP, sockets or SQL.
 
 mod attachments;
@@ -13,11 +14,13 @@ pub mod event;
 mod partial;
 mod read;
 mod recovery;
+mod repeat;
 mod threads;
 mod turn;
 
 pub use partial::SaveLag;
 pub use read::ThreadPage;
+pub use repeat::{valid_client_message_id, MAX_CLIENT_MESSAGE_ID_CHARS};
 pub use threads::{TaskAction, TaskActionResult};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +29,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -65,15 +68,25 @@ pub struct TurnRequest {
     /// Uploaded attachments the message uses (checked with [`Chat::attachments_for_message`]);
     /// they join the thread before the turn runs.
     pub attachments: Vec<AttachmentId>,
+    /// The client's id of this send (1–64 characters, unique per user): a send that repeats
+    /// an earlier one's id gets that send's turn, never a second one.
+    pub client_message_id: Option<String>,
 }
 
 /// A running turn: its ids and the stream of its events. Dropping a `Turn` does not stop the
 /// turn; call [`Turn::cancel`] (or use [`Turn::cancel_on_drop`]) for that.
+///
+/// A send that repeated an earlier send's `client_message_id` gets that send's turn, running or
+/// ended: then [`Turn::replayed`] holds the events that bring a client up to date with it (its
+/// user message, and its answer as stored), which also come first from [`Turn::next`], followed
+/// by the rest of the turn as it happens.
 pub struct Turn {
     pub thread_id: ThreadId,
     /// The answer's id.
     pub message_id: MessageId,
     pub language: Language,
+    /// Empty for a new turn; see above for a repeated send.
+    pub replayed: Vec<Arc<Event>>,
     events: mpsc::UnboundedReceiver<Arc<Event>>,
     cancel: CancellationToken,
 }
@@ -82,6 +95,11 @@ impl Turn {
     /// The next event of this turn; `None` after the last one (`message.done` or `error`).
     pub async fn next(&mut self) -> Option<Arc<Event>> {
         self.events.recv().await
+    }
+
+    /// Whether this is the turn of an earlier send with the same `client_message_id`.
+    pub fn is_repeat(&self) -> bool {
+        !self.replayed.is_empty()
     }
 
     /// Stops the turn; the text produced so far is kept with status `cancelled`.
@@ -120,6 +138,10 @@ struct Inner {
 struct Running {
     user: UserId,
     cancel: CancellationToken,
+    /// The client's id of the send that started the turn, and whether the write that starts
+    /// it is done: a repeat of that send arriving meanwhile waits for it (see `repeat`).
+    client_message_id: Option<String>,
+    written: watch::Receiver<bool>,
 }
 
 impl Chat {
@@ -170,7 +192,8 @@ impl Chat {
     /// `message_too_long`, `rate_limited`, `not_found` (unknown or another user's thread),
     /// `thread_busy`, `shutting_down`. On success the user message and the answer (in
     /// progress) are already stored, and the turn runs in its own task, independent of the
-    /// caller.
+    /// caller. A send whose `client_message_id` an earlier send used gets that send's turn
+    /// (see [`Turn`]): nothing is stored and nothing runs again.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
@@ -182,6 +205,17 @@ impl Chat {
             Value::Object(m) => Value::Object(m.clone()),
             _ => return Err(Error::invalid("metadata must be an object")),
         };
+        let client_id = req
+            .client_message_id
+            .as_deref()
+            .map(valid_client_message_id)
+            .transpose()?;
+        // A retried send is answered with its turn before any limit applies: it runs nothing.
+        if let Some(id) = client_id {
+            if inner.store.sent_turn(&req.user, id).await?.is_some() {
+                return self.repeat(&req, id).await;
+            }
+        }
         inner.limiter.check(&req.user)?;
 
         let existing = match req.thread_id {
@@ -211,27 +245,42 @@ impl Chat {
         let start = TurnStart {
             question: &message,
             answer: Some(MessageId::new()),
-            client_message_id: None,
+            client_message_id: client_id,
             claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
         };
-        let (conversation, created, has_notes, user_message, answer, guard) = match existing {
+        let started = match existing {
             Some((c, has_notes)) => {
-                let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                let (m, a) = inner.store.start_turn(&req.user, &start).await?;
-                (c, false, has_notes, m, a, guard)
+                let guard = match self.hold(c.id, &req.user, cancel.clone(), client_id) {
+                    Ok(guard) => guard,
+                    Err(e) => return self.refused(&req, e).await,
+                };
+                match inner.store.start_turn(&req.user, &start).await {
+                    Ok((m, a)) => Ok((c, false, has_notes, m, a, guard)),
+                    Err(e) => Err(e),
+                }
             }
             None => {
                 // One write for the thread and its first message. Nobody can know the new id
                 // before the turn announces it, so holding it here afterwards is safe.
                 let title = title_from(&content);
-                let (c, m, a) = inner
+                let written = inner
                     .store
                     .start_turn_in_new(&req.user, Some(&title), &metadata, &start)
-                    .await?;
-                let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                (c, true, false, m, a, guard)
+                    .await;
+                match written {
+                    Ok((c, m, a)) => {
+                        let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
+                        Ok((c, true, false, m, a, guard))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
+        let (conversation, created, has_notes, user_message, answer, guard) = match started {
+            Ok(started) => started,
+            Err(e) => return self.refused(&req, e).await,
+        };
+        guard.written();
         let answer =
             answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
         let claim = cluster.map(|k| k.held(conversation.id));
@@ -272,6 +321,7 @@ impl Chat {
             thread_id,
             message_id,
             language,
+            replayed: Vec::new(),
             events: rx,
             cancel,
         })
@@ -327,7 +377,7 @@ impl Chat {
         user: &UserId,
         cancel: CancellationToken,
     ) -> Result<(RunningGuard, Option<cluster::Claim>)> {
-        let guard = self.hold(thread_id, user, cancel)?;
+        let guard = self.hold(thread_id, user, cancel, None)?;
         let claim = match self.inner.cluster.get() {
             Some(cluster) => Some(cluster.claim(thread_id, user).await?),
             None => None,
@@ -335,25 +385,30 @@ impl Chat {
         Ok((guard, claim))
     }
 
-    /// Marks `thread_id` busy in this process for the life of the returned guard;
-    /// `thread_busy` when a turn already runs on it here.
+    /// Marks `thread_id` busy in this process for the life of the returned guard, for a send
+    /// with `client_id`; `thread_busy` when a turn already runs on it here.
     fn hold(
         &self,
         thread_id: ThreadId,
         user: &UserId,
         cancel: CancellationToken,
+        client_id: Option<&str>,
     ) -> Result<RunningGuard> {
         use dashmap::mapref::entry::Entry;
         match self.inner.running.entry(thread_id) {
             Entry::Occupied(_) => Err(Error::ThreadBusy),
             Entry::Vacant(v) => {
+                let (written, watch) = watch::channel(false);
                 v.insert(Running {
                     user: user.clone(),
                     cancel,
+                    client_message_id: client_id.map(str::to_string),
+                    written: watch,
                 });
                 Ok(RunningGuard {
                     inner: self.inner.clone(),
                     thread_id,
+                    written,
                 })
             }
         }
@@ -364,6 +419,15 @@ impl Chat {
 struct RunningGuard {
     inner: Arc<Inner>,
     thread_id: ThreadId,
+    /// Set once the write that starts the turn is done.
+    written: watch::Sender<bool>,
+}
+
+impl RunningGuard {
+    /// Records that the write that starts the turn is done.
+    fn written(&self) {
+        self.written.send_replace(true);
+    }
 }
 
 impl Drop for RunningGuard {

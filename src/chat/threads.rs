@@ -220,6 +220,7 @@ impl Chat {
             thread_id: id,
             message_id,
             language,
+            replayed: Vec::new(),
             events: rx,
             cancel,
         })
