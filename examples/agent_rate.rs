@@ -145,6 +145,7 @@ fn input() -> AgentInput {
             status: MessageStatus::Completed,
             usage: None,
             created_at: chrono::Utc::now(),
+            next_seq: None,
         })
         .collect();
     AgentInput {

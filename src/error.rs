@@ -45,6 +45,11 @@ pub enum Error {
     /// bytes, which are written once).
     #[error("{0}")]
     Conflict(String),
+    /// A send whose `client_message_id` an earlier send of the user already used. The chat
+    /// core answers such a send with the earlier turn; this reaches a client only if that
+    /// turn's messages are gone.
+    #[error("a message with this client_message_id was already sent")]
+    DuplicateSend,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("too many MCP sessions are open; close one or retry later")]
@@ -87,7 +92,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
-            Error::Conflict(_) => "conflict",
+            Error::Conflict(_) | Error::DuplicateSend => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::TooManySessions => "too_many_sessions",
             Error::AgentUnavailable(_) => "agent_unavailable",
@@ -107,7 +112,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ThreadBusy | Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::ThreadBusy | Error::Conflict(_) | Error::DuplicateSend => StatusCode::CONFLICT,
             Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::AgentUnavailable(_) | Error::ShuttingDown | Error::TooManyConnections => {

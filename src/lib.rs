@@ -90,6 +90,20 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
+/// Forgets the client ids of old sends, at start and every hour, until `stop`.
+async fn forget_old_sends(chat: chat::Chat, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = chat.forget_old_sends().await {
+            tracing::warn!(error = %e, "could not forget the client ids of old sends");
+        }
+    }
+}
+
 /// CORS for the configured origins; none configured means same-origin only.
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
@@ -115,15 +129,25 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// Serves `state` on `listener`, under the HTTP timeouts and connection caps of
-/// `state.config.http`, until `shutdown` resolves. Then: stop accepting, let running
-/// turns finish (up to the configured drain time, streaming to their sockets meanwhile), close
-/// every socket with 1001, send the last events to the other instances, wait for in-flight
-/// HTTP requests, and close the store.
+/// `state.config.http`, until `shutdown` resolves. First, before any turn runs, the answers left
+/// in progress by a process that died are marked interrupted. Then, at the end: stop accepting,
+/// let running turns finish (up to the configured drain time, streaming to their sockets
+/// meanwhile), close every socket with 1001, send the last events to the other instances, wait
+/// for in-flight HTTP requests, and close the store.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    match state.chat.interrupt_orphans().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            answers = n,
+            "answers left in progress were marked interrupted"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not look for answers left in progress"),
+    }
+    tokio::spawn(forget_old_sends(state.chat.clone(), state.closing.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let settings = server::Settings {
         http: state.config.http.clone(),

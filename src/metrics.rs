@@ -45,6 +45,8 @@ struct Metrics {
     relay_failed: IntCounter,
     relay_received: IntCounter,
     relay_gaps: IntCounter,
+    answer_saves: IntCounter,
+    answers_interrupted: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -143,6 +145,16 @@ impl Metrics {
             "Times events from other instances may have been lost and local sockets were closed",
         )
         .expect("valid metric");
+        let answer_saves = IntCounter::new(
+            "agentwire_answer_saves_total",
+            "Saves of answers in progress (their text so far) while they stream",
+        )
+        .expect("valid metric");
+        let answers_interrupted = IntCounter::new(
+            "agentwire_answers_interrupted_total",
+            "Answers this instance marked interrupted: their process or instance died mid-turn",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_errors.clone()),
@@ -159,6 +171,8 @@ impl Metrics {
             Box::new(tokens_used.clone()),
             Box::new(relay_events.clone()),
             Box::new(relay_gaps.clone()),
+            Box::new(answer_saves.clone()),
+            Box::new(answers_interrupted.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -181,6 +195,8 @@ impl Metrics {
             relay_failed: relay_events.with_label_values(&["failed"]),
             relay_received: relay_events.with_label_values(&["received"]),
             relay_gaps,
+            answer_saves,
+            answers_interrupted,
         }
     }
 }
@@ -275,6 +291,16 @@ pub fn relay_received() {
 /// Counts a gap in another instance's events (local sockets closed with 1013).
 pub fn relay_gap() {
     METRICS.relay_gaps.inc();
+}
+
+/// Counts one save of an answer in progress.
+pub fn partial_saved() {
+    METRICS.answer_saves.inc();
+}
+
+/// Counts answers marked interrupted by this instance.
+pub fn answers_interrupted(n: usize) {
+    METRICS.answers_interrupted.inc_by(n as u64);
 }
 
 /// Decrements its gauge when dropped, however the socket or turn ends.

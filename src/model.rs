@@ -114,8 +114,10 @@ impl Role {
     }
 }
 
-/// How a message ended. User messages are always `Completed`. `InProgress` only appears in
-/// events about an assistant message that is still streaming; it is never stored.
+/// Where a message stands. User messages are always `Completed`. An assistant message is
+/// stored `InProgress` from the moment its turn starts (its text saved as it streams) and ends
+/// `Completed`, `Cancelled`, `Failed`, or `Interrupted` when the process running its turn died
+/// (or the turn was stopped to make way for another) and the text saved so far is all there is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
@@ -123,6 +125,7 @@ pub enum MessageStatus {
     Completed,
     Cancelled,
     Failed,
+    Interrupted,
 }
 
 impl MessageStatus {
@@ -132,10 +135,13 @@ impl MessageStatus {
             MessageStatus::Completed => "completed",
             MessageStatus::Cancelled => "cancelled",
             MessageStatus::Failed => "failed",
+            MessageStatus::Interrupted => "interrupted",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "in_progress" => Some(MessageStatus::InProgress),
+            "interrupted" => Some(MessageStatus::Interrupted),
             "completed" => Some(MessageStatus::Completed),
             "cancelled" => Some(MessageStatus::Cancelled),
             "failed" => Some(MessageStatus::Failed),
@@ -187,6 +193,11 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     pub created_at: DateTime<Utc>,
+    /// Only on an `in_progress` assistant message: how many of its `stream.delta`s `content`
+    /// holds, which is the `seq` of the first delta it does not. A client that loads the
+    /// message and then applies the live deltas with `seq` at or above it has the answer whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_seq: Option<u32>,
 }
 
 /// A message to append; the store assigns `seq` and `created_at`.

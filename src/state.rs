@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::{Agent, BenchAgent, OfflineAgent, OpenAiAgent};
 use crate::auth::Jwt;
-use crate::chat::{Chat, ChatSettings};
+use crate::chat::{Chat, ChatSettings, SaveLag};
 use crate::config::Config;
 use crate::error::Result;
 use crate::hub::Hub;
@@ -50,6 +50,7 @@ impl AppState {
 
     /// Wires the core over an already migrated store.
     pub fn with_store(config: Config, store: Store) -> Self {
+        let store = store.with_claim_lapse(config.instance_dead_after);
         let hub = Hub::new(crate::hub::HubSettings {
             max_behind: config.ws.send_queue,
             ..config.ws.resume.clone()
@@ -72,6 +73,10 @@ impl AppState {
             ChatSettings {
                 history_limit: config.context_history_limit,
                 max_message_chars: config.max_message_chars,
+                save_lag: SaveLag {
+                    every: config.partial_save_every,
+                    bytes: config.partial_save_bytes,
+                },
             },
         );
         AppState {

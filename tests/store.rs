@@ -115,6 +115,8 @@ macro_rules! conformance {
     };
 }
 
+#[path = "store/answers.rs"]
+mod answers;
 #[path = "store/claims.rs"]
 mod claims;
 #[path = "store/conversations.rs"]

@@ -1,21 +1,28 @@
 //! The chat core: one entry point, [`Chat::start_turn`], that every transport calls.
 //!
-//! A turn loads or creates the conversation, persists the user message, runs the agent in its
-//! own task and emits [`event::ChatEvent`]s, each published to the user's hub subscribers and
-//! handed to the caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket
-//! ignores it (its hub subscription carries the same events). Nothing here knows about HTTP,
-//! sockets or SQL.
+//! A turn loads or creates the conversation, persists the user message with its answer in
+//! progress (in one write), runs the agent in its own task, saves the answer as it streams and
+//! emits [`event::ChatEvent`]s, each published to the user's hub subscribers and handed to the
+//! caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket ignores it (its
+//! hub subscription carries the same events). A send repeated with its `client_message_id` gets
+//! the first send's turn (`repeat`); answers whose process died are marked interrupted
+//! (`recovery`). Nothing here knows about HTTP, sockets or SQL.
 
 mod attachments;
 pub mod cluster;
 pub mod event;
 mod follow;
+mod partial;
 mod read;
+mod recovery;
+mod repeat;
 mod threads;
 mod turn;
 
 pub use follow::Followed;
+pub use partial::SaveLag;
 pub use read::ThreadPage;
+pub use repeat::{valid_client_message_id, MAX_CLIENT_MESSAGE_ID_CHARS};
 pub use threads::{TaskAction, TaskActionResult};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +31,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::hub::Hub;
 use crate::model::{AttachmentId, MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
 use crate::ratelimit::RateLimiter;
-use crate::store::{ClaimStep, Store};
+use crate::store::{ClaimStep, Store, TurnStart};
 use event::Event;
 
 /// Limits the core enforces on every transport's behalf.
@@ -43,6 +50,8 @@ pub struct ChatSettings {
     pub history_limit: u32,
     /// Longest user message in characters, after trimming.
     pub max_message_chars: usize,
+    /// How far behind the stream an answer's saved text may fall.
+    pub save_lag: SaveLag,
 }
 
 /// A request to run one turn.
@@ -61,14 +70,25 @@ pub struct TurnRequest {
     /// Uploaded attachments the message uses (checked with [`Chat::attachments_for_message`]);
     /// they join the thread before the turn runs.
     pub attachments: Vec<AttachmentId>,
+    /// The client's id of this send (1–64 characters, unique per user): a send that repeats
+    /// an earlier one's id gets that send's turn, never a second one.
+    pub client_message_id: Option<String>,
 }
 
 /// A running turn: its ids and the stream of its events. Dropping a `Turn` does not stop the
 /// turn; call [`Turn::cancel`] (or use [`Turn::cancel_on_drop`]) for that.
+///
+/// A send that repeated an earlier send's `client_message_id` gets that send's turn, running or
+/// ended: then [`Turn::replayed`] holds the events that bring a client up to date with it (its
+/// user message, and its answer as stored), which also come first from [`Turn::next`], followed
+/// by the rest of the turn as it happens.
 pub struct Turn {
     pub thread_id: ThreadId,
+    /// The answer's id.
     pub message_id: MessageId,
     pub language: Language,
+    /// Empty for a new turn; see above for a repeated send.
+    pub replayed: Vec<Arc<Event>>,
     events: mpsc::UnboundedReceiver<Arc<Event>>,
     cancel: CancellationToken,
 }
@@ -77,6 +97,11 @@ impl Turn {
     /// The next event of this turn; `None` after the last one (`message.done` or `error`).
     pub async fn next(&mut self) -> Option<Arc<Event>> {
         self.events.recv().await
+    }
+
+    /// Whether this is the turn of an earlier send with the same `client_message_id`.
+    pub fn is_repeat(&self) -> bool {
+        !self.replayed.is_empty()
     }
 
     /// Stops the turn; the text produced so far is kept with status `cancelled`.
@@ -115,6 +140,10 @@ struct Inner {
 struct Running {
     user: UserId,
     cancel: CancellationToken,
+    /// The client's id of the send that started the turn, and whether the write that starts
+    /// it is done: a repeat of that send arriving meanwhile waits for it (see `repeat`).
+    client_message_id: Option<String>,
+    written: watch::Receiver<bool>,
 }
 
 impl Chat {
@@ -163,19 +192,32 @@ impl Chat {
 
     /// Validates and starts a turn. Errors come back before anything runs: `invalid_request`,
     /// `message_too_long`, `rate_limited`, `not_found` (unknown or another user's thread),
-    /// `thread_busy`, `shutting_down`. On success the user message is already persisted and the
-    /// turn runs in its own task, independent of the caller.
+    /// `thread_busy`, `shutting_down`. On success the user message and the answer (in
+    /// progress) are already stored, and the turn runs in its own task, independent of the
+    /// caller. A send whose `client_message_id` an earlier send used gets that send's turn
+    /// (see [`Turn`]): nothing is stored and nothing runs again.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
         let content = validate_content(&req.content, inner.settings.max_message_chars)?;
-        let metadata = match req.metadata {
+        let metadata = match &req.metadata {
             Value::Null => Value::Object(Default::default()),
-            Value::Object(m) => Value::Object(m),
+            Value::Object(m) => Value::Object(m.clone()),
             _ => return Err(Error::invalid("metadata must be an object")),
         };
+        let client_id = req
+            .client_message_id
+            .as_deref()
+            .map(valid_client_message_id)
+            .transpose()?;
+        // A retried send is answered with its turn before any limit applies: it runs nothing.
+        if let Some(id) = client_id {
+            if inner.store.sent_turn(&req.user, id).await?.is_some() {
+                return self.repeat(&req, id).await;
+            }
+        }
         inner.limiter.check(&req.user)?;
 
         let existing = match req.thread_id {
@@ -197,33 +239,52 @@ impl Chat {
             tool_calls: Vec::new(),
             status: MessageStatus::Completed,
             usage: None,
-            details: req.details,
+            details: req.details.clone(),
         };
         // With several instances, the write of the user message also takes the thread's claim
         // among them (`thread_busy` when another runs a turn on it).
         let cluster = inner.cluster.get();
-        let take = cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance()));
-        let (conversation, created, has_notes, user_message, guard) = match existing {
+        let start = TurnStart {
+            question: &message,
+            answer: Some(MessageId::new()),
+            client_message_id: client_id,
+            claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
+        };
+        let started = match existing {
             Some((c, has_notes)) => {
-                let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                let m = inner
-                    .store
-                    .append_message_claiming(&req.user, &message, take)
-                    .await?;
-                (c, false, has_notes, m, guard)
+                let guard = match self.hold(c.id, &req.user, cancel.clone(), client_id) {
+                    Ok(guard) => guard,
+                    Err(e) => return self.refused(&req, e).await,
+                };
+                match inner.store.start_turn(&req.user, &start).await {
+                    Ok((m, a)) => Ok((c, false, has_notes, m, a, guard)),
+                    Err(e) => Err(e),
+                }
             }
             None => {
                 // One write for the thread and its first message. Nobody can know the new id
                 // before the turn announces it, so holding it here afterwards is safe.
                 let title = title_from(&content);
-                let (c, m) = inner
+                let written = inner
                     .store
-                    .start_conversation_claiming(&req.user, Some(&title), &metadata, &message, take)
-                    .await?;
-                let guard = self.hold(c.id, &req.user, cancel.clone())?;
-                (c, true, false, m, guard)
+                    .start_turn_in_new(&req.user, Some(&title), &metadata, &start)
+                    .await;
+                match written {
+                    Ok((c, m, a)) => {
+                        let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
+                        Ok((c, true, false, m, a, guard))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
+        let (conversation, created, has_notes, user_message, answer, guard) = match started {
+            Ok(started) => started,
+            Err(e) => return self.refused(&req, e).await,
+        };
+        guard.written();
+        let answer =
+            answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
         let claim = cluster.map(|k| k.held(conversation.id));
         if !req.attachments.is_empty() {
             inner
@@ -239,7 +300,7 @@ impl Chat {
             .and_then(Language::from_tag)
             .unwrap_or_else(|| crate::agent::offline::intent::detect_language(&content));
         let (tx, rx) = mpsc::unbounded_channel();
-        let message_id = MessageId::new();
+        let message_id = answer.id;
         let job = turn::TurnJob {
             user: req.user,
             request_id: req.request_id,
@@ -247,7 +308,7 @@ impl Chat {
             created,
             has_notes,
             user_message,
-            message_id,
+            answer,
             language,
             cancel: cancel.clone(),
             events: tx,
@@ -262,6 +323,7 @@ impl Chat {
             thread_id,
             message_id,
             language,
+            replayed: Vec::new(),
             events: rx,
             cancel,
         })
@@ -317,7 +379,7 @@ impl Chat {
         user: &UserId,
         cancel: CancellationToken,
     ) -> Result<(RunningGuard, Option<cluster::Claim>)> {
-        let guard = self.hold(thread_id, user, cancel)?;
+        let guard = self.hold(thread_id, user, cancel, None)?;
         let claim = match self.inner.cluster.get() {
             Some(cluster) => Some(cluster.claim(thread_id, user).await?),
             None => None,
@@ -325,25 +387,30 @@ impl Chat {
         Ok((guard, claim))
     }
 
-    /// Marks `thread_id` busy in this process for the life of the returned guard;
-    /// `thread_busy` when a turn already runs on it here.
+    /// Marks `thread_id` busy in this process for the life of the returned guard, for a send
+    /// with `client_id`; `thread_busy` when a turn already runs on it here.
     fn hold(
         &self,
         thread_id: ThreadId,
         user: &UserId,
         cancel: CancellationToken,
+        client_id: Option<&str>,
     ) -> Result<RunningGuard> {
         use dashmap::mapref::entry::Entry;
         match self.inner.running.entry(thread_id) {
             Entry::Occupied(_) => Err(Error::ThreadBusy),
             Entry::Vacant(v) => {
+                let (written, watch) = watch::channel(false);
                 v.insert(Running {
                     user: user.clone(),
                     cancel,
+                    client_message_id: client_id.map(str::to_string),
+                    written: watch,
                 });
                 Ok(RunningGuard {
                     inner: self.inner.clone(),
                     thread_id,
+                    written,
                 })
             }
         }
@@ -354,6 +421,15 @@ impl Chat {
 struct RunningGuard {
     inner: Arc<Inner>,
     thread_id: ThreadId,
+    /// Set once the write that starts the turn is done.
+    written: watch::Sender<bool>,
+}
+
+impl RunningGuard {
+    /// Records that the write that starts the turn is done.
+    fn written(&self) {
+        self.written.send_replace(true);
+    }
 }
 
 impl Drop for RunningGuard {

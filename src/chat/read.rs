@@ -6,7 +6,7 @@
 use super::event::ThreadView;
 use super::Chat;
 use crate::error::{Error, Result};
-use crate::model::{Message, Page, PageRequest, Task, TaskFilter, ThreadId, UserId};
+use crate::model::{Message, MessageStatus, Page, PageRequest, Task, TaskFilter, ThreadId, UserId};
 
 /// A thread with one page of its messages (oldest first).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -15,7 +15,8 @@ pub struct ThreadPage {
     pub messages: Vec<Message>,
     pub has_more: bool,
     pub after: Option<String>,
-    /// Whether a turn is running on this thread now (in this process).
+    /// Whether a turn is running on this thread now: in this process, or on any instance
+    /// when the page holds its answer in progress.
     pub running: bool,
 }
 
@@ -47,13 +48,19 @@ impl Chat {
             .get_conversation(user, id)
             .await?
             .ok_or(Error::NotFound("conversation"))?;
+        // An answer in progress comes as the store has it: its text saved so far and the
+        // `next_seq` from which live deltas continue it, whichever instance runs its turn.
         let messages = self.inner.store.list_messages(user, id, page).await?;
+        let answering = messages
+            .data
+            .iter()
+            .any(|m| m.status == MessageStatus::InProgress);
         Ok(ThreadPage {
             thread: ThreadView::from(&conversation),
             messages: messages.data,
             has_more: messages.has_more,
             after: messages.after,
-            running: self.inner.running.contains_key(&id),
+            running: answering || self.inner.running.contains_key(&id),
         })
     }
 

@@ -185,6 +185,7 @@ impl Chat {
             .store
             .delete_messages_after(user, id, user_message.seq)
             .await?;
+        let answer = inner.store.start_answer(user, id, MessageId::new()).await?;
 
         let language = conversation
             .metadata
@@ -195,7 +196,7 @@ impl Chat {
                 crate::agent::offline::intent::detect_language(&user_message.content)
             });
         let (tx, rx) = mpsc::unbounded_channel();
-        let message_id = MessageId::new();
+        let message_id = answer.id;
         let job = turn::TurnJob {
             user: user.clone(),
             request_id,
@@ -204,7 +205,7 @@ impl Chat {
             // Retries are rare: look for notes rather than track them.
             has_notes: true,
             user_message,
-            message_id,
+            answer,
             language,
             cancel: cancel.clone(),
             events: tx,
@@ -219,6 +220,7 @@ impl Chat {
             thread_id: id,
             message_id,
             language,
+            replayed: Vec::new(),
             events: rx,
             cancel,
         })

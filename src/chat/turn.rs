@@ -1,9 +1,11 @@
 //! One turn, run in its own task: history → agent → tools → persist → publish.
 //!
-//! The assistant message is written once, when the turn ends, in one transaction with its tool
-//! calls, usage and final status, so a crash never leaves a half-saved message; events before
-//! that are live-only. Every event goes to the hub (all of the user's sockets) and to the
-//! starter's [`super::Turn`], whose receiver may already be gone: that never stops the turn.
+//! The assistant message (the answer) is stored `in_progress` by the write that started the
+//! turn, with the user message. While it streams, its text and tool calls so far are saved
+//! behind it ([`super::partial`]), so a process killed mid-turn loses at most a moment of it;
+//! when the turn ends, one write stores its final text, tool calls, usage and status over the
+//! row. Every event goes to the hub (all of the user's sockets) and to the starter's
+//! [`super::Turn`], whose receiver may already be gone: that never stops the turn.
 
 use std::sync::Arc;
 
@@ -13,12 +15,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event::{ChatEvent, Event, ThreadView};
+use super::partial::{Saver, Snapshot};
 use super::Inner;
 use crate::agent::tools::Tools;
 use crate::agent::{AgentInput, AgentStep, ContextNote, Language};
 use crate::error::Error;
 use crate::model::{
-    Conversation, Message, MessageId, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
+    Conversation, Message, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
 };
 use crate::store::ClaimStep;
 
@@ -31,7 +34,8 @@ pub(super) struct TurnJob {
     /// Whether the thread held hidden items when the turn started.
     pub has_notes: bool,
     pub user_message: Message,
-    pub message_id: MessageId,
+    /// The answer as its turn's start stored it: in progress, no text yet.
+    pub answer: Message,
     pub language: Language,
     pub cancel: CancellationToken,
     pub events: mpsc::UnboundedSender<Arc<Event>>,
@@ -64,6 +68,16 @@ struct Draft {
     deltas: u32,
 }
 
+impl Draft {
+    fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            content: &self.content,
+            tool_calls: &self.tool_calls,
+            deltas: self.deltas,
+        }
+    }
+}
+
 pub(super) async fn run(inner: &Inner, job: TurnJob) {
     let _running = crate::metrics::turn_started();
     let thread_id = job.conversation.id;
@@ -91,17 +105,7 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         inner,
         ChatEvent::MessageAdded {
             thread_id,
-            message: Message {
-                id: job.message_id,
-                conversation_id: thread_id,
-                seq: job.user_message.seq + 1,
-                role: Role::Assistant,
-                content: String::new(),
-                tool_calls: Vec::new(),
-                status: MessageStatus::InProgress,
-                usage: None,
-                created_at: Utc::now(),
-            },
+            message: job.answer.clone(),
         },
     );
 
@@ -120,16 +124,28 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         .agent
         .run(Tools::new(inner.store.clone(), job.user.clone()), input);
     let mut draft = Draft::default();
+    let mut saver = Saver::new(
+        inner.store.clone(),
+        job.user.clone(),
+        job.answer.id,
+        inner.settings.save_lag,
+    );
     let status = loop {
         let step = tokio::select! {
             biased;
             _ = job.cancel.cancelled() => break MessageStatus::Cancelled,
+            why = saver.wake(), if saver.busy() => {
+                saver.woke(why, &draft.snapshot());
+                continue;
+            }
             step = steps.next() => step,
         };
         match step {
             None => break MessageStatus::Completed,
             Some(Ok(step)) => {
-                apply(inner, &job, &mut draft, step);
+                if apply(inner, &job, &mut draft, step) {
+                    saver.changed(&draft.snapshot());
+                }
                 // An agent whose steps are all ready (the offline one answers at once) would
                 // otherwise publish its whole answer before any socket could drain its queue,
                 // and a long answer would overflow them: give way every so often.
@@ -137,21 +153,26 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
             }
             Some(Err(e)) => {
                 drop(steps);
+                saver.settle().await;
                 return fail(inner, &job, e, Some(draft)).await;
             }
         }
     };
-    // Stop the agent before persisting, so nothing it does lands after the final write.
+    // Stop the agent before persisting, so nothing it does lands after the final write; and
+    // let the save in flight land first, so it cannot overwrite the final text.
     drop(steps);
+    saver.settle().await;
     finish(inner, &job, draft, status).await;
 }
 
-fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) {
+/// Applies one step of the agent; true when it changed the answer (text or tool calls).
+fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) -> bool {
     let thread_id = job.conversation.id;
+    let message_id = job.answer.id;
     match step {
         AgentStep::Delta(delta) => {
             if delta.is_empty() {
-                return;
+                return false;
             }
             draft.content.push_str(&delta);
             let seq = draft.deltas;
@@ -160,49 +181,59 @@ fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) {
                 inner,
                 ChatEvent::StreamDelta {
                     thread_id,
-                    message_id: job.message_id,
+                    message_id,
                     delta,
                     seq,
                 },
             );
+            true
         }
         AgentStep::ToolCalled(call) => {
             job.emit(
                 inner,
                 ChatEvent::ToolCalled {
                     thread_id,
-                    message_id: job.message_id,
+                    message_id,
                     tool_name: call.tool_name.clone(),
                     arguments: call.arguments.clone(),
                     result: call.result.clone(),
                 },
             );
             draft.tool_calls.push(call);
+            true
         }
-        AgentStep::TaskChanged(change, task) => job.emit(
-            inner,
-            ChatEvent::TaskChanged {
-                thread_id: Some(thread_id),
-                change,
-                task,
-            },
-        ),
-        AgentStep::Usage(u) => draft.usage.get_or_insert_with(Usage::default).add(u),
+        AgentStep::TaskChanged(change, task) => {
+            job.emit(
+                inner,
+                ChatEvent::TaskChanged {
+                    thread_id: Some(thread_id),
+                    change,
+                    task,
+                },
+            );
+            false
+        }
+        AgentStep::Usage(u) => {
+            draft.usage.get_or_insert_with(Usage::default).add(u);
+            false
+        }
     }
 }
 
-/// The last `history_limit` messages before this turn's user message, oldest first.
+/// The last `history_limit` messages before this turn's user message, oldest first; answers
+/// still in progress (this turn's own among them) are not history yet.
 async fn load_history(inner: &Inner, job: &TurnJob) -> Result<Vec<Message>, Error> {
     let limit = inner.settings.history_limit;
-    // A conversation created for this turn holds only its user message: no round trip needed.
+    // A conversation created for this turn holds only its user message and its answer: no
+    // round trip needed.
     if limit == 0 || job.created {
         return Ok(Vec::new());
     }
     let mut recent = inner
         .store
-        .recent_messages(&job.user, job.conversation.id, limit + 1)
+        .recent_messages(&job.user, job.conversation.id, limit + 2)
         .await?;
-    recent.retain(|m| m.id != job.user_message.id);
+    recent.retain(|m| m.id != job.user_message.id && m.status != MessageStatus::InProgress);
     if recent.len() > limit as usize {
         recent.drain(..recent.len() - limit as usize);
     }
@@ -237,12 +268,12 @@ async fn load_notes(
         .collect())
 }
 
-/// Persists the assistant message and announces it.
+/// Stores the answer's end over its row and announces it.
 async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatus) {
     let usage = draft.usage.or(Some(Usage::default()));
     crate::metrics::turn_finished(status, draft.deltas, usage);
     let message = NewMessage {
-        id: job.message_id,
+        id: job.answer.id,
         conversation_id: job.conversation.id,
         role: Role::Assistant,
         content: draft.content,
@@ -258,7 +289,7 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
         .map_or(ClaimStep::None, |c| c.free_step());
     let saved = inner
         .store
-        .append_message_claiming(&job.user, &message, free)
+        .finish_answer(&job.user, &message, draft.deltas, free)
         .await;
     if let Some(claim) = &job.claim {
         if matches!(saved, Ok(_) | Err(Error::NotFound(_))) {
@@ -288,12 +319,30 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
 }
 
 /// Ends a turn whose agent failed: the error event, then (when anything was produced) the
-/// partial message persisted with status `failed`.
+/// partial message stored with status `failed`. An answer that produced nothing is deleted,
+/// so the thread shows no empty message.
 async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) {
     error.log_if_internal();
     let draft = draft.filter(|d| !d.content.is_empty() || !d.tool_calls.is_empty());
     if draft.is_none() {
-        // The error is the last event.
+        // The error is the last event: the answer goes, and the claim with it.
+        let free = job
+            .claim
+            .as_ref()
+            .map_or(ClaimStep::None, |c| c.free_step());
+        let dropped = inner
+            .store
+            .drop_answer(&job.user, job.conversation.id, job.answer.id, free)
+            .await;
+        match dropped {
+            Ok(_) => {
+                if let Some(claim) = &job.claim {
+                    claim.freed();
+                }
+            }
+            // Left in progress, the answer is marked interrupted by the next sweep.
+            Err(e) => e.log_if_internal(),
+        }
         job.release().await;
     }
     job.emit(

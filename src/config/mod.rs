@@ -95,6 +95,14 @@ pub struct Config {
     /// claim threads in a shared registry (`MULTI_INSTANCE`: `auto`, the default, is on for
     /// PostgreSQL and off for SQLite).
     pub multi_instance: bool,
+    /// Longest time an answer's streamed text may wait before it is saved (`PARTIAL_SAVE_MS`).
+    pub partial_save_every: Duration,
+    /// Most streamed text, in bytes, that may wait before it is saved (`PARTIAL_SAVE_BYTES`).
+    pub partial_save_bytes: usize,
+    /// With several instances: how long an instance may go without refreshing its running
+    /// turns' claims before the others take it for dead, interrupt its answers and free its
+    /// threads (`INSTANCE_DEAD_AFTER_SECS`). Claims are refreshed four times as often.
+    pub instance_dead_after: Duration,
 }
 
 /// The bench agent's fixed answer: `deltas` word deltas, `delay` apart.
@@ -288,6 +296,20 @@ impl Config {
             }
         };
 
+        let partial_save_every = Duration::from_millis(parse_num(&get, "PARTIAL_SAVE_MS", 250u64)?);
+        if partial_save_every.is_zero() {
+            return Err(bad("PARTIAL_SAVE_MS", "must be at least 1"));
+        }
+        let partial_save_bytes = parse_num(&get, "PARTIAL_SAVE_BYTES", 1024usize)?;
+        if partial_save_bytes == 0 {
+            return Err(bad("PARTIAL_SAVE_BYTES", "must be at least 1"));
+        }
+        let instance_dead_after =
+            Duration::from_secs(parse_num(&get, "INSTANCE_DEAD_AFTER_SECS", 60u64)?);
+        if instance_dead_after < Duration::from_secs(1) {
+            return Err(bad("INSTANCE_DEAD_AFTER_SECS", "must be at least 1"));
+        }
+
         Ok(Config {
             bind_addr,
             database_url,
@@ -312,6 +334,9 @@ impl Config {
             mcp,
             tcp_send_buffer,
             multi_instance,
+            partial_save_every,
+            partial_save_bytes,
+            instance_dead_after,
         })
     }
 
@@ -387,6 +412,9 @@ mod tests {
         assert_eq!(c.rate_limit_requests, 10);
         assert_eq!(c.rate_limit_window, Duration::from_secs(60));
         assert!(c.provider.api_key.is_none());
+        assert_eq!(c.partial_save_every, Duration::from_millis(250));
+        assert_eq!(c.partial_save_bytes, 1024);
+        assert_eq!(c.instance_dead_after, Duration::from_secs(60));
     }
 
     #[test]
@@ -487,6 +515,10 @@ mod tests {
             ("ATTACHMENT_MAX_BYTES", "ten"),
             ("MULTI_INSTANCE", "redis"),
             ("MULTI_INSTANCE", "on"),
+            ("PARTIAL_SAVE_MS", "0"),
+            ("PARTIAL_SAVE_BYTES", "0"),
+            ("PARTIAL_SAVE_BYTES", "lots"),
+            ("INSTANCE_DEAD_AFTER_SECS", "0"),
         ] {
             let e = Config::from_vars(&vars(&[(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

@@ -733,6 +733,7 @@ mod tests {
                         status: MessageStatus::Completed,
                         usage: None,
                         created_at: chrono::Utc::now(),
+                        next_seq: None,
                     },
                 },
                 None,

@@ -43,7 +43,7 @@ use crate::chat::cluster::{CancelRequest, Cluster};
 use crate::chat::Chat;
 use crate::error::Result;
 use crate::hub::{Hub, Outgoing};
-use crate::store::relay_db::{Heard, RelayDb, CANCEL_CHANNEL, KEEP_ALIVE_EVERY_SECS};
+use crate::store::relay_db::{Heard, RelayDb, CANCEL_CHANNEL};
 use wire::{Notice, Order, Packer, Relayed};
 
 /// Events taken from the queue per statement at most. Large, so that a sender that fell behind
@@ -75,15 +75,16 @@ pub async fn start(
     }
     chat.join_cluster(Cluster::new(db.clone(), origin));
     tasks.spawn(send(db.clone(), rx, dropped, origin, stop.clone()));
-    tasks.spawn(keep_alive(db.clone(), origin, stop.clone()));
+    tasks.spawn(keep_alive(db.clone(), origin, chat.clone(), stop.clone()));
     tasks.spawn(receive(db, listener, hub, chat, origin, stop));
     tracing::info!(%origin, "joined the instances on this database");
     Ok(())
 }
 
-/// Refreshes this instance's running turns, so no other instance takes their threads over.
-async fn keep_alive(db: RelayDb, origin: Uuid, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(KEEP_ALIVE_EVERY_SECS));
+/// Refreshes this instance's running turns, so no other instance takes their threads over; and
+/// at each refresh, interrupts the answers of instances that stopped refreshing theirs.
+async fn keep_alive(db: RelayDb, origin: Uuid, chat: Chat, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(db.keep_alive_every());
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -91,6 +92,9 @@ async fn keep_alive(db: RelayDb, origin: Uuid, stop: CancellationToken) {
         }
         if let Err(e) = db.keep_alive(origin).await {
             tracing::warn!(error = %e, "could not refresh this instance's running turns");
+        }
+        if let Err(e) = chat.interrupt_lapsed().await {
+            tracing::warn!(error = %e, "could not look for answers of dead instances");
         }
     }
 }

@@ -6,14 +6,17 @@
 //! user's row is indistinguishable from a missing one. This module must not know about HTTP,
 //! WebSockets or the agent.
 
+mod answers;
 mod cursor;
 mod items;
 mod postgres;
+mod postgres_answers;
 mod postgres_items;
 #[cfg(test)]
 mod postgres_plans;
 pub mod relay_db;
 mod sqlite;
+mod sqlite_answers;
 mod sqlite_append;
 mod sqlite_checkpoint;
 mod sqlite_conn;
@@ -22,6 +25,7 @@ mod sqlite_migrate;
 mod sqlite_rows;
 mod sqlite_url;
 
+pub use answers::{Interrupted, PartialAnswer, SentTurn, Stale, TurnStart};
 pub use items::Order;
 
 use std::borrow::Cow;
@@ -57,9 +61,20 @@ pub const MAX_TITLE_CHARS: usize = 500;
 pub const FIND_TASKS_LIMIT: i64 = 20;
 
 /// A handle to the database; cheap to clone (it wraps SQLite's one connection or a PostgreSQL
-/// pool).
+/// pool), with the time after which a running turn's claim that was not refreshed belongs to
+/// a dead instance ([`Store::with_claim_lapse`]).
 #[derive(Debug, Clone)]
-pub struct Store(Backend);
+pub struct Store(Backend, ClaimLapse);
+
+/// How long a claim in `running_turns` stays valid without a refresh, in seconds.
+#[derive(Debug, Clone, Copy)]
+struct ClaimLapse(f64);
+
+impl Default for ClaimLapse {
+    fn default() -> Self {
+        ClaimLapse(relay_db::DEFAULT_LAPSE_SECS as f64)
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Backend {
@@ -90,11 +105,13 @@ impl Store {
     pub async fn connect(url: &str, pool_size: u32) -> Result<Store> {
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let pool_size = pool_size.max(1);
+        let lapse = ClaimLapse::default();
         match scheme {
-            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url)?))),
-            "postgres" | "postgresql" => Ok(Store(Backend::Postgres(
-                postgres::connect(url, pool_size).await?,
-            ))),
+            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url)?), lapse)),
+            "postgres" | "postgresql" => Ok(Store(
+                Backend::Postgres(postgres::connect(url, pool_size).await?),
+                lapse,
+            )),
             "" => Err(Error::invalid(
                 "database URL has no scheme; expected sqlite:, postgres: or postgresql:",
             )),
@@ -123,11 +140,25 @@ impl Store {
         }
     }
 
+    /// This store, with claims on threads (`running_turns`) that their instance has not
+    /// refreshed for `lapse` taken for an instance that died: the thread may be taken over and
+    /// its answer in progress is interrupted ([`Store::interrupt_answers`]). The default is a
+    /// minute; at least a second.
+    pub fn with_claim_lapse(mut self, lapse: std::time::Duration) -> Store {
+        self.1 = ClaimLapse(lapse.as_secs_f64().max(1.0));
+        self
+    }
+
+    /// The claim lapse in force (see [`Store::with_claim_lapse`]).
+    pub fn claim_lapse(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.1 .0)
+    }
+
     /// The event relay's handle, for PostgreSQL (SQLite serves one instance).
     pub fn relay_db(&self) -> Option<relay_db::RelayDb> {
         match &self.0 {
             Backend::Sqlite(_) => None,
-            Backend::Postgres(pool) => Some(relay_db::RelayDb(pool.clone())),
+            Backend::Postgres(pool) => Some(relay_db::RelayDb(pool.clone(), self.1 .0)),
         }
     }
 
@@ -179,18 +210,13 @@ impl Store {
         claim: ClaimStep,
     ) -> Result<(Conversation, Message)> {
         appendable(first)?;
-        let now = now();
-        let conversation = new_conversation(first.conversation_id, user, title, metadata, now)?;
-        let message = match (&self.0, claim) {
-            (Backend::Sqlite(conn), ClaimStep::None) => {
-                conn.append_new(user, conversation.clone(), first, now)
-                    .await?
-            }
-            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Take(_)) => {
-                postgres::start_conversation(pool, &conversation, first, now, claim).await?
-            }
-            _ => return Err(unclaimable(claim)),
+        let start = TurnStart {
+            question: first,
+            answer: None,
+            client_message_id: None,
+            claim,
         };
+        let (conversation, message, _) = self.start_new(user, title, metadata, &start).await?;
         Ok((conversation, message))
     }
 
@@ -239,7 +265,8 @@ impl Store {
     /// Appends a message in one transaction: checks ownership, bumps the conversation's
     /// `updated_at`, allocates the next `seq` (1, 2, 3, …), inserts the row and stores its
     /// `details`, if any. `Error::NotFound("conversation")` when missing or not owned; a
-    /// failure writes nothing. `InProgress` is a streaming-only status and is refused with
+    /// failure writes nothing. `InProgress` belongs to a turn's answer, written only by
+    /// [`Store::start_turn`] (and [`Store::start_answer`]); here it is refused with
     /// `Error::Internal`.
     pub async fn append_message(&self, user: &UserId, msg: &NewMessage) -> Result<Message> {
         self.append_message_claiming(user, msg, ClaimStep::None)
@@ -255,13 +282,14 @@ impl Store {
         claim: ClaimStep,
     ) -> Result<Message> {
         appendable(msg)?;
-        match (&self.0, claim) {
-            (Backend::Sqlite(conn), ClaimStep::None) => conn.append(user, msg, now()).await,
-            (Backend::Sqlite(_), _) => Err(unclaimable(claim)),
-            (Backend::Postgres(pool), _) => {
-                postgres::append_message(pool, user, msg, now(), claim).await
-            }
-        }
+        let start = TurnStart {
+            question: msg,
+            answer: None,
+            client_message_id: None,
+            claim,
+        };
+        let (message, _) = self.start(user, &start).await?;
+        Ok(message)
     }
 
     /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation
@@ -357,15 +385,15 @@ impl Store {
 }
 
 /// A claim step this backend or write cannot take.
-fn unclaimable(claim: ClaimStep) -> Error {
+pub(super) fn unclaimable(claim: ClaimStep) -> Error {
     Error::Internal(format!("{claim:?} is not a step this write can take"))
 }
 
-/// Refuses a message no store may hold.
-fn appendable(msg: &NewMessage) -> Result<()> {
+/// Refuses a message only a turn's own writes may store.
+pub(super) fn appendable(msg: &NewMessage) -> Result<()> {
     if msg.status == MessageStatus::InProgress {
         return Err(Error::Internal(
-            "an in-progress message cannot be stored".into(),
+            "an in-progress message is stored only by the write that starts its turn".into(),
         ));
     }
     Ok(())
@@ -373,7 +401,7 @@ fn appendable(msg: &NewMessage) -> Result<()> {
 
 /// A conversation as `create_conversation` writes it: the title trimmed, a blank one meaning
 /// "untitled" (callers derive titles from message text, which may start with a blank line).
-fn new_conversation(
+pub(super) fn new_conversation(
     id: ThreadId,
     user: &UserId,
     title: Option<&str>,
@@ -393,7 +421,7 @@ fn new_conversation(
 
 /// `Utc::now()` truncated to whole microseconds, the precision both backends store, so values
 /// read back equal the values written.
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     let micros = Utc::now().timestamp_micros();
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
@@ -414,7 +442,9 @@ fn valid_title(title: &str) -> Result<String> {
 
 /// The row `append_message` wrote, without reading it back.
 fn appended(msg: &NewMessage, seq: i64, now: DateTime<Utc>) -> Message {
+    let in_progress = msg.status == MessageStatus::InProgress;
     Message {
+        next_seq: in_progress.then_some(0),
         id: msg.id,
         conversation_id: msg.conversation_id,
         seq,
@@ -475,6 +505,17 @@ fn parse_role(s: &str) -> Result<Role> {
 
 fn parse_status(s: &str) -> Result<MessageStatus> {
     MessageStatus::parse(s).ok_or_else(|| corrupt("status", format!("unknown status {s:?}")))
+}
+
+/// The `next_seq` a message read back shows: its stored count of deltas while it is in
+/// progress, nothing once it ended.
+fn shown_next_seq(status: MessageStatus, stored: i64) -> Result<Option<u32>> {
+    if status != MessageStatus::InProgress {
+        return Ok(None);
+    }
+    u32::try_from(stored)
+        .map(Some)
+        .map_err(|_| corrupt("next_seq", format!("{stored} is out of range")))
 }
 
 fn parse_priority(s: &str) -> Result<Priority> {

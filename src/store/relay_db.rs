@@ -3,6 +3,8 @@
 //! connection, and the registry of running turns that keeps one turn per thread across
 //! instances.
 
+use std::time::Duration;
+
 use sqlx::postgres::{PgListener, PgNotification};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -20,21 +22,29 @@ pub const CANCEL_CHANNEL: &str = "agentwire_cancel";
 /// How long a large event's row is kept for receivers to read.
 const KEEP_SECS: i64 = 300;
 
-/// A running turn whose instance has not refreshed it for this long belongs to an instance that
-/// died: the thread is free again. Instances refresh every [`KEEP_ALIVE_EVERY_SECS`].
-pub(super) const STALE_SECS: i64 = 60;
+/// By default, a running turn whose instance has not refreshed it for this long belongs to an
+/// instance that died: the thread is free again, and its answer is interrupted. The store's
+/// claim lapse sets it (`INSTANCE_DEAD_AFTER_SECS`); instances refresh their claims four times
+/// per lapse ([`RelayDb::keep_alive_every`]).
+pub const DEFAULT_LAPSE_SECS: u64 = 60;
 
-/// How often an instance marks its running turns alive.
-pub const KEEP_ALIVE_EVERY_SECS: u64 = 15;
+/// Longest time between two refreshes of an instance's claims.
+const KEEP_ALIVE_AT_MOST: Duration = Duration::from_secs(15);
 
-/// The relay's handle to PostgreSQL.
+/// The relay's handle to PostgreSQL, with the claim lapse in seconds.
 #[derive(Debug, Clone)]
-pub struct RelayDb(pub(super) PgPool);
+pub struct RelayDb(pub(super) PgPool, pub(super) f64);
 
 impl RelayDb {
-    /// A handle over `pool` (a migrated database's).
+    /// A handle over `pool` (a migrated database's), with the default claim lapse.
     pub fn new(pool: PgPool) -> Self {
-        RelayDb(pool)
+        RelayDb(pool, DEFAULT_LAPSE_SECS as f64)
+    }
+
+    /// How often an instance refreshes its claims: a quarter of the lapse, at most 15 s, so
+    /// that a live instance's claim never lapses.
+    pub fn keep_alive_every(&self) -> Duration {
+        Duration::from_secs_f64(self.1 / 4.0).min(KEEP_ALIVE_AT_MOST)
     }
 
     /// A connection of its own, listening on [`CHANNEL`] and [`CANCEL_CHANNEL`]. It reconnects
@@ -46,7 +56,9 @@ impl RelayDb {
     }
 
     /// Records that `instance` runs a turn on `thread`; false when a live instance already
-    /// does. A claim left by an instance that stopped refreshing it is taken over.
+    /// does. A claim left by an instance that stopped refreshing it is taken over. The claim
+    /// names no answer, so it covers any answer of the thread in progress (see
+    /// `Store::interrupt_answers`).
     pub async fn claim_turn(
         &self,
         thread: ThreadId,
@@ -56,14 +68,15 @@ impl RelayDb {
         let claimed: Option<i32> = sqlx::query_scalar(
             "INSERT INTO running_turns (thread_id, user_id, instance) VALUES ($1, $2, $3) \
              ON CONFLICT (thread_id) DO UPDATE \
-               SET user_id = EXCLUDED.user_id, instance = EXCLUDED.instance, seen_at = now() \
+               SET user_id = EXCLUDED.user_id, instance = EXCLUDED.instance, \
+                   message_id = NULL, seen_at = now() \
                WHERE running_turns.seen_at < now() - make_interval(secs => $4) \
              RETURNING 1",
         )
         .bind(thread.0)
         .bind(user.as_str())
         .bind(instance)
-        .bind(STALE_SECS as f64)
+        .bind(self.1)
         .fetch_optional(&self.0)
         .await?;
         Ok(claimed.is_some())
@@ -87,7 +100,7 @@ impl RelayDb {
         )
         .bind(thread.0)
         .bind(user.as_str())
-        .bind(STALE_SECS as f64)
+        .bind(self.1)
         .fetch_optional(&self.0)
         .await?;
         Ok(found.is_some())

@@ -15,7 +15,8 @@ use super::sqlite_conn::Conn;
 use super::sqlite_rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
 use super::sqlite_url::Location;
 use super::{
-    added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, FIND_TASKS_LIMIT,
+    added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, shown_next_seq,
+    FIND_TASKS_LIMIT,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -26,7 +27,7 @@ use crate::model::{
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
 /// The columns `message` reads, in this order.
 pub(super) const MESSAGE: &str =
-    "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at";
+    "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at, next_seq";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
 pub(super) fn connect(url: &str) -> Result<Conn> {
@@ -55,6 +56,11 @@ pub(super) fn migrations() -> Migrator {
             4,
             "drop_messages_user",
             include_str!("../../migrations/sqlite/0004_drop_messages_user.sql"),
+        ),
+        (
+            5,
+            "durable_answers",
+            include_str!("../../migrations/sqlite/0005_durable_answers.sql"),
         ),
     ])
 }
@@ -90,6 +96,7 @@ pub(super) fn message(row: &Row<'_>) -> Result<Message> {
         .value(row)?
         .as_str_or_null()
         .map_err(|e| corrupt(usage_col.name(), e.to_string()))?;
+    let status = parse_status(text(row, At(6, "status"))?)?;
     Ok(Message {
         id: MessageId(uuid(row, At(0, "id"))?),
         conversation_id: ThreadId(uuid(row, At(1, "conversation_id"))?),
@@ -97,12 +104,13 @@ pub(super) fn message(row: &Row<'_>) -> Result<Message> {
         role: parse_role(text(row, At(3, "role"))?)?,
         content: row.get(4)?,
         tool_calls: json(row, At(5, "tool_calls"))?,
-        status: parse_status(text(row, At(6, "status"))?)?,
+        status,
         usage: usage
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| corrupt(usage_col.name(), e.to_string()))?,
         created_at: ts(row, At(8, "created_at"))?,
+        next_seq: shown_next_seq(status, row.get(9)?)?,
     })
 }
 
@@ -393,7 +401,7 @@ mod tests {
     use super::*;
 
     /// A `SELECT {MESSAGE}`-shaped row with the given SQL for each column.
-    fn read(columns: [&str; 9]) -> Result<Message> {
+    fn read(columns: [&str; 10]) -> Result<Message> {
         let conn = Connection::open_in_memory().unwrap();
         let names = MESSAGE.split(", ");
         let select: Vec<String> = columns
@@ -405,7 +413,7 @@ mod tests {
             .map(|m| m.expect("one row"))
     }
 
-    const GOOD: [&str; 9] = [
+    const GOOD: [&str; 10] = [
         "'6f1c1ad2-8d4e-4a8e-9d7b-0b4a5b3e2f10'",
         "'0b7f4c1e-2a3d-4e5f-8a9b-1c2d3e4f5a6b'",
         "3",
@@ -415,6 +423,7 @@ mod tests {
         "'completed'",
         "'{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}'",
         "1700000000000000",
+        "4",
     ];
 
     #[test]
@@ -425,6 +434,11 @@ mod tests {
         assert_eq!(m.content, "hello");
         assert_eq!(m.usage.unwrap().total_tokens, 7);
         assert_eq!(m.created_at.timestamp(), 1_700_000_000);
+        // Only an answer in progress shows how many deltas its text holds.
+        assert_eq!(m.next_seq, None);
+        let mut columns = GOOD;
+        columns[6] = "'in_progress'";
+        assert_eq!(read(columns).unwrap().next_seq, Some(4));
     }
 
     #[test]

@@ -1,95 +1,124 @@
-//! Message appends committed in groups on the store's one SQLite connection (`sqlite_conn`).
+//! Message writes committed in groups on the store's one SQLite connection (`sqlite_conn`).
 //!
-//! Message appends, two per turn, are most of the writes, and each commit writes every page
-//! it touched to the WAL: the message table, its indexes and the conversation row, the same
-//! hot pages from one append to the next. So appends are committed in groups: the first
-//! append to arrive spawns a committer task that yields once, letting every task already
-//! runnable queue its append too, then commits all of them in one transaction. The committer
+//! A turn's writes are most of the writes: the one that starts it (its user message and its
+//! answer), the saves of its answer's text as it streams, and the one that ends it. Each commit
+//! writes every page it touched to the WAL: the message table, its indexes and the conversation
+//! row, the same hot pages from one write to the next. So these writes are committed in groups:
+//! the first to arrive spawns a committer task that yields once, letting every task already
+//! runnable queue its write too, then commits all of them in one transaction. The committer
 //! is a task of its own so that a caller that goes away cannot cut a group short, and it runs
 //! on the runtime's threads, so a group costs one task wake-up, not a thread switch.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::sqlite_conn::{lock, Conn};
 use crate::error::{Error, Result};
-use crate::model::{Conversation, Message, NewMessage, UserId};
 
-/// Appends waiting for the committer, and whether one is scheduled.
-#[derive(Debug, Default)]
+/// Writes waiting for the committer, and whether one is scheduled.
+#[derive(Default)]
 pub(super) struct Appends {
-    queued: Vec<Append>,
+    queued: Vec<Box<dyn Job>>,
     committer: bool,
 }
 
-#[derive(Debug)]
-struct Append {
-    user: UserId,
-    /// A conversation to create first, for its first message.
-    create: Option<Conversation>,
-    msg: NewMessage,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<Result<Message>>,
+impl std::fmt::Debug for Appends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appends")
+            .field("queued", &self.queued.len())
+            .field("committer", &self.committer)
+            .finish()
+    }
 }
 
-impl Append {
-    /// Writes the append on `conn`, which must be in a transaction unless the append is one
-    /// statement ([`Append::one_statement`]).
-    fn write(&self, conn: &Connection) -> Result<Message> {
-        if let Some(c) = &self.create {
-            super::sqlite::create_conversation(conn, c)?;
-        }
-        super::sqlite::append_message(conn, &self.user, &self.msg, self.now)
+/// How a write of a group went.
+enum Step {
+    Written,
+    /// It failed and undid only itself (see [`statement_only`]); the group goes on.
+    Refused,
+    /// It failed in a way that leaves the transaction unusable: the group is rolled back.
+    Broken,
+}
+
+/// One queued write, whatever it returns.
+trait Job: Send {
+    /// Whether the write is one statement (atomic on its own, so it needs no savepoint).
+    fn one_statement(&self) -> bool;
+    /// Runs the write on `conn`, keeping its outcome for [`Job::answer`].
+    fn run(&mut self, conn: &Connection) -> Step;
+    /// Sends the kept outcome to the caller.
+    fn answer(self: Box<Self>);
+    /// Tells the caller its write was rolled back with the group.
+    fn fail(self: Box<Self>, why: Error);
+}
+
+struct Pending<T, F> {
+    op: Option<F>,
+    one_statement: bool,
+    outcome: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn one_statement(&self) -> bool {
+        self.one_statement
     }
 
-    fn one_statement(&self) -> bool {
-        self.create.is_none() && self.msg.details.is_none()
+    fn run(&mut self, conn: &Connection) -> Step {
+        let Some(op) = self.op.take() else {
+            return Step::Broken;
+        };
+        let outcome = op(conn);
+        let step = match &outcome {
+            Ok(_) => Step::Written,
+            Err(e) if statement_only(e) => Step::Refused,
+            Err(e) => {
+                e.log_if_internal();
+                Step::Broken
+            }
+        };
+        self.outcome = Some(outcome);
+        step
+    }
+
+    fn answer(self: Box<Self>) {
+        let outcome = self
+            .outcome
+            .unwrap_or_else(|| Err(Error::Internal("a grouped write never ran".into())));
+        let _ = self.reply.send(outcome);
+    }
+
+    fn fail(self: Box<Self>, why: Error) {
+        let _ = self.reply.send(Err(why));
     }
 }
 
 impl Conn {
-    /// Appends a message (see `sqlite::append_message`), committed together with the appends
-    /// queued beside it.
-    pub async fn append(
-        &self,
-        user: &UserId,
-        msg: &NewMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Message> {
-        self.queue(user, None, msg, now).await
-    }
-
-    /// Creates `conversation` and appends its first message, in one write committed with the
-    /// appends queued beside it.
-    pub async fn append_new(
-        &self,
-        user: &UserId,
-        conversation: Conversation,
-        msg: &NewMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Message> {
-        self.queue(user, Some(conversation), msg, now).await
-    }
-
-    async fn queue(
-        &self,
-        user: &UserId,
-        create: Option<Conversation>,
-        msg: &NewMessage,
-        now: DateTime<Utc>,
-    ) -> Result<Message> {
+    /// Runs `write` on the connection, committed together with the writes queued beside it.
+    /// `one_statement` says whether it is a single statement; one of several statements runs
+    /// in a savepoint, so that a failure undoes all of it and nothing of the others.
+    ///
+    /// A failure SQLite confines to its statement (a constraint) or a row not found fails only
+    /// this write; any other failure rolls back the whole group and fails every write in it.
+    pub(super) async fn grouped<T, F>(&self, one_statement: bool, write: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let append = Append {
-            user: user.clone(),
-            create,
-            msg: msg.clone(),
-            now,
+        let job = Box::new(Pending {
+            op: Some(write),
+            one_statement,
+            outcome: None,
             reply,
-        };
+        });
         let start = {
             let mut appends = lock(self.appends());
-            appends.queued.push(append);
+            appends.queued.push(job);
             !std::mem::replace(&mut appends.committer, true)
         };
         if start {
@@ -97,13 +126,13 @@ impl Conn {
         }
         answer
             .await
-            .unwrap_or_else(|_| Err(Error::Internal("a message append was dropped".into())))
+            .unwrap_or_else(|_| Err(Error::Internal("a grouped write was dropped".into())))
     }
 }
 
-/// Commits queued appends, a group at a time, until none is left.
+/// Commits queued writes, a group at a time, until none is left.
 async fn commit_queued(conn: Conn) {
-    // One round of the scheduler: the tasks already runnable queue their appends first.
+    // One round of the scheduler: the tasks already runnable queue their writes first.
     tokio::task::yield_now().await;
     loop {
         let group = {
@@ -118,56 +147,52 @@ async fn commit_queued(conn: Conn) {
     }
 }
 
-/// Runs a group of appends and answers each. A failure SQLite confines to its statement (a
-/// constraint: the message id taken, say) or a missing conversation fails only that append,
-/// and undoes all of it (an append of several statements runs in a savepoint); any other
-/// failure rolls the whole group back and fails every append in it.
-async fn commit(conn: &Conn, group: Vec<Append>) {
-    if let [one] = group.as_slice() {
-        if one.one_statement() {
-            let result = conn.run(|c| one.write(c)).await;
-            if let Some(one) = group.into_iter().next() {
-                let _ = one.reply.send(result);
+/// Runs a group of writes and answers each.
+async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
+    if group.len() == 1 && group[0].one_statement() {
+        let ran = conn
+            .run(|c| {
+                group[0].run(c);
+                Ok(())
+            })
+            .await;
+        for job in group {
+            match &ran {
+                Ok(()) => job.answer(),
+                Err(_) => job.fail(Error::Internal("the database is closed".into())),
             }
-            return;
         }
+        return;
     }
-    let results = conn
+    let committed = conn
         .run(|c| {
             let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(group.len());
-            for a in &group {
-                let result = if a.one_statement() {
-                    a.write(&tx)
+            for job in group.iter_mut() {
+                let step = if job.one_statement() {
+                    job.run(&tx)
                 } else {
                     // Dropped without a commit, a savepoint rolls back.
                     let savepoint = tx.savepoint()?;
-                    a.write(&savepoint).and_then(|m| {
+                    let step = job.run(&savepoint);
+                    if matches!(step, Step::Written) {
                         savepoint.commit()?;
-                        Ok(m)
-                    })
+                    }
+                    step
                 };
-                match result {
-                    Err(e) if !statement_only(&e) => return Err(e),
-                    result => results.push(result),
+                if matches!(step, Step::Broken) {
+                    return Err(Error::Internal("a grouped write failed".into()));
                 }
             }
             tx.commit()?;
-            Ok(results)
+            Ok(())
         })
         .await;
-    match results {
-        Ok(results) => {
-            for (a, result) in group.into_iter().zip(results) {
-                let _ = a.reply.send(result);
-            }
-        }
+    match committed {
+        Ok(()) => group.into_iter().for_each(|job| job.answer()),
         Err(e) => {
             e.log_if_internal();
-            for a in group {
-                let _ = a.reply.send(Err(Error::Internal(
-                    "a group of message appends failed".into(),
-                )));
+            for job in group {
+                job.fail(Error::Internal("a group of message writes failed".into()));
             }
         }
     }
@@ -176,7 +201,7 @@ async fn commit(conn: &Conn, group: Vec<Append>) {
 /// Failures that leave the transaction open and undo only their own statement.
 fn statement_only(e: &Error) -> bool {
     match e {
-        Error::NotFound(_) => true,
+        Error::NotFound(_) | Error::DuplicateSend => true,
         Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
             f.code == ErrorCode::ConstraintViolation
         }

@@ -30,6 +30,9 @@ pub struct ChatBody {
     pub conversation_id: Option<String>,
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// The client's id of this send: sending it again returns the same turn.
+    #[serde(default)]
+    pub client_message_id: Option<String>,
 }
 
 impl ChatBody {
@@ -50,6 +53,7 @@ impl ChatBody {
             request_id: None,
             details: None,
             attachments: Vec::new(),
+            client_message_id: self.client_message_id,
         })
     }
 }

@@ -231,4 +231,5 @@ pub async fn fresh_postgres() -> Option<String> {
 }
 pub mod chatkit;
 pub mod mock_openai;
+pub mod process;
 pub mod ws;

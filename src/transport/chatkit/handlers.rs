@@ -248,6 +248,7 @@ async fn send_message(
             request_id: None,
             details: Some(details.clone()),
             attachments: ids,
+            client_message_id: None,
         })
         .await?;
     let mode = if thread.is_some() {

@@ -7,7 +7,10 @@
 //! with its text (id = the message id), when it has any text, then a `widget` item (id
 //! `wg_<message id>`) listing the tasks its tools touched, as they are now, with "Complete" and
 //! "Delete" buttons (actions `task.complete` / `task.delete`, payload `{"number": N}`).
-//! Tool-role messages are not shown.
+//! Tool-role messages are not shown. An answer still being written (its turn runs, here or on
+//! another instance) shows its tool calls and text so far: the workflow without its summary,
+//! and the `assistant_message` item, even empty, with `"status": "in_progress"` and `next_seq`,
+//! the seq of the first live delta its text does not hold.
 
 use std::collections::HashMap;
 
@@ -16,7 +19,7 @@ use serde_json::{json, Value};
 use super::attachments::Links;
 use super::types::{Item, ItemBody, OutputText, Page};
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageId, Role, Task, ToolCall};
+use crate::model::{Message, MessageId, MessageStatus, Role, Task, ToolCall};
 use crate::store::Order;
 
 /// Prefix of the workflow item showing an assistant message's tool calls.
@@ -42,6 +45,18 @@ pub fn render(
     for m in messages {
         match m.role {
             Role::User => items.push(user_item(m, details.get(&m.id), links)),
+            Role::Assistant if m.status == MessageStatus::InProgress => {
+                if !m.tool_calls.is_empty() {
+                    items.push(workflow_item(m, &m.tool_calls, false));
+                }
+                let mut item = assistant_item(m, &m.content);
+                item.body = ItemBody::AssistantMessage {
+                    content: vec![OutputText::new(&m.content)],
+                    status: Some(m.status),
+                    next_seq: m.next_seq,
+                };
+                items.push(item);
+            }
             Role::Assistant => {
                 if !m.tool_calls.is_empty() {
                     items.push(workflow_item(m, &m.tool_calls, true));
@@ -98,6 +113,8 @@ pub fn assistant_item(m: &Message, text: &str) -> Item {
         created_at: m.created_at,
         body: ItemBody::AssistantMessage {
             content: vec![OutputText::new(text)],
+            status: None,
+            next_seq: None,
         },
     }
 }

@@ -124,6 +124,8 @@ impl Mapper {
                     let mut item = assistant_item(&m, "");
                     item.body = ItemBody::AssistantMessage {
                         content: Vec::new(),
+                        status: None,
+                        next_seq: None,
                     };
                     out.push_back(StreamEvent::ItemAdded { item });
                     out.push_back(StreamEvent::ItemUpdated {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::model::Conversation;
+use crate::model::{Conversation, MessageStatus};
 
 /// `{"data": [...], "has_more": bool, "after"?: id}`.
 #[derive(Debug, Clone, Serialize)]
@@ -94,8 +94,14 @@ pub enum ItemBody {
         quoted_text: Option<String>,
         inference_options: Value,
     },
+    /// `status` and `next_seq` only on an answer still being written (`"in_progress"`, and
+    /// the count of deltas its text holds), which the reference's items never are.
     AssistantMessage {
         content: Vec<OutputText>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<MessageStatus>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_seq: Option<u32>,
     },
     Workflow {
         workflow: Value,

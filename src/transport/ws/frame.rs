@@ -28,6 +28,7 @@ pub enum ClientFrame {
         thread_id: Option<String>,
         content: String,
         metadata: Value,
+        client_message_id: Option<String>,
     },
     Cancel {
         thread_id: String,
@@ -73,6 +74,8 @@ struct MessageFields {
     content: String,
     #[serde(default)]
     metadata: Option<Value>,
+    #[serde(default)]
+    client_message_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +153,7 @@ pub fn parse(text: &str) -> Result<(ClientFrame, Option<String>), FrameError> {
             thread_id: f.thread_id,
             content: f.content,
             metadata: f.metadata.unwrap_or(Value::Null),
+            client_message_id: f.client_message_id,
         }),
         "cancel" => de::<CancelFields>(fields).map(|f| ClientFrame::Cancel {
             thread_id: f.thread_id,
@@ -263,9 +267,16 @@ mod tests {
             ClientFrame::Message {
                 thread_id: None,
                 content: "hi".into(),
-                metadata: Value::Null
+                metadata: Value::Null,
+                client_message_id: None,
             }
         );
+        let (f, _) =
+            parse(r#"{"type":"message","content":"hi","client_message_id":"c-1"}"#).unwrap();
+        assert!(matches!(
+            f,
+            ClientFrame::Message { client_message_id: Some(id), .. } if id == "c-1"
+        ));
         assert!(matches!(
             parse(r#"{"type":"auth","token":"t"}"#).unwrap().0,
             ClientFrame::Auth { .. }
@@ -311,6 +322,10 @@ mod tests {
         assert_eq!(code(r#"{"type":"dance"}"#), "unknown_type");
         assert_eq!(code(r#"{"type":"message"}"#), "invalid_frame");
         assert_eq!(code(r#"{"type":"message","content":5}"#), "invalid_frame");
+        assert_eq!(
+            code(r#"{"type":"message","content":"hi","client_message_id":7}"#),
+            "invalid_frame"
+        );
         assert_eq!(
             code(r#"{"type":"threads.list","limit":"ten"}"#),
             "invalid_frame"

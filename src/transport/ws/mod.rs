@@ -338,6 +338,7 @@ impl Connection {
                 thread_id,
                 content,
                 metadata,
+                client_message_id,
             } => {
                 let thread = match thread_id.as_deref().map(parse_thread_id).transpose() {
                     Ok(t) => t,
@@ -351,9 +352,16 @@ impl Connection {
                     request_id: request_id.clone(),
                     details: None,
                     attachments: Vec::new(),
+                    client_message_id,
                 };
-                // The turn's events arrive through the hub subscription, like every tab's.
+                // The turn's events arrive through the hub subscription, like every tab's. A
+                // repeated send is brought up to date here; the rest of its turn, if it runs,
+                // arrives through the subscription too.
                 match chat.start_turn(request).await {
+                    Ok(turn) if turn.is_repeat() => {
+                        let frames = turn.replayed.iter().map(|e| e.to_json().to_string());
+                        return self.send(frames.collect()).await.map(|_| None);
+                    }
                     Ok(_turn) => return Ok(None),
                     Err(e) => return self.send_error(&e, thread, &request_id).await,
                 }
