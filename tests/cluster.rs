@@ -368,3 +368,29 @@ async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn() {
     let rest = on_b.until_done(1).await;
     assert_eq!(rest.last().unwrap()["message"]["status"], "cancelled");
 }
+
+#[tokio::test]
+async fn a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other() {
+    let Some((a, b)) = paced_instances(20).await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "cut").await;
+    on_a.send(json!({"type": "message", "content": "help"}))
+        .await;
+    let seen = on_a.until(|f| f["type"] == "stream.delta").await;
+    let thread = seen[0]["thread"]["id"].as_str().unwrap().to_string();
+    let mut on_b = WsClient::connect(&b, "cut").await;
+    on_b.send(
+        json!({"type": "message", "thread_id": thread, "content": "show my tasks",
+                     "on_busy": "interrupt", "request_id": "b1"}),
+    )
+    .await;
+    let frames = on_b.until_done(2).await;
+    let done: Vec<&serde_json::Value> = frames
+        .iter()
+        .filter(|f| f["type"] == "message.done")
+        .collect();
+    assert_eq!(done[0]["message"]["status"], "interrupted");
+    assert_eq!(done[1]["message"]["status"], "completed");
+    assert_eq!(done[1]["request_id"], "b1");
+}

@@ -24,6 +24,9 @@ pub struct Cluster {
 pub struct CancelRequest {
     pub user: UserId,
     pub thread: ThreadId,
+    /// Stop it for another message (`interrupted`) rather than cancel it.
+    #[serde(default)]
+    pub interrupt: bool,
 }
 
 impl Cluster {
@@ -60,12 +63,24 @@ impl Cluster {
     /// Asks the instance that runs `user`'s turn on `thread` to cancel it; false when no live
     /// instance runs one.
     pub(super) async fn cancel(&self, user: &UserId, thread: ThreadId) -> Result<bool> {
+        self.stop(user, thread, false).await
+    }
+
+    /// Asks the instance that runs `user`'s turn on `thread` to stop it: `interrupted` when
+    /// `interrupt`, else `cancelled`; false when no live instance runs one.
+    pub(super) async fn stop(
+        &self,
+        user: &UserId,
+        thread: ThreadId,
+        interrupt: bool,
+    ) -> Result<bool> {
         if !self.db.turn_running(thread, user).await? {
             return Ok(false);
         }
         let request = CancelRequest {
             user: user.clone(),
             thread,
+            interrupt,
         };
         let payload = serde_json::to_string(&request).expect("requests serialise");
         self.db.notify_cancel(&payload).await?;

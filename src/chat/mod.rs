@@ -73,7 +73,23 @@ pub struct TurnRequest {
     /// The client's id of this send (1–64 characters, unique per user): a send that repeats
     /// an earlier one's id gets that send's turn, never a second one.
     pub client_message_id: Option<String>,
+    /// What to do when the thread is answering another message.
+    pub on_busy: OnBusy,
 }
+
+/// What a send to a thread that is answering another message does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBusy {
+    /// Refused with `thread_busy`.
+    #[default]
+    Reject,
+    /// The running turn stops with status `interrupted`, keeping its text, and this one starts.
+    Interrupt,
+}
+
+/// How long an interrupting send waits for the turn it stops to end.
+const INTERRUPT_WAIT: Duration = Duration::from_secs(10);
 
 /// A running turn: its ids and the stream of its events. Dropping a `Turn` does not stop the
 /// turn; call [`Turn::cancel`] (or use [`Turn::cancel_on_drop`]) for that.
@@ -144,6 +160,8 @@ struct Running {
     /// it is done: a repeat of that send arriving meanwhile waits for it (see `repeat`).
     client_message_id: Option<String>,
     written: watch::Receiver<bool>,
+    /// Set when the turn is stopped for another message (`interrupted`, not `cancelled`).
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Chat {
@@ -197,6 +215,27 @@ impl Chat {
     /// caller. A send whose `client_message_id` an earlier send used gets that send's turn
     /// (see [`Turn`]): nothing is stored and nothing runs again.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
+        let first = self.start_turn_once(&req, true).await;
+        let (OnBusy::Interrupt, Err(Error::ThreadBusy), Some(thread)) =
+            (req.on_busy, &first, req.thread_id)
+        else {
+            return first;
+        };
+        // Stop the running turn (its text kept, `interrupted`), wherever it runs, and start
+        // this one once the thread is free. The allowance was taken by the first try.
+        self.interrupt_turn(&req.user, thread).await?;
+        let deadline = tokio::time::Instant::now() + INTERRUPT_WAIT;
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            match self.start_turn_once(&req, false).await {
+                Err(Error::ThreadBusy) if tokio::time::Instant::now() < deadline => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_turn_once(&self, req: &TurnRequest, limit: bool) -> Result<Turn> {
+        let req = req.clone();
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
@@ -218,7 +257,9 @@ impl Chat {
                 return self.repeat(&req, id).await;
             }
         }
-        inner.limiter.check(&req.user)?;
+        if limit {
+            inner.limiter.check(&req.user)?;
+        }
 
         let existing = match req.thread_id {
             Some(id) => Some(
@@ -311,6 +352,7 @@ impl Chat {
             answer,
             language,
             cancel: cancel.clone(),
+            interrupted: guard.interrupted.clone(),
             events: tx,
             claim,
         };
@@ -341,10 +383,31 @@ impl Chat {
         }
     }
 
+    /// Stops the running turn of `user`'s thread, here or on another instance, with status
+    /// `interrupted` (its text kept); false when none runs.
+    pub async fn interrupt_turn(&self, user: &UserId, thread_id: ThreadId) -> Result<bool> {
+        if self.stop_here(user, thread_id, true) {
+            return Ok(true);
+        }
+        match self.inner.cluster.get() {
+            Some(cluster) => cluster.stop(user, thread_id, true).await,
+            None => Ok(false),
+        }
+    }
+
     /// Cancels the running turn of `user`'s thread if it runs in this process.
     pub fn cancel_here(&self, user: &UserId, thread_id: ThreadId) -> bool {
+        self.stop_here(user, thread_id, false)
+    }
+
+    /// Stops the running turn of `user`'s thread if it runs in this process: `interrupted`
+    /// when `interrupt`, else `cancelled`.
+    pub fn stop_here(&self, user: &UserId, thread_id: ThreadId, interrupt: bool) -> bool {
         match self.inner.running.get(&thread_id) {
             Some(r) if &r.user == user => {
+                if interrupt {
+                    r.interrupted.store(true, Ordering::Release);
+                }
                 r.cancel.cancel();
                 true
             }
@@ -401,16 +464,19 @@ impl Chat {
             Entry::Occupied(_) => Err(Error::ThreadBusy),
             Entry::Vacant(v) => {
                 let (written, watch) = watch::channel(false);
+                let interrupted = Arc::new(AtomicBool::new(false));
                 v.insert(Running {
                     user: user.clone(),
                     cancel,
                     client_message_id: client_id.map(str::to_string),
                     written: watch,
+                    interrupted: interrupted.clone(),
                 });
                 Ok(RunningGuard {
                     inner: self.inner.clone(),
                     thread_id,
                     written,
+                    interrupted,
                 })
             }
         }
@@ -423,6 +489,8 @@ struct RunningGuard {
     thread_id: ThreadId,
     /// Set once the write that starts the turn is done.
     written: watch::Sender<bool>,
+    /// The turn's `Running::interrupted`.
+    interrupted: Arc<AtomicBool>,
 }
 
 impl RunningGuard {

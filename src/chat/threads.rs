@@ -208,6 +208,7 @@ impl Chat {
             answer,
             language,
             cancel: cancel.clone(),
+            interrupted: guard.interrupted.clone(),
             events: tx,
             claim,
         };

@@ -38,6 +38,8 @@ pub(super) struct TurnJob {
     pub answer: Message,
     pub language: Language,
     pub cancel: CancellationToken,
+    /// Set when the turn was stopped for another message: it ends `interrupted`.
+    pub interrupted: Arc<std::sync::atomic::AtomicBool>,
     pub events: mpsc::UnboundedSender<Arc<Event>>,
     /// The thread's claim among instances, when several share the database.
     pub claim: Option<super::cluster::Claim>,
@@ -133,7 +135,13 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
     let status = loop {
         let step = tokio::select! {
             biased;
-            _ = job.cancel.cancelled() => break MessageStatus::Cancelled,
+            _ = job.cancel.cancelled() => {
+                break if job.interrupted.load(std::sync::atomic::Ordering::Acquire) {
+                    MessageStatus::Interrupted
+                } else {
+                    MessageStatus::Cancelled
+                };
+            }
             why = saver.wake(), if saver.busy() => {
                 saver.woke(why, &draft.snapshot());
                 continue;

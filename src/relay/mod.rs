@@ -213,7 +213,7 @@ async fn receive(
             Ok(Heard::Notification(n)) if n.channel() == CANCEL_CHANNEL => {
                 match serde_json::from_str::<CancelRequest>(n.payload()) {
                     Ok(c) => {
-                        chat.cancel_here(&c.user, c.thread);
+                        chat.stop_here(&c.user, c.thread, c.interrupt);
                     }
                     Err(e) => tracing::warn!(error = %e, "ignoring an unreadable cancel request"),
                 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{page_request, parse_thread_id, ApiJson, ApiQuery};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, ThreadView};
-use crate::chat::{Turn, TurnRequest};
+use crate::chat::{OnBusy, Turn, TurnRequest};
 use crate::error::{Error, ErrorBody, Result};
 use crate::model::{Message, Page, TaskFilter, ThreadId, ToolCall, Usage, UserId};
 use crate::state::AppState;
@@ -33,6 +33,10 @@ pub struct ChatBody {
     /// The client's id of this send: sending it again returns the same turn.
     #[serde(default)]
     pub client_message_id: Option<String>,
+    /// When the conversation is answering another message: `reject` (409 `thread_busy`) or
+    /// `interrupt` (that answer stops, `interrupted`, and this one starts).
+    #[serde(default)]
+    pub on_busy: OnBusy,
 }
 
 impl ChatBody {
@@ -54,6 +58,7 @@ impl ChatBody {
             details: None,
             attachments: Vec::new(),
             client_message_id: self.client_message_id,
+            on_busy: self.on_busy,
         })
     }
 }

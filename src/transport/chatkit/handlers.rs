@@ -16,7 +16,7 @@ use super::items::{self, assistant_item, page, page_limit, TaskBoard};
 use super::request::{Request, UserInput};
 use super::stream::{self, Mapper, Mode, Run};
 use super::types::{Item, Page, StreamEvent, Thread};
-use crate::chat::{Chat, TurnRequest};
+use crate::chat::{Chat, OnBusy, TurnRequest};
 use crate::error::{Error, Result};
 use crate::model::{
     FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
@@ -249,6 +249,7 @@ async fn send_message(
             details: Some(details.clone()),
             attachments: ids,
             client_message_id: None,
+            on_busy: OnBusy::Reject,
         })
         .await?;
     let mode = if thread.is_some() {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::chat::event::ThreadView;
-use crate::chat::ThreadPage;
+use crate::chat::{OnBusy, ThreadPage};
 use crate::error::ErrorBody;
 use crate::model::{Page, ThreadId};
 
@@ -29,6 +29,7 @@ pub enum ClientFrame {
         content: String,
         metadata: Value,
         client_message_id: Option<String>,
+        on_busy: OnBusy,
     },
     Cancel {
         thread_id: String,
@@ -76,6 +77,8 @@ struct MessageFields {
     metadata: Option<Value>,
     #[serde(default)]
     client_message_id: Option<String>,
+    #[serde(default)]
+    on_busy: OnBusy,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +157,7 @@ pub fn parse(text: &str) -> Result<(ClientFrame, Option<String>), FrameError> {
             content: f.content,
             metadata: f.metadata.unwrap_or(Value::Null),
             client_message_id: f.client_message_id,
+            on_busy: f.on_busy,
         }),
         "cancel" => de::<CancelFields>(fields).map(|f| ClientFrame::Cancel {
             thread_id: f.thread_id,
@@ -269,6 +273,7 @@ mod tests {
                 content: "hi".into(),
                 metadata: Value::Null,
                 client_message_id: None,
+                on_busy: OnBusy::Reject,
             }
         );
         let (f, _) =
@@ -296,6 +301,15 @@ mod tests {
             ClientFrame::ThreadLoad { .. }
         ));
         assert_eq!(parse(r#"{"type":"ping"}"#).unwrap().0, ClientFrame::Ping);
+        assert!(matches!(
+            parse(r#"{"type":"message","content":"hi","on_busy":"interrupt"}"#)
+                .unwrap()
+                .0,
+            ClientFrame::Message {
+                on_busy: OnBusy::Interrupt,
+                ..
+            }
+        ));
         assert_eq!(
             parse(r#"{"type":"resume","after":"1.a"}"#).unwrap().0,
             ClientFrame::Resume {
@@ -332,6 +346,10 @@ mod tests {
         );
         assert_eq!(code(r#"{"type":"ping","extra":1}"#), "invalid_frame");
         assert_eq!(code(r#"{"type":"resume"}"#), "invalid_frame");
+        assert_eq!(
+            code(r#"{"type":"message","content":"hi","on_busy":"later"}"#),
+            "invalid_frame"
+        );
         assert_eq!(code(r#"{"type":"resume","after":7}"#), "invalid_frame");
         assert_eq!(code(r#"{"type":"ping","request_id":{}}"#), "invalid_frame");
     }

@@ -339,6 +339,7 @@ impl Connection {
                 content,
                 metadata,
                 client_message_id,
+                on_busy,
             } => {
                 let thread = match thread_id.as_deref().map(parse_thread_id).transpose() {
                     Ok(t) => t,
@@ -353,6 +354,7 @@ impl Connection {
                     details: None,
                     attachments: Vec::new(),
                     client_message_id,
+                    on_busy,
                 };
                 // The turn's events arrive through the hub subscription, like every tab's. A
                 // repeated send is brought up to date here; the rest of its turn, if it runs,
