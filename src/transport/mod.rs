@@ -2,7 +2,8 @@
 //!
 //! No transport touches the store or the agent directly for a turn; they call
 //! [`crate::chat::Chat`]. This module holds what they share: extractors whose rejections use our
-//! error shape, and the small parsing helpers for ids and pages.
+//! error shape (a handler takes [`ApiPath`], [`ApiQuery`] and [`ApiJson`], never axum's own,
+//! whose rejections are plain text), and the small parsing helpers for ids and pages.
 
 pub mod chatkit;
 pub mod mcp;
@@ -11,8 +12,10 @@ pub mod sse;
 pub mod web;
 pub mod ws;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{
+    JsonRejection, PathRejection, QueryRejection, RawPathParamsRejection,
+};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -81,6 +84,51 @@ where
             Err(_) => Err(Error::invalid("invalid query string")),
         }
     }
+}
+
+/// `axum::extract::Path`, with our error shape: a segment that is not UTF-8 once
+/// percent-decoded (`%FF`) is 400 `invalid_request`.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| match rejection {
+                RawPathParamsRejection::InvalidUtf8InPathParam(e) => Error::Invalid(format!(
+                    "invalid URL: the segment {} is not valid UTF-8",
+                    quoted_key(&e.body_text())
+                )),
+                other => missing_params(&other.body_text()),
+            })?;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(Error::Invalid(format!(
+                "invalid URL: {}",
+                e.body_text().trim_start_matches("Invalid URL: ")
+            ))),
+            Err(other) => Err(missing_params(&other.body_text())),
+        }
+    }
+}
+
+/// The `` `key` `` of axum's "Invalid UTF-8 in `key`".
+fn quoted_key(text: &str) -> &str {
+    match (text.find('`'), text.rfind('`')) {
+        (Some(start), Some(end)) if end > start => &text[start..=end],
+        _ => "of the path",
+    }
+}
+
+/// A handler that takes path parameters on a route without any: a wiring bug, not the client's.
+fn missing_params(detail: &str) -> Error {
+    Error::Internal(format!("path parameters: {detail}"))
 }
 
 /// A thread id from a path or body. A string that is not a UUID names no thread: 404, like a

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{page_request, parse_thread_id, ApiJson, ApiQuery};
+use super::{page_request, parse_thread_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, ThreadView};
 use crate::chat::{OnBusy, Turn, TurnRequest};
@@ -97,7 +97,7 @@ pub struct ChatResponse {
 pub async fn chat(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Json<ChatResponse>> {
     let user = auth.require(&user_id)?.clone();
@@ -153,7 +153,7 @@ pub struct PageQuery {
 pub async fn list_conversations(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<ThreadView>>> {
     let user = auth.require(&user_id)?;
@@ -164,7 +164,7 @@ pub async fn list_conversations(
 pub async fn list_messages(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path((user_id, conversation_id)): Path<(String, String)>,
+    ApiPath((user_id, conversation_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Message>>> {
     let user = auth.require(&user_id)?;
@@ -188,7 +188,7 @@ pub struct TaskQuery {
 pub async fn list_tasks(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> Result<Response> {
     let user = auth.require(&user_id)?;

@@ -13,7 +13,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use futures::stream;
 use serde_json::{json, Value};
 
 use super::rest::ChatBody;
-use super::{parse_thread_id, ApiJson};
+use super::{parse_thread_id, ApiJson, ApiPath};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, Event};
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ use crate::state::AppState;
 pub async fn chat_stream(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response> {
     let user = auth.require(&user_id)?.clone();
@@ -48,7 +48,7 @@ pub async fn chat_stream(
 pub async fn resume_stream(
     State(state): State<AppState>,
     auth: AuthUser,
-    Path((user_id, conversation_id)): Path<(String, String)>,
+    ApiPath((user_id, conversation_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let user = auth.require(&user_id)?.clone();

@@ -6,12 +6,12 @@
 
 use std::hash::{Hash, Hasher};
 
-use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::ApiPath;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -73,7 +73,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/{file}", get(asset))
 }
 
-async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+async fn asset(ApiPath(file): ApiPath<String>, headers: HeaderMap) -> Response {
     serve(&format!("assets/{file}"), &headers)
 }
 

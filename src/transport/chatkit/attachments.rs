@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -27,6 +27,7 @@ use crate::auth::{bearer, now_secs, Jwt};
 use crate::error::{Error, Result};
 use crate::model::{Attachment, AttachmentId, NewAttachment, UserId};
 use crate::state::AppState;
+use crate::transport::{ApiPath, ApiQuery};
 
 /// Types an attachment may have.
 pub const ALLOWED_MIME_TYPES: &[&str] = &[
@@ -295,8 +296,8 @@ async fn read_file(
 /// has its bytes or a message uses it.
 pub async fn upload(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<SigQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SigQuery>,
     req: Request,
 ) -> Result<Json<Value>> {
     let caller = caller(
@@ -349,8 +350,8 @@ pub async fn direct_upload(
 /// bearer token.
 pub async fn preview(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<SigQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SigQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let caller = caller(&state, &headers, q.sig.as_deref(), &id, Purpose::View)?;
