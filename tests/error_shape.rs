@@ -160,8 +160,8 @@ const METHODS: [Method; 5] = [
     Method::DELETE,
 ];
 
-/// Segments that name nothing a handler can take: not UTF-8 once decoded, overlong UTF-8.
-const BAD_SEGMENTS: &[&str] = &["%FF", "%C0%80"];
+/// Segments no handler takes: not UTF-8 once decoded, overlong UTF-8, a NUL.
+const BAD_SEGMENTS: &[&str] = &["%FF", "%C0%80", "%00"];
 
 /// Queries every query-reading handler refuses: repeated and mistyped fields.
 const BAD_QUERY: &str =

@@ -3,10 +3,12 @@
 //! No transport touches the store or the agent directly for a turn; they call
 //! [`crate::chat::Chat`]. This module holds what they share: extractors whose rejections use our
 //! error shape (a handler takes [`ApiPath`], [`ApiQuery`] and [`ApiJson`], never axum's own,
-//! whose rejections are plain text), and the small parsing helpers for ids and pages.
+//! whose rejections are plain text), the [`nul`] rule they apply, and the small parsing helpers
+//! for ids and pages.
 
 pub mod chatkit;
 pub mod mcp;
+pub mod nul;
 pub mod rest;
 pub mod sse;
 pub mod web;
@@ -24,7 +26,8 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{PageRequest, ThreadId};
 
-/// `axum::Json`, but a bad body is our `{"error":…}` (400, or 413 when too large).
+/// `axum::Json`, but a bad body is our `{"error":…}` (400, or 413 when too large), and a body
+/// with a NUL anywhere is refused ([`nul`]).
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -46,6 +49,7 @@ where
                 }
             })?;
         match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(_) if nul::in_json(&bytes) => Err(nul::refused("the request body")),
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonSyntaxError(_)) => {
                 Err(Error::invalid("request body is not valid JSON"))
@@ -65,7 +69,7 @@ fn data_error(text: &str) -> String {
     }
 }
 
-/// `axum::extract::Query`, with our error shape.
+/// `axum::extract::Query`, with our error shape; a query with a NUL (`%00`) is refused ([`nul`]).
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
@@ -76,6 +80,10 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        // `%00` is the only way a URI can carry a NUL: raw control bytes never reach a handler.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            return Err(nul::refused("the query string"));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
@@ -87,7 +95,7 @@ where
 }
 
 /// `axum::extract::Path`, with our error shape: a segment that is not UTF-8 once
-/// percent-decoded (`%FF`) is 400 `invalid_request`.
+/// percent-decoded (`%FF`) or that holds a NUL (`%00`) is 400 `invalid_request`.
 pub struct ApiPath<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiPath<T>
@@ -98,7 +106,7 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        RawPathParams::from_request_parts(parts, state)
+        let raw = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|rejection| match rejection {
                 RawPathParamsRejection::InvalidUtf8InPathParam(e) => Error::Invalid(format!(
@@ -107,6 +115,9 @@ where
                 )),
                 other => missing_params(&other.body_text()),
             })?;
+        for (key, value) in &raw {
+            nul::refuse(value, &format!("the URL segment `{key}`"))?;
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => Err(Error::Invalid(format!(

@@ -8,7 +8,8 @@
 //!   session, or be refused with 429 `too_many_sessions`.
 //! - Bodies: a POST must be `application/json` (415), within `MAX_BODY_BYTES` (413), and one
 //!   JSON-RPC message (400 with a JSON-RPC error: -32700 when it is not JSON, -32600 when it is
-//!   JSON but not a message).
+//!   JSON but not a message; -32602 when it holds a NUL, which no text may contain:
+//!   [`crate::transport::nul`]).
 //!
 //! Errors of HTTP itself use our `{"error":{"code","message"}}`; errors about the JSON-RPC
 //! message in a body use JSON-RPC's own shape, as MCP asks. rmcp answers some errors in plain
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use super::sessions::LocalSessions;
 use crate::error::Error;
 use crate::model::UserId;
+use crate::transport::nul;
 
 /// The session header, as rmcp names it.
 const SESSION_ID: &str = "mcp-session-id";
@@ -136,6 +138,9 @@ async fn read_message(request: Request) -> Result<(Request, bool), Response> {
         Ok(_) => false,
         Err(e) => return Err(rpc_error(&bytes, &e)),
     };
+    if nul::in_json(&bytes) {
+        return Err(nul_error(&bytes));
+    }
     Ok((Request::from_parts(parts, Body::from(bytes)), initialize))
 }
 
@@ -150,17 +155,34 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// 400 with the JSON-RPC error for a body rmcp could not take as a message. The id is the
 /// request's when one can be read, else null, as JSON-RPC asks.
 fn rpc_error(bytes: &[u8], e: &serde_json::Error) -> Response {
-    let (id, code, message) = match serde_json::from_slice::<Value>(bytes) {
-        Err(_) => (Value::Null, -32700, format!("Parse error: {e}")),
-        Ok(value) => {
-            let id = match &value["id"] {
-                id @ (Value::Number(_) | Value::String(_)) => id.clone(),
-                _ => Value::Null,
-            };
-            let message = "Invalid Request: the body is not one JSON-RPC 2.0 message";
-            (id, -32600, message.to_string())
-        }
-    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Err(_) => rpc_answer(Value::Null, -32700, &format!("Parse error: {e}")),
+        Ok(value) => rpc_answer(
+            request_id(&value),
+            -32600,
+            "Invalid Request: the body is not one JSON-RPC 2.0 message",
+        ),
+    }
+}
+
+/// 400 with JSON-RPC's "Invalid params" for a message that holds a NUL.
+fn nul_error(bytes: &[u8]) -> Response {
+    let id = serde_json::from_slice::<Value>(bytes)
+        .map(|value| request_id(&value))
+        .unwrap_or(Value::Null);
+    let message = format!("Invalid params: {}", nul::refused("a message"));
+    rpc_answer(id, -32602, &message)
+}
+
+/// A message's id when it has a usable one, else null.
+fn request_id(message: &Value) -> Value {
+    match &message["id"] {
+        id @ (Value::Number(_) | Value::String(_)) => id.clone(),
+        _ => Value::Null,
+    }
+}
+
+fn rpc_answer(id: Value, code: i32, message: &str) -> Response {
     let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
@@ -265,6 +287,17 @@ mod tests {
         let v = json_body(rpc(r#"{"jsonrpc": "1.0", "id": 7, "method": "ping"}"#)).await;
         assert_eq!(v["error"]["code"], -32600);
         assert_eq!(v["id"], 7);
+    }
+
+    #[tokio::test]
+    async fn a_message_with_a_nul_is_invalid_params() {
+        let body = r#"{"jsonrpc": "2.0", "id": "c1", "method": "tools/call",
+                       "params": {"name": "add_task", "arguments": {"title": "a\u0000"}}}"#;
+        let r = nul_error(body.as_bytes());
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v = json_body(r).await;
+        assert_eq!(v["error"]["code"], -32602);
+        assert_eq!(v["id"], "c1");
     }
 
     #[tokio::test]

@@ -2,8 +2,9 @@
 //!
 //! Parsing goes in two steps so each failure gets its own code: text that is not a JSON object
 //! with a string `type` is `invalid_frame`; an unknown `type` is `unknown_type`; a known type
-//! with fields of the wrong shape is `invalid_frame` naming the field. The `request_id` is read
-//! first, so even a rejected frame's error echoes it.
+//! with fields of the wrong shape is `invalid_frame` naming the field, and so is a frame with a
+//! NUL anywhere ([`nul`]). The `request_id` is read first, so even a rejected frame's error
+//! echoes it.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,6 +13,7 @@ use crate::chat::event::ThreadView;
 use crate::chat::{OnBusy, ThreadPage};
 use crate::error::ErrorBody;
 use crate::model::{Page, ThreadId};
+use crate::transport::nul;
 
 /// A frame a client may send.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +135,9 @@ pub fn parse(text: &str) -> Result<(ClientFrame, Option<String>), FrameError> {
             ))
         }
     };
+    if nul::in_json(text.as_bytes()) {
+        return Err(invalid(request_id, nul::refused("a frame").to_string()));
+    }
     let kind = match map.remove("type") {
         Some(Value::String(s)) => s,
         _ => {
@@ -352,6 +357,11 @@ mod tests {
         );
         assert_eq!(code(r#"{"type":"resume","after":7}"#), "invalid_frame");
         assert_eq!(code(r#"{"type":"ping","request_id":{}}"#), "invalid_frame");
+        assert_eq!(
+            code(r#"{"type":"message","content":"a\u0000"}"#),
+            "invalid_frame"
+        );
+        assert_eq!(code(r#"{"type":"dance","x\u0000":1}"#), "invalid_frame");
     }
 
     #[test]
@@ -360,5 +370,8 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("r9"));
         let e = parse(r#"{"type":"message","request_id":"r8"}"#).unwrap_err();
         assert_eq!(e.request_id.as_deref(), Some("r8"));
+        let e = parse(r#"{"type":"message","content":"\u0000","request_id":"r7"}"#).unwrap_err();
+        assert_eq!(e.request_id.as_deref(), Some("r7"));
+        assert!(e.error.message.contains("NUL"), "{}", e.error.message);
     }
 }
