@@ -3,6 +3,11 @@
 //! Every failure a client can see is an [`Error`]; `code()` and `status()` are the single place
 //! that decides its wire code and HTTP status. 5xx errors log their source once and send only a
 //! generic message: no SQL, URL, key or provider body ever leaves the server.
+//!
+//! Database errors are sorted here, once, as they are converted: a database that cannot be
+//! reached (refused or lost connection, pool wait or statement past `DATABASE_TIMEOUT_SECS`,
+//! SQLite locked by another process) is [`Error::DatabaseUnavailable`], a 503 the client may
+//! retry; anything else stays an internal error.
 
 use std::time::Duration;
 
@@ -64,10 +69,14 @@ pub enum Error {
     RequestTimeout,
     #[error("too many open connections; retry shortly")]
     TooManyConnections,
+    /// The database cannot be reached or did not answer in time; the detail (for the log and
+    /// the operator's console, never a client) names the cause.
+    #[error("the database is unavailable right now; retry shortly")]
+    DatabaseUnavailable(String),
     #[error("internal error")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("internal error")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("internal error")]
     Internal(String),
 }
@@ -99,6 +108,7 @@ impl Error {
             Error::ShuttingDown => "shutting_down",
             Error::RequestTimeout => "request_timeout",
             Error::TooManyConnections => "too_many_connections",
+            Error::DatabaseUnavailable(_) => "database_unavailable",
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "internal",
         }
     }
@@ -115,9 +125,10 @@ impl Error {
             Error::ThreadBusy | Error::Conflict(_) | Error::DuplicateSend => StatusCode::CONFLICT,
             Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Error::AgentUnavailable(_) | Error::ShuttingDown | Error::TooManyConnections => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::AgentUnavailable(_)
+            | Error::ShuttingDown
+            | Error::TooManyConnections
+            | Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -135,6 +146,7 @@ impl Error {
             Error::Db(e) => tracing::error!(error = %e, "database error"),
             Error::Sqlite(e) => tracing::error!(error = %e, "database error"),
             Error::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Error::DatabaseUnavailable(e) => tracing::warn!(error = %e, "database unavailable"),
             Error::Agent(e) | Error::AgentUnavailable(e) => {
                 tracing::warn!(error = %e, "agent error")
             }
@@ -148,6 +160,57 @@ impl Error {
             code: self.code().to_string(),
             message: self.public_message(),
         }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        if unreachable_pg(&e) {
+            Error::DatabaseUnavailable(e.to_string())
+        } else {
+            Error::Db(e)
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            // Locked by another process past the busy timeout, or the file itself failing.
+            Some(
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull,
+            ) => Error::DatabaseUnavailable(e.to_string()),
+            _ => Error::Sqlite(e),
+        }
+    }
+}
+
+/// Whether a PostgreSQL error means the database cannot be reached or did not answer in time,
+/// rather than that this query was wrong: worth a retry, not a bug report.
+fn unreachable_pg(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exceptions; 57P01-03: shut down or starting; 57014: cancelled
+            // (the statement timeout); 53300: too many connections; 3D000: the database is
+            // gone; 28: the server refused our credentials.
+            code.starts_with("08")
+                || code.starts_with("28")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "57014" | "53300" | "3D000"
+                )
+        }),
+        _ => false,
     }
 }
 
@@ -201,6 +264,29 @@ mod tests {
         let r = Error::RateLimited(Duration::from_millis(1500)).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_503_the_client_may_retry() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for e in [
+            Error::from(sqlx::Error::PoolTimedOut),
+            Error::from(sqlx::Error::Io(refused)),
+            Error::from(busy),
+        ] {
+            assert_eq!(e.code(), "database_unavailable", "{e:?}");
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(!e.public_message().contains("locked"));
+        }
+        // A query that is wrong stays a bug: 500, no details.
+        let e = Error::from(sqlx::Error::RowNotFound);
+        assert_eq!(e.code(), "internal");
+        let e = Error::from(rusqlite::Error::QueryReturnedNoRows);
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -164,7 +164,7 @@ fn token(config: &Config, user: &str, ttl: Duration) -> Result<(), String> {
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {
-    let store = Store::connect(&config.database_url, 1)
+    let store = Store::connect_timeout(&config.database_url, 1, config.database_timeout)
         .await
         .map_err(|e| format!("DATABASE_URL: {}", describe(&e)))?;
     store
@@ -201,6 +201,7 @@ fn describe(e: &agentwire::error::Error) -> String {
         agentwire::error::Error::Db(db) => db.to_string(),
         agentwire::error::Error::Sqlite(db) => db.to_string(),
         agentwire::error::Error::Internal(detail) => detail.clone(),
+        agentwire::error::Error::DatabaseUnavailable(detail) => detail.clone(),
         other => other.to_string(),
     }
 }

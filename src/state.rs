@@ -36,7 +36,12 @@ pub struct AppState {
 impl AppState {
     /// Connects the store, applies migrations and wires the core.
     pub async fn build(config: Config) -> Result<Self> {
-        let store = Store::connect(&config.database_url, config.database_pool_size).await?;
+        let store = Store::connect_timeout(
+            &config.database_url,
+            config.database_pool_size,
+            config.database_timeout,
+        )
+        .await?;
         store.migrate().await?;
         let multi = config.multi_instance;
         let state = Self::with_store(config, store);

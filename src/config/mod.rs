@@ -58,6 +58,10 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub database_url: String,
     pub database_pool_size: u32,
+    /// How long an operation waits for the database (a pooled connection, SQLite's lock, one
+    /// PostgreSQL statement) before failing with `database_unavailable`; also the start-up
+    /// connection's limit.
+    pub database_timeout: Duration,
     pub environment: Environment,
     /// HS256 key. In development an unset key is replaced by a random one (`jwt_secret_generated`).
     pub jwt_secret: String,
@@ -118,6 +122,7 @@ impl fmt::Debug for Config {
             .field("bind_addr", &self.bind_addr)
             .field("database_url", &redact_url(&self.database_url))
             .field("database_pool_size", &self.database_pool_size)
+            .field("database_timeout", &self.database_timeout)
             .field("environment", &self.environment)
             .field("jwt_secret", &"<redacted>")
             .field("provider", &self.provider)
@@ -185,6 +190,10 @@ impl Config {
         let database_pool_size = parse_num(&get, "DATABASE_POOL_SIZE", 10u32)?;
         if database_pool_size == 0 {
             return Err(bad("DATABASE_POOL_SIZE", "must be at least 1"));
+        }
+        let database_timeout = parse_num(&get, "DATABASE_TIMEOUT_SECS", 5u64)?;
+        if database_timeout == 0 {
+            return Err(bad("DATABASE_TIMEOUT_SECS", "must be at least 1"));
         }
 
         let (jwt_secret, jwt_secret_generated) =
@@ -314,6 +323,7 @@ impl Config {
             bind_addr,
             database_url,
             database_pool_size,
+            database_timeout: Duration::from_secs(database_timeout),
             environment,
             jwt_secret,
             jwt_secret_generated,
@@ -405,6 +415,7 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8000");
         assert_eq!(c.database_url, "sqlite://agentwire.db");
         assert_eq!(c.database_pool_size, 10);
+        assert_eq!(c.database_timeout, Duration::from_secs(5));
         assert_eq!(c.environment, Environment::Development);
         assert!(c.jwt_secret_generated);
         assert_eq!(c.jwt_secret.len(), 64);
@@ -499,6 +510,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_POOL_SIZE", "-1"),
             ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_TIMEOUT_SECS", "0"),
+            ("DATABASE_TIMEOUT_SECS", "soon"),
             ("ENVIRONMENT", "staging"),
             ("CONTEXT_HISTORY_LIMIT", "lots"),
             ("CORS_ORIGINS", "example.com"),

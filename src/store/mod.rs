@@ -30,6 +30,8 @@ pub use items::Order;
 
 use std::borrow::Cow;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::PgPool;
@@ -53,6 +55,10 @@ pub enum ClaimStep {
     /// Frees the thread if this instance holds it, whether or not the message could be written.
     Free(uuid::Uuid),
 }
+
+/// How long an operation waits for the database unless told otherwise
+/// (`DATABASE_TIMEOUT_SECS`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest task or conversation title accepted, in characters (after trimming).
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -102,14 +108,30 @@ impl Store {
     /// database.
     /// `postgres://…` and `postgresql://…` connect to PostgreSQL. Any other scheme is
     /// `Error::Invalid` naming the scheme (never the whole URL, which may hold a password).
+    ///
+    /// Operations wait at most [`DEFAULT_TIMEOUT`] for the database; see
+    /// [`Store::connect_timeout`].
     pub async fn connect(url: &str, pool_size: u32) -> Result<Store> {
+        Self::connect_timeout(url, pool_size, DEFAULT_TIMEOUT).await
+    }
+
+    /// [`Store::connect`], with each operation waiting at most `timeout` for the database: for
+    /// a pooled connection or SQLite's, for a lock another process holds on a SQLite file, and
+    /// for one PostgreSQL statement. Past it the operation fails with
+    /// `Error::DatabaseUnavailable`, as does the connection itself when the server cannot be
+    /// reached: refused, unknown host, no answer within `timeout`, with a message naming
+    /// `host:port` and the cause (never the password).
+    pub async fn connect_timeout(url: &str, pool_size: u32, timeout: Duration) -> Result<Store> {
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
         let pool_size = pool_size.max(1);
         let lapse = ClaimLapse::default();
         match scheme {
-            "sqlite" => Ok(Store(Backend::Sqlite(sqlite::connect(url)?), lapse)),
+            "sqlite" => Ok(Store(
+                Backend::Sqlite(sqlite::connect(url, timeout)?),
+                lapse,
+            )),
             "postgres" | "postgresql" => Ok(Store(
-                Backend::Postgres(postgres::connect(url, pool_size).await?),
+                Backend::Postgres(postgres::connect(url, pool_size, timeout).await?),
                 lapse,
             )),
             "" => Err(Error::invalid(

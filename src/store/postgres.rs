@@ -5,12 +5,15 @@
 //! not validate or build cursors. Every user-data query filters by `user_id`, on the row or
 //! on the conversation it belongs to.
 
+use std::str::FromStr;
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 
 use super::cursor::ConversationKey;
 use super::{
@@ -51,17 +54,51 @@ pub(super) fn thread_newest() -> String {
 /// Conversation `$1` is user `$2`'s.
 const OWNED: &str = "EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2)";
 
-pub(super) async fn connect(url: &str, pool_size: u32) -> Result<PgPool> {
+/// A pool of at most `pool_size` connections to `url`, after one connection proved the server
+/// reachable. Waiting for a pooled connection and running one statement each take at most
+/// `timeout`; past it the operation fails (`Error::DatabaseUnavailable`).
+pub(super) async fn connect(url: &str, pool_size: u32, timeout: Duration) -> Result<PgPool> {
+    // The server cancels a statement that runs past the timeout (57014); a startup parameter,
+    // so it costs no round trip.
+    let options = PgConnectOptions::from_str(url)?
+        .options([("statement_timeout", timeout.as_millis().to_string())]);
+    // The pool retries a refused connection until its acquire timeout and then says only that
+    // it timed out; one attempt of our own first says where and why, as soon as it fails.
+    let place = format!("{}:{}", options.get_host(), options.get_port());
+    let unreachable = |why: String| {
+        Error::DatabaseUnavailable(format!("cannot connect to PostgreSQL at {place}: {why}"))
+    };
+    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+        Ok(Err(sqlx::Error::Io(e))) => return Err(unreachable(e.to_string())),
+        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
+    }
     // sqlx already pings each connection when it comes back to the pool; a second ping when it
     // is taken out again would cost every query one more round trip to the server.
     Ok(PgPoolOptions::new()
         .max_connections(pool_size)
         .test_before_acquire(false)
-        .connect(url)
-        .await?)
+        .acquire_timeout(timeout)
+        .connect_lazy_with(options))
 }
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
+    // A migration may rewrite a large table: it runs without the statement timeout, on a
+    // connection taken out of the pool for good so the setting never reaches a request.
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut conn)
+        .await?;
+    let result = migrations().run_direct(&mut conn).await;
+    let _ = conn.close().await;
+    result.map_err(sqlx::Error::from)?;
+    Ok(())
+}
+
+fn migrations() -> sqlx::migrate::Migrator {
     migrator(&[
         (
             1,
@@ -94,10 +131,6 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
             include_str!("../../migrations/postgres/0006_durable_answers.sql"),
         ),
     ])
-    .run(pool)
-    .await
-    .map_err(sqlx::Error::from)?;
-    Ok(())
 }
 
 pub(super) async fn ping(pool: &PgPool) -> Result<()> {

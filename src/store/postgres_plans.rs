@@ -32,7 +32,9 @@ async fn long_threads() -> Option<(PgConnection, Uuid, String)> {
         "" => format!("{server}/{name}"),
         q => format!("{server}/{name}?{q}"),
     };
-    let pool = super::postgres::connect(&url, 1).await.unwrap();
+    let pool = super::postgres::connect(&url, 1, super::DEFAULT_TIMEOUT)
+        .await
+        .unwrap();
     super::postgres::migrate(&pool).await.unwrap();
     pool.close().await;
 

@@ -5,12 +5,15 @@
 //! only through `Store`, on its one connection (`sqlite_conn`), receive already-validated input
 //! and must not validate or build cursors. Every user-data query filters by `user_id`.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use super::cursor::ConversationKey;
+use super::sqlite_checkpoint::Policy;
 use super::sqlite_conn::Conn;
 use super::sqlite_rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
 use super::sqlite_url::Location;
@@ -30,8 +33,10 @@ pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at, next_seq";
 const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
-pub(super) fn connect(url: &str) -> Result<Conn> {
-    Conn::open(&Location::parse(url)?)
+/// Opens the database at `url`; every operation waits at most `timeout` for the connection
+/// (and for a lock another process holds on the file).
+pub(super) fn connect(url: &str, timeout: Duration) -> Result<Conn> {
+    Conn::open_with(&Location::parse(url)?, Policy::default(), timeout)
 }
 
 /// SQLite's embedded migrations, in order.

@@ -159,7 +159,7 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
         for job in group {
             match &ran {
                 Ok(()) => job.answer(),
-                Err(_) => job.fail(Error::Internal("the database is closed".into())),
+                Err(e) => job.fail(failure(e, "the database is closed")),
             }
         }
         return;
@@ -192,9 +192,18 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
         Err(e) => {
             e.log_if_internal();
             for job in group {
-                job.fail(Error::Internal("a group of message writes failed".into()));
+                job.fail(failure(&e, "a group of message writes failed"));
             }
         }
+    }
+}
+
+/// What each write of a failed group is told: that the database is unavailable when it is (the
+/// client may retry), else an internal error, `what`.
+fn failure(e: &Error, what: &str) -> Error {
+    match e {
+        Error::DatabaseUnavailable(why) => Error::DatabaseUnavailable(why.clone()),
+        _ => Error::Internal(what.into()),
     }
 }
 

@@ -39,7 +39,8 @@ use super::sqlite_checkpoint::{Checkpointer, Policy};
 use super::sqlite_url::Location;
 use crate::error::{Error, Result};
 
-/// How long either connection waits on a lock held by the other before failing.
+/// How long the checkpointer waits on a lock held by another connection before failing; the
+/// main connection's own wait is the store's timeout (`DATABASE_TIMEOUT_SECS`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a WAL reset that another connection's reader prevented waits before the next try.
@@ -54,6 +55,9 @@ pub(super) struct Conn(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
+    /// How long an operation waits for its turn on the connection, and SQLite for a lock held
+    /// by another process, before failing with `Error::DatabaseUnavailable`.
+    timeout: Duration,
     /// Taken asynchronously, so a caller that waits for it parks its task, not its thread.
     conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
     /// `total_changes` when the checkpointer was last asked to run.
@@ -69,13 +73,15 @@ struct Shared {
 
 impl Conn {
     /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
-    /// starts its checkpointer.
+    /// starts its checkpointer; operations wait for the connection as long as the checkpointer.
+    #[cfg(test)]
     pub fn open(location: &Location) -> Result<Self> {
-        Self::open_with(location, Policy::default())
+        Self::open_with(location, Policy::default(), BUSY_TIMEOUT)
     }
 
-    /// `open`, checkpointing by `policy`.
-    pub fn open_with(location: &Location, policy: Policy) -> Result<Self> {
+    /// `open`, checkpointing by `policy`, each operation waiting at most `timeout` for the
+    /// connection or a lock on the file.
+    pub fn open_with(location: &Location, policy: Policy, timeout: Duration) -> Result<Self> {
         let oversized = Arc::new(AtomicBool::new(false));
         let (conn, checkpointer) = match location {
             Location::Memory => (Connection::open_in_memory()?, None),
@@ -85,7 +91,7 @@ impl Conn {
                     flags |= OpenFlags::SQLITE_OPEN_CREATE;
                 }
                 let conn = Connection::open_with_flags(path, flags)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.busy_timeout(timeout)?;
                 let mode: String =
                     conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
                 if !mode.eq_ignore_ascii_case("wal") {
@@ -108,6 +114,7 @@ impl Conn {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Conn(Arc::new(Shared {
+            timeout,
             checkpointed_at: AtomicU64::new(conn.total_changes()),
             conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
             checkpointer: Mutex::new(checkpointer),
@@ -126,7 +133,7 @@ impl Conn {
     /// Runs `op` on the connection, on this thread, once the operations started before it are
     /// done. An internal error once the store is closed.
     pub async fn run<T>(&self, op: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut guard = self.0.conn.lock().await;
+        let mut guard = self.wait_for(self.0.conn.lock()).await?;
         self.finish(on(&mut guard, op), &guard)
     }
 
@@ -136,11 +143,25 @@ impl Conn {
         &self,
         op: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let mut guard = self.0.conn.clone().lock_owned().await;
+        let mut guard = self.wait_for(self.0.conn.clone().lock_owned()).await?;
         let (result, guard) = tokio::task::spawn_blocking(move || (on(&mut guard, op), guard))
             .await
             .map_err(|e| Error::Internal(format!("a database operation failed: {e}")))?;
         self.finish(result, &guard)
+    }
+
+    /// The connection's lock, or `Error::DatabaseUnavailable` when the operations ahead hold
+    /// it past the timeout (one of them stuck on a lock another process holds, say): a request
+    /// fails fast instead of queueing behind them. Waiting for a tokio lock is cancel-safe.
+    async fn wait_for<G>(&self, lock: impl std::future::Future<Output = G>) -> Result<G> {
+        tokio::time::timeout(self.0.timeout, lock)
+            .await
+            .map_err(|_| {
+                Error::DatabaseUnavailable(format!(
+                    "the SQLite connection stayed busy for {:?}",
+                    self.0.timeout
+                ))
+            })
     }
 
     /// Asks for a checkpoint once enough rows changed since the last one, and has the WAL
@@ -295,7 +316,7 @@ mod tests {
             path: path.clone(),
             create: true,
         };
-        let conn = Conn::open_with(&location, policy).unwrap();
+        let conn = Conn::open_with(&location, policy, BUSY_TIMEOUT).unwrap();
         conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
             .await
             .unwrap();

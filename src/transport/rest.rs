@@ -140,6 +140,9 @@ async fn collect(mut turn: Turn) -> Result<Message> {
         Some(code) if code == "agent_unavailable" => {
             Error::AgentUnavailable(crate::error::AgentError::Unavailable("turn failed".into()))
         }
+        Some(code) if code == "database_unavailable" => {
+            Error::DatabaseUnavailable("a turn could not be stored".into())
+        }
         _ => Error::Internal("turn ended without a message".into()),
     })
 }
