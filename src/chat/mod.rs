@@ -38,7 +38,10 @@ use tokio_util::task::TaskTracker;
 use crate::agent::{Agent, Language};
 use crate::error::{Error, Result};
 use crate::hub::Hub;
-use crate::model::{AttachmentId, MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
+use crate::model::{
+    AttachmentId, Conversation, Message, MessageId, MessageStatus, NewMessage, Role, ThreadId,
+    UserId,
+};
 use crate::ratelimit::RateLimiter;
 use crate::store::{ClaimStep, Store, TurnStart};
 use event::Event;
@@ -291,41 +294,20 @@ impl Chat {
             client_message_id: client_id,
             claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
         };
-        let started = match existing {
-            Some((c, has_notes)) => {
-                let guard = match self.hold(c.id, &req.user, cancel.clone(), client_id) {
-                    Ok(guard) => guard,
-                    Err(e) => return self.refused(&req, e).await,
-                };
-                match inner.store.start_turn(&req.user, &start).await {
-                    Ok((m, a)) => Ok((c, false, has_notes, m, a, guard)),
-                    Err(e) => Err(e),
-                }
-            }
-            None => {
-                // One write for the thread and its first message. Nobody can know the new id
-                // before the turn announces it, so holding it here afterwards is safe.
-                let title = title_from(&content);
-                let written = inner
-                    .store
-                    .start_turn_in_new(&req.user, Some(&title), &metadata, &start)
-                    .await;
-                match written {
-                    Ok((c, m, a)) => {
-                        let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
-                        Ok((c, true, false, m, a, guard))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        let (conversation, created, has_notes, user_message, answer, guard) = match started {
+        let written = self.write_start(&req, existing, &start, &metadata, &cancel);
+        let started = match written.await {
             Ok(started) => started,
             Err(e) => return self.refused(&req, e).await,
         };
-        guard.written();
-        let answer =
-            answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
+        started.guard.written();
+        let Started {
+            conversation,
+            created,
+            has_notes,
+            user_message,
+            answer,
+            guard,
+        } = started;
         let claim = cluster.map(|k| k.held(conversation.id));
         if !req.attachments.is_empty() {
             inner
@@ -368,6 +350,46 @@ impl Chat {
             replayed: Vec::new(),
             events: rx,
             cancel,
+        })
+    }
+
+    /// The write that starts a turn (see [`Store::start_turn`]), with the thread held here:
+    /// on `existing`, held first; on a new thread, held once the write created it (nobody can
+    /// know its id before the turn announces it).
+    async fn write_start(
+        &self,
+        req: &TurnRequest,
+        existing: Option<(Conversation, bool)>,
+        start: &TurnStart<'_>,
+        metadata: &Value,
+        cancel: &CancellationToken,
+    ) -> Result<Started> {
+        let store = &self.inner.store;
+        let client_id = start.client_message_id;
+        let (conversation, created, has_notes, user_message, answer, guard) = match existing {
+            Some((c, has_notes)) => {
+                let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
+                let (m, a) = store.start_turn(&req.user, start).await?;
+                (c, false, has_notes, m, a, guard)
+            }
+            None => {
+                let title = title_from(&start.question.content);
+                let (c, m, a) = store
+                    .start_turn_in_new(&req.user, Some(&title), metadata, start)
+                    .await?;
+                let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
+                (c, true, false, m, a, guard)
+            }
+        };
+        let answer =
+            answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
+        Ok(Started {
+            conversation,
+            created,
+            has_notes,
+            user_message,
+            answer,
+            guard,
         })
     }
 
@@ -481,6 +503,18 @@ impl Chat {
             }
         }
     }
+}
+
+/// What the write that starts a turn gave.
+struct Started {
+    conversation: Conversation,
+    /// Whether the write created the thread.
+    created: bool,
+    /// Whether the thread held hidden items.
+    has_notes: bool,
+    user_message: Message,
+    answer: Message,
+    guard: RunningGuard,
 }
 
 /// Frees a thread for the next turn when the turn ends, however it ends.
