@@ -293,9 +293,9 @@ pub fn relay_gap() {
     METRICS.relay_gaps.inc();
 }
 
-/// Counts one save of an answer in progress.
-pub fn partial_saved() {
-    METRICS.answer_saves.inc();
+/// Counts saves of answers in progress.
+pub fn partial_saved(n: usize) {
+    METRICS.answer_saves.inc_by(n as u64);
 }
 
 /// Counts answers marked interrupted by this instance.

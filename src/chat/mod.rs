@@ -154,6 +154,17 @@ struct Inner {
     closing: AtomicBool,
     /// Set when several instances share the database: threads are claimed there too.
     cluster: OnceLock<cluster::Cluster>,
+    /// The writer of every turn's saves of its answer, started with the first.
+    saves: OnceLock<partial::Saves>,
+}
+
+impl Inner {
+    /// The save writer (see `partial`), started on first use: it needs the runtime.
+    fn saves(&self) -> partial::Saves {
+        self.saves
+            .get_or_init(|| partial::Saves::start(self.store.clone()))
+            .clone()
+    }
 }
 
 struct Running {
@@ -187,6 +198,7 @@ impl Chat {
                 kill: CancellationToken::new(),
                 closing: AtomicBool::new(false),
                 cluster: OnceLock::new(),
+                saves: OnceLock::new(),
             }),
         }
     }

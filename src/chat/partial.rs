@@ -1,21 +1,85 @@
 //! Saving a turn's answer as it streams, so that a process killed mid-turn loses at most a
 //! moment of it: the text, the tool calls so far and how many deltas that text holds, written
-//! together ([`crate::store::Store::save_partial`]), at most `every` or `bytes` of text behind.
+//! together ([`crate::store::Store::save_partials`]), at most `every` or `bytes` of text behind.
 //!
-//! The turn never waits for a save: a save runs in a task of its own, one at a time per turn,
-//! and what arrives meanwhile goes into the next. The turn's loop polls [`Saver::wake`] beside
-//! the agent's steps to learn when a save landed or came due; the final write waits for the
-//! save in flight ([`Saver::settle`]), so no save lands after it.
+//! The turn never waits for a save: it hands the save to the process's one save writer
+//! ([`Saves`]) and goes on, one save in flight per turn; what arrives meanwhile goes into the
+//! next. The writer writes every save queued while it wrote the last batch in one statement, so
+//! all the turns of a process take one database connection for their saves and one round trip
+//! per batch. The turn's loop polls [`Saver::wake`] beside the agent's steps to learn when a
+//! save landed or came due; the final write waits for the save in flight ([`Saver::settle`]),
+//! so no save lands after it.
 
 use std::future::pending;
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant, Sleep};
 
 use crate::model::{MessageId, ToolCall, UserId};
 use crate::store::{PartialAnswer, Store};
+
+/// Most saves written in one statement.
+const BATCH: usize = 256;
+
+/// The process's save writer: cheap to clone; the writer task ends when every clone is gone.
+#[derive(Clone)]
+pub(super) struct Saves {
+    tx: mpsc::UnboundedSender<Save>,
+}
+
+struct Save {
+    user: UserId,
+    answer: PartialAnswer,
+    landed: oneshot::Sender<()>,
+}
+
+impl Saves {
+    /// Starts the writer on `store`. Needs a Tokio runtime.
+    pub fn start(store: Store) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_saves(store, rx));
+        Saves { tx }
+    }
+
+    /// Queues a save; the receiver resolves once it was written (or failed: the answer goes
+    /// on, and the next save or the final write carries its text).
+    fn save(&self, user: UserId, answer: PartialAnswer) -> oneshot::Receiver<()> {
+        let (landed, rx) = oneshot::channel();
+        let _ = self.tx.send(Save {
+            user,
+            answer,
+            landed,
+        });
+        rx
+    }
+}
+
+/// Writes queued saves, a batch at a time, until every [`Saves`] is dropped.
+async fn write_saves(store: Store, mut rx: mpsc::UnboundedReceiver<Save>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(save) => batch.push(save),
+                Err(_) => break,
+            }
+        }
+        let saves = batch
+            .iter()
+            .map(|s| (s.user.clone(), s.answer.clone()))
+            .collect();
+        match store.save_partials(saves).await {
+            Ok(saved) => crate::metrics::partial_saved(saved.len()),
+            Err(e) => tracing::warn!(error = %e, "could not save answers in progress"),
+        }
+        for save in batch.drain(..) {
+            let _ = save.landed.send(());
+        }
+    }
+}
 
 /// How far behind the stream the saved answer may fall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +99,7 @@ pub(super) struct Snapshot<'a> {
 
 /// The saves of one turn's answer.
 pub(super) struct Saver {
-    store: Store,
+    saves: Saves,
     user: UserId,
     id: MessageId,
     lag: SaveLag,
@@ -46,7 +110,7 @@ pub(super) struct Saver {
     since: Option<Instant>,
     /// Fires at `since + lag.every`.
     timer: Pin<Box<Sleep>>,
-    flight: Option<JoinHandle<()>>,
+    flight: Option<oneshot::Receiver<()>>,
 }
 
 /// Why [`Saver::wake`] returned.
@@ -58,9 +122,9 @@ pub(super) enum Wake {
 }
 
 impl Saver {
-    pub fn new(store: Store, user: UserId, id: MessageId, lag: SaveLag) -> Self {
+    pub fn new(saves: Saves, user: UserId, id: MessageId, lag: SaveLag) -> Self {
         Saver {
-            store,
+            saves,
             user,
             id,
             lag,
@@ -139,14 +203,7 @@ impl Saver {
             tool_calls: now.tool_calls.to_vec(),
             next_seq: now.deltas,
         };
-        let (store, user) = (self.store.clone(), self.user.clone());
-        self.flight = Some(tokio::spawn(async move {
-            match store.save_partial(&user, &partial).await {
-                Ok(_) => crate::metrics::partial_saved(),
-                // The answer goes on; the next save or the final write carries the text.
-                Err(e) => tracing::warn!(error = %e, "could not save an answer in progress"),
-            }
-        }));
+        self.flight = Some(self.saves.save(self.user.clone(), partial));
     }
 }
 
@@ -208,7 +265,7 @@ mod tests {
             every: Duration::from_millis(100),
             bytes: 10,
         };
-        let mut saver = Saver::new(store.clone(), user.clone(), a.id, lag);
+        let mut saver = Saver::new(Saves::start(store.clone()), user.clone(), a.id, lag);
         assert!(!saver.busy());
         let start = Instant::now();
         saver.changed(&snap("abc", 1));
@@ -239,7 +296,7 @@ mod tests {
             every: Duration::from_secs(60),
             bytes: 2,
         };
-        let mut saver = Saver::new(store.clone(), user.clone(), a.id, lag);
+        let mut saver = Saver::new(Saves::start(store.clone()), user.clone(), a.id, lag);
         saver.changed(&snap("ab", 1));
         // A save is in flight: more text waits for it, however much.
         saver.changed(&snap("abcdef", 2));

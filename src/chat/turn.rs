@@ -127,7 +127,7 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         .run(Tools::new(inner.store.clone(), job.user.clone()), input);
     let mut draft = Draft::default();
     let mut saver = Saver::new(
-        inner.store.clone(),
+        inner.saves(),
         job.user.clone(),
         job.answer.id,
         inner.settings.save_lag,

@@ -189,15 +189,30 @@ impl Store {
     /// Saves an answer's text and tool calls so far, while it is still in progress; false
     /// (nothing written) once it has ended, or when it is missing or another user's.
     pub async fn save_partial(&self, user: &UserId, answer: &PartialAnswer) -> Result<bool> {
+        let saved = self
+            .save_partials(vec![(user.clone(), answer.clone())])
+            .await?;
+        Ok(!saved.is_empty())
+    }
+
+    /// Saves several answers in progress, each as [`Store::save_partial`] does, in one write
+    /// (one statement on PostgreSQL); returns the ids of those saved, in no particular order. On PostgreSQL the write
+    /// does not wait for the disk: a save guards against this process dying, which a commit
+    /// in PostgreSQL's hands survives.
+    pub async fn save_partials(
+        &self,
+        saves: Vec<(UserId, PartialAnswer)>,
+    ) -> Result<Vec<MessageId>> {
+        if saves.is_empty() {
+            return Ok(Vec::new());
+        }
         match &self.0 {
             Backend::Sqlite(conn) => {
-                let (user, answer) = (user.clone(), answer.clone());
-                conn.grouped(true, move |c| {
-                    sqlite_answers::save_partial(c, &user, &answer)
-                })
-                .await
+                let one = saves.len() == 1;
+                conn.grouped(one, move |c| sqlite_answers::save_partials(c, &saves))
+                    .await
             }
-            Backend::Postgres(pool) => postgres_answers::save_partial(pool, user, answer).await,
+            Backend::Postgres(pool) => postgres_answers::save_partials(pool, &saves).await,
         }
     }
 

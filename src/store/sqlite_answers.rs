@@ -76,20 +76,30 @@ pub(super) fn start(
     Ok((question, Some(answer)))
 }
 
-pub(super) fn save_partial(conn: &Connection, user: &UserId, a: &PartialAnswer) -> Result<bool> {
-    let done = execute(
-        conn,
-        "UPDATE messages SET content = ?, tool_calls = ?, next_seq = ? \
-         WHERE id = ? AND user_id = ? AND status = 'in_progress'",
-        params![
-            &a.content,
-            to_json(&a.tool_calls)?,
-            a.next_seq,
-            a.id.0.to_string(),
-            user.as_str()
-        ],
-    )?;
-    Ok(done > 0)
+/// Each save is one statement; several run in the caller's savepoint.
+pub(super) fn save_partials(
+    conn: &Connection,
+    saves: &[(UserId, PartialAnswer)],
+) -> Result<Vec<MessageId>> {
+    let mut saved = Vec::with_capacity(saves.len());
+    for (user, a) in saves {
+        let done = execute(
+            conn,
+            "UPDATE messages SET content = ?, tool_calls = ?, next_seq = ? \
+             WHERE id = ? AND user_id = ? AND status = 'in_progress'",
+            params![
+                &a.content,
+                to_json(&a.tool_calls)?,
+                a.next_seq,
+                a.id.0.to_string(),
+                user.as_str()
+            ],
+        )?;
+        if done > 0 {
+            saved.push(a.id);
+        }
+    }
+    Ok(saved)
 }
 
 pub(super) fn finish_answer(

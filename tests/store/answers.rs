@@ -107,6 +107,37 @@ async fn an_answer_is_saved_as_it_streams_and_ended_by_one_write(s: Store) {
     assert!(s.save_partial(a, &partial).await.unwrap());
     // Only its owner's save lands.
     assert!(!s.save_partial(&bob(), &partial).await.unwrap());
+    // Several at once, in one write: each lands or not on its own.
+    let (c2, _, other) = s
+        .start_turn_in_new(
+            a,
+            None,
+            &json!({}),
+            &start(&msg(ThreadId::new(), "yo"), None),
+        )
+        .await
+        .unwrap();
+    let other = PartialAnswer {
+        id: other.unwrap().id,
+        content: "Yo".into(),
+        tool_calls: vec![],
+        next_seq: 1,
+    };
+    let saved = s
+        .save_partials(vec![
+            (a.clone(), other.clone()),
+            (bob(), partial.clone()),
+            (a.clone(), partial.clone()),
+        ])
+        .await
+        .unwrap();
+    let mut saved = saved;
+    saved.sort_by_key(|m| m.0);
+    let mut expected = vec![other.id, partial.id];
+    expected.sort_by_key(|m| m.0);
+    assert_eq!(saved, expected);
+    let yo = all_messages(&s, a, c2.id).await.pop().unwrap();
+    assert_eq!((yo.content.as_str(), yo.next_seq), ("Yo", Some(1)));
     let saved = all_messages(&s, a, c.id).await.pop().unwrap();
     assert_eq!(
         (saved.content.as_str(), saved.next_seq, saved.status),
