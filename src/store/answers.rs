@@ -50,7 +50,8 @@ pub enum Stale {
     Every,
     /// Those no live claim in `running_turns` covers (PostgreSQL, several instances): their
     /// instance stopped refreshing its claims longer than the claim lapse ago, or the claims
-    /// are gone. Stale claims are deleted with them, which frees their threads.
+    /// are gone. Stale claims are deleted with them, which frees their threads. SQLite, which
+    /// serves one process and holds no claims, takes every one here too.
     Unclaimed,
 }
 
