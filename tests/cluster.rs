@@ -290,8 +290,11 @@ async fn a_client_resumes_mid_answer_on_the_other_instance_exactly() {
         .clone();
     tokio::time::sleep(Duration::from_millis(60)).await;
 
-    let mut on_b = WsClient::connect(&b, "roam").await;
-    on_b.send(json!({"type": "resume", "after": pos})).await;
+    // Resuming in the first frame: nothing live can come before the replay.
+    let mut on_b = WsClient::connect_bare(&b).await;
+    on_b.send(json!({"type": "auth", "token": b.token_for("roam"), "resume_after": pos}))
+        .await;
+    assert_eq!(on_b.next().await["type"], "ready");
     let resumed = on_b.next().await;
     assert_eq!(
         (resumed["type"].as_str(), resumed["recovered"].as_bool()),
@@ -360,8 +363,10 @@ async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn() {
     let pos = seen.last().unwrap()["pos"].as_str().unwrap().to_string();
     let thread = seen[0]["thread"]["id"].as_str().unwrap().to_string();
     drop(on_a);
-    let mut on_b = WsClient::connect(&b, "halt").await;
-    on_b.send(json!({"type": "resume", "after": pos})).await;
+    let mut on_b = WsClient::connect_bare(&b).await;
+    on_b.send(json!({"type": "auth", "token": b.token_for("halt"), "resume_after": pos}))
+        .await;
+    assert_eq!(on_b.next().await["type"], "ready");
     assert_eq!(on_b.next().await["recovered"], true);
     on_b.send(json!({"type": "cancel", "thread_id": thread}))
         .await;

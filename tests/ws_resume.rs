@@ -110,6 +110,10 @@ async fn a_client_that_reconnects_mid_answer_gets_exactly_the_rest() {
 async fn a_resume_frame_after_ready_works_too_and_then_live_events_follow() {
     let app = paced(15).await;
     let (assistant, before, next, pos) = drop_mid_answer(&app, "later").await;
+    // The answer ends while no socket is open, so nothing live comes before the resume.
+    while app.state.chat.running_turns() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut c = WsClient::connect(&app, "later").await;
     c.send(json!({"type": "resume", "after": pos, "request_id": "r1"}))
         .await;
@@ -273,8 +277,10 @@ async fn a_socket_that_stops_reading_gets_a_long_answer_whole_merged() {
 async fn stop_works_after_a_resume_and_keeps_the_text_so_far() {
     let app = paced(20).await;
     let (assistant, before, next, pos) = drop_mid_answer(&app, "stopper").await;
-    let mut c = WsClient::connect(&app, "stopper").await;
-    c.send(json!({"type": "resume", "after": pos})).await;
+    let mut c = WsClient::connect_bare(&app).await;
+    c.send(json!({"type": "auth", "token": app.token_for("stopper"), "resume_after": pos}))
+        .await;
+    assert_eq!(c.next().await["type"], "ready");
     let resumed = c.next().await;
     assert_eq!(resumed["recovered"], true, "{resumed}");
     let thread = c
@@ -294,4 +300,23 @@ async fn stop_works_after_a_resume_and_keeps_the_text_so_far() {
     let content = done["message"]["content"].as_str().unwrap();
     assert!(content.starts_with(&before), "{content:?} keeps {before:?}");
     assert!(next > 0);
+}
+
+#[tokio::test]
+async fn a_resume_frame_after_live_events_never_delivers_out_of_order() {
+    let app = paced(15).await;
+    let (_, _, _, pos) = drop_mid_answer(&app, "late").await;
+    // Away long enough to miss a few deltas.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Reconnected, and live deltas of the running answer arrive before the resume is sent.
+    let mut c = WsClient::connect(&app, "late").await;
+    c.until(|f| f["type"] == "stream.delta").await;
+    c.send(json!({"type": "resume", "after": pos})).await;
+    let resumed = c.until(|f| f["type"] == "resumed").await;
+    let resumed = resumed.last().unwrap();
+    // What was missed before the live deltas cannot come after them: not recovered.
+    assert_eq!(
+        (resumed["recovered"].as_bool(), resumed["replayed"].as_u64()),
+        (Some(false), Some(0))
+    );
 }

@@ -556,15 +556,24 @@ impl UserStream {
 
     /// Every event after `p`, in order (deltas of a run merged), and the cursor at the end.
     pub fn replay(&self, p: &Position, via: u64) -> (Vec<Delivery>, Cursor) {
+        (self.replay_before(p, via, None), self.end())
+    }
+
+    /// Every event after `p` that comes before `until` (all of them with `None`), in order.
+    pub fn replay_before(&self, p: &Position, via: u64, until: Option<Cursor>) -> Vec<Delivery> {
         let mut out = Vec::new();
-        for e in &self.log {
+        for (at, e) in (self.base..).zip(&self.log) {
+            let to = match until {
+                Some(u) if at > u.entry || (at == u.entry && u.item == 0) => break,
+                Some(u) if at == u.entry => u.item.min(e.len()),
+                _ => e.len(),
+            };
             let seen = p.seen(e.origin);
-            let from = (0..e.len()).find(|&i| e.number(i) > seen);
-            if let Some(from) = from {
-                out.push(e.deliver(from, e.len(), via));
+            if let Some(from) = (0..to).find(|&i| e.number(i) > seen) {
+                out.push(e.deliver(from, to, via));
             }
         }
-        (out, self.end())
+        out
     }
 
     /// The deliveries of the turn running on `thread`, from its start (the newest user message

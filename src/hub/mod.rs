@@ -282,6 +282,7 @@ impl Hub {
             notify,
             lagged,
             cursor,
+            start: cursor,
             position,
         })
     }
@@ -367,6 +368,8 @@ pub struct Subscription {
     notify: Arc<Notify>,
     lagged: Arc<AtomicBool>,
     cursor: Cursor,
+    /// Where the cursor stood when this subscription began.
+    start: Cursor,
     /// Where the stream stood when this subscription began.
     position: String,
 }
@@ -411,7 +414,9 @@ impl Subscription {
     /// Everything of the user after `after`, when this instance can know it exactly; from then
     /// on this subscription reads on from the end. Otherwise `recovered` is false, nothing is
     /// replayed and the subscription reads on from where it stood. A position that counts events
-    /// of another instance not yet arrived here waits for them, up to the relay margin.
+    /// of another instance not yet arrived here waits for them, up to the relay margin. Once
+    /// this subscription has delivered events, only a position that missed nothing before them
+    /// is recovered (a replay would come after them, out of order).
     pub async fn resume(&mut self, after: &Position) -> Resumed {
         let deadline = tokio::time::Instant::now() + RELAY_MARGIN;
         loop {
@@ -450,12 +455,21 @@ impl Subscription {
         match stream.recovers(after, &judge) {
             Verdict::No => Some(not_recovered),
             Verdict::Behind => None,
-            Verdict::Yes => {
+            Verdict::Yes if self.cursor == self.start => {
                 let (events, end) = stream.replay(after, inner.short);
                 self.cursor = end;
                 Some(Resumed {
                     recovered: true,
                     events,
+                })
+            }
+            Verdict::Yes => {
+                // Live events already went out: what was missed before them would now arrive
+                // after them, out of order. Only a client that missed nothing is recovered.
+                let missed = stream.replay_before(after, inner.short, Some(self.start));
+                Some(Resumed {
+                    recovered: missed.is_empty(),
+                    events: Vec::new(),
                 })
             }
         }
@@ -637,6 +651,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_resume_after_live_events_went_out_never_replays_out_of_order() {
+        let hub = hub();
+        let user = UserId::new("a");
+        let mut first = hub.subscribe(&user);
+        hub.publish(event("a", "one"));
+        let p = Position::parse(first.recv(8).await.unwrap()[0].pos()).unwrap();
+        drop(first);
+        hub.publish(event("a", "missed"));
+        let mut again = hub.subscribe(&user);
+        hub.publish(event("a", "live"));
+        assert_eq!(again.recv(8).await.unwrap().len(), 1);
+        // "missed" would now come after "live": not recovered, nothing replayed.
+        let r = again.resume(&p).await;
+        assert!(!r.recovered && r.events.is_empty());
+        // A client that had everything before this socket began is recovered with nothing to add.
+        let p = Position::parse(again.position()).unwrap();
+        let r = again.resume(&p).await;
+        assert!(r.recovered && r.events.is_empty());
+        hub.publish(event("a", "next"));
+        assert_eq!(code_of(&again.recv(8).await.unwrap()[0].to_text()), "next");
+    }
+
+    #[tokio::test]
     async fn positions_this_instance_cannot_vouch_for_are_not_recovered() {
         let hub = hub();
         let user = UserId::new("a");
@@ -700,7 +737,8 @@ mod tests {
         let got = sub.recv(8).await.unwrap();
         let after_first = Position::parse(got[0].pos()).unwrap();
         assert_eq!(after_first.seen(short_origin(there)), 10);
-        let r = sub.resume(&after_first).await;
+        let mut fresh = here.subscribe(&user);
+        let r = fresh.resume(&after_first).await;
         assert!(r.recovered);
         let codes: Vec<_> = texts(&r.events).iter().map(|t| code_of(t)).collect();
         assert_eq!(codes, ["l1", "r2"]);
