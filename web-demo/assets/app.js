@@ -461,7 +461,8 @@ function send(text) {
   try {
     // The position held now is the one before the turn's first event.
     const pos = s.conn.pos;
-    const id = s.conn.send(frame);
+    // Sent again, the same, after a reconnect until acknowledged: never run twice.
+    const id = s.conn.sendOnce(frame);
     s.mark.turnSent(id, s.current, pos);
     if (!s.current) s.pendingNew = id;
   } catch (e) {

@@ -48,6 +48,8 @@ export class Connection extends EventTarget {
     this.authFailures = 0;
     this.nextId = 1;
     this.pending = new Map();
+    /** Frames of `sendOnce` the server has not acknowledged yet, by request_id. */
+    this.unacked = new Map();
     this.timers = { retry: 0, ready: 0, refresh: 0 };
     this.expiresAt = 0;
     this.stopped = true;
@@ -71,6 +73,7 @@ export class Connection extends EventTarget {
     if (this.ws) this.ws.close(1000, 'signed out');
     this.ws = null;
     this.failPending('the connection was closed');
+    this.unacked.clear();
     this.setState('idle');
   }
 
@@ -84,6 +87,31 @@ export class Connection extends EventTarget {
     const request_id = frame.request_id || `r${PAGE_TAG}-${this.nextId++}`;
     this.ws.send(JSON.stringify({ ...frame, request_id }));
     return request_id;
+  }
+
+  /**
+   * Sends a `message` frame with a `client_message_id` of its own, and keeps it until the server
+   * acknowledges it (`message.added` or `error` with its request_id): after a reconnect, a frame
+   * not yet acknowledged is sent again, the same, and the server answers the turn the first one
+   * started (it never runs twice). Returns its request_id; throws when the socket is not ready.
+   */
+  sendOnce(frame) {
+    const request_id = `r${PAGE_TAG}-${this.nextId++}`;
+    const once = { ...frame, request_id, client_message_id: newClientId() };
+    this.send(once);
+    this.unacked.set(request_id, once);
+    return request_id;
+  }
+
+  /** Sends again every frame of `sendOnce` the server did not acknowledge. */
+  resendUnacked() {
+    for (const frame of this.unacked.values()) {
+      try {
+        this.send(frame);
+      } catch {
+        return;
+      }
+    }
   }
 
   /** Sends a frame that has a direct answer (`threads`, `thread`, …); resolves with it. */
@@ -166,6 +194,9 @@ export class Connection extends EventTarget {
         return;
       }
     }
+    if (frame.request_id && (frame.type === 'message.added' || frame.type === 'error')) {
+      this.unacked.delete(frame.request_id);
+    }
     if (frame.type === 'auth.refreshed') this.setExpiry(frame.expires_at);
     if (frame.type === 'error' && frame.code === 'token_expired') this.refreshToken();
     const waiting = frame.request_id && this.pending.get(frame.request_id);
@@ -193,6 +224,7 @@ export class Connection extends EventTarget {
     this.attempt = 0;
     this.setState('online');
     this.dispatchEvent(new CustomEvent('ready', { detail: { ready, reconnected, recovered } }));
+    this.resendUnacked();
   }
 
   movePos(pos) {
@@ -278,6 +310,12 @@ export class Connection extends EventTarget {
       new CustomEvent('state', { detail: { state, attempt: this.attempt, retryIn } }),
     );
   }
+}
+
+/** A client_message_id: unique per user, 1–64 characters. */
+function newClientId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 /** The WebSocket URL of this origin's /api/ws. */

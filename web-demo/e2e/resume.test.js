@@ -11,6 +11,7 @@ import { CuttableProxy } from './lib/proxy.js';
 import {
   answerDone,
   ask,
+  say,
   assertStreamedWhole,
   connection,
   recordAnswerTexts,
@@ -185,6 +186,49 @@ describe('resuming', () => {
         .locator('#messages li.message')
         .evaluateAll((items) => items.map((li) => li.dataset.drawn || 'anew'));
       assert.deepEqual(drawn, ['before', 'before', 'before', 'before']);
+    } finally {
+      await page.close();
+      await proxy.close();
+    }
+  });
+
+  test('a send whose answer the blip swallowed is sent again and runs once', async () => {
+    const user = userId('rafi');
+    const proxy = new CuttableProxy(BASE);
+    const origin = await proxy.listen();
+    const page = await newPage();
+    const sockets = watchSockets(page);
+    try {
+      await signInAt(page, `${origin}/`, user);
+      await connection(page, 'online');
+      // The message reaches the server, but nothing the server answers reaches the page.
+      proxy.mute();
+      await say(page, 'add a task to buy bread');
+      await page.waitForTimeout(600);
+      proxy.cut();
+      await connection(page, 'reconnecting');
+      proxy.restore();
+      await connection(page, 'online', 20_000);
+
+      // The page sent the same message again, with the same client id.
+      const sent = sockets.flatMap((s) => sentOf(s, 'message'));
+      assert.equal(sent.length, 2, JSON.stringify(sent));
+      assert.ok(sent[0].client_message_id);
+      assert.equal(sent[1].client_message_id, sent[0].client_message_id);
+      assert.equal(sent[1].content, sent[0].content);
+
+      const answer = page.locator('#messages li.message.assistant').first();
+      await answer.waitFor();
+      const id = await answer.getAttribute('data-id');
+      await answerDone(page, id);
+      // One task, one question and one answer shown.
+      const tasks = await apiGet(user, `/api/${user}/tasks`);
+      const titles = (tasks.data || tasks.tasks || tasks).map((t) => t.title);
+      assert.deepEqual(titles, ['buy bread']);
+      const threadId = await openThreadId(page);
+      const stored = await storedMessages(user, threadId);
+      assert.equal(stored.length, 2);
+      assert.deepEqual(await shownTexts(page), stored.map((m) => m.content));
     } finally {
       await page.close();
       await proxy.close();

@@ -7,6 +7,7 @@ export class CuttableProxy {
   constructor(target) {
     this.target = new URL(target);
     this.sockets = new Set();
+    this.pairs = new Set();
     this.refusing = false;
     this.server = net.createServer((client) => this.accept(client));
   }
@@ -31,10 +32,24 @@ export class CuttableProxy {
       s.on('close', () => this.sockets.delete(s));
       s.on('error', () => {});
     }
-    client.on('close', () => upstream.destroy());
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    client.on('close', () => {
+      upstream.destroy();
+      this.pairs.delete(pair);
+    });
     upstream.on('close', () => client.destroy());
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /** Stops passing on what the server sends on the open connections (what the page sends still
+   * gets through): the page's frames arrive, their answers do not. */
+  mute() {
+    for (const { client, upstream } of this.pairs) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
   }
 
   /** Drops every open connection and refuses new ones until `restore()`. */
