@@ -402,6 +402,7 @@ async fn a_task_action_and_a_turn_never_overlap_on_one_thread() {
         attachments: Vec::new(),
         client_message_id: None,
         on_busy: Default::default(),
+        create_thread: false,
     };
     let mut first = chat
         .start_turn(request(None, "add a task to buy milk"))

@@ -12,6 +12,7 @@ mod attachments;
 pub mod cluster;
 pub mod event;
 mod follow;
+mod named;
 mod partial;
 mod read;
 mod recovery;
@@ -78,6 +79,10 @@ pub struct TurnRequest {
     pub client_message_id: Option<String>,
     /// What to do when the thread is answering another message.
     pub on_busy: OnBusy,
+    /// With `thread_id`: when the user has no thread with that id, start one with that id
+    /// instead of refusing with `not_found` (for clients that name their conversations; see
+    /// `named`). The caller picks ids no other user can hold.
+    pub create_thread: bool,
 }
 
 /// What a send to a thread that is answering another message does.
@@ -277,19 +282,21 @@ impl Chat {
         }
 
         let existing = match req.thread_id {
-            Some(id) => Some(
-                inner
-                    .store
-                    .conversation_for_turn(&req.user, id)
-                    .await?
-                    .ok_or(Error::NotFound("conversation"))?,
-            ),
+            Some(id) => match inner.store.conversation_for_turn(&req.user, id).await? {
+                Some(found) => Some(found),
+                None if req.create_thread => None,
+                None => return Err(Error::NotFound("conversation")),
+            },
             None => None,
         };
+        let named_new = existing.is_none() && req.thread_id.is_some();
         let cancel = inner.kill.child_token();
         let message = NewMessage {
             id: MessageId::new(),
-            conversation_id: existing.as_ref().map_or_else(ThreadId::new, |(c, _)| c.id),
+            conversation_id: match &existing {
+                Some((c, _)) => c.id,
+                None => req.thread_id.unwrap_or_default(),
+            },
             role: Role::User,
             content: content.clone(),
             tool_calls: Vec::new(),
@@ -309,6 +316,7 @@ impl Chat {
         let written = self.write_start(&req, existing, &start, &metadata, &cancel);
         let started = match written.await {
             Ok(started) => started,
+            Err(e) if named_new => return self.named_start_failed(&req, e).await,
             Err(e) => return self.refused(&req, e).await,
         };
         started.guard.written();

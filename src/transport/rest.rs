@@ -59,6 +59,7 @@ impl ChatBody {
             attachments: Vec::new(),
             client_message_id: self.client_message_id,
             on_busy: self.on_busy,
+            create_thread: false,
         })
     }
 }

@@ -250,6 +250,7 @@ async fn send_message(
             attachments: ids,
             client_message_id: None,
             on_busy: OnBusy::Reject,
+            create_thread: false,
         })
         .await?;
     let mode = if thread.is_some() {

@@ -355,6 +355,7 @@ impl Connection {
                     attachments: Vec::new(),
                     client_message_id,
                     on_busy,
+                    create_thread: false,
                 };
                 // The turn's events arrive through the hub subscription, like every tab's. A
                 // repeated send is brought up to date here; the rest of its turn, if it runs,
