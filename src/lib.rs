@@ -1,8 +1,9 @@
 //! agentwire: a WebSocket-first realtime chat server for AI assistants that act on a user's data.
 //!
 //! Data flows one way:
-//! - [`transport`] decodes a wire format (REST, SSE, WebSocket) and calls the core; it also
-//!   serves the web demo's pages (`/`, `/rest.html`), which use that API like any client;
+//! - [`transport`] decodes a wire format (REST, SSE, WebSocket, ChatKit, the AI SDK's) and
+//!   calls the core; it also serves the web demo's pages (`/`, `/rest.html`), which use that
+//!   API like any client;
 //! - [`chat`] runs one turn: history, agent, tools, persistence, events;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
 //!   [`agent::tools::Tools`] bound to the authenticated user;
@@ -67,7 +68,8 @@ pub fn router(state: AppState) -> Router {
             get(sse::resume_stream),
         )
         .route("/api/{user_id}/tasks", get(rest::list_tasks))
-        .merge(transport::chatkit::routes(&config));
+        .merge(transport::chatkit::routes(&config))
+        .merge(transport::ai_sdk::routes(&config));
     if !config.is_production() {
         api = api.route("/api/dev/token", post(rest::dev_token));
     }

@@ -47,6 +47,11 @@ fn token_body() -> Value {
     json!({"user_id": "alice"})
 }
 
+fn ai_sdk_body() -> Value {
+    json!({"id": "walk", "trigger": "submit-message",
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "hello"}]}]})
+}
+
 fn mcp_body() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -141,6 +146,21 @@ const ROUTES: &[Route] = &[
         body: Body::None,
     },
     Route {
+        path: "/api/ai-sdk",
+        methods: POST,
+        body: Body::Json(ai_sdk_body),
+    },
+    Route {
+        path: "/api/ai-sdk/ws",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
+        path: "/api/ai-sdk/{id}/stream",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
         path: "/api/dev/token",
         methods: POST,
         body: Body::Json(token_body),
@@ -227,6 +247,7 @@ impl Walk {
     async fn new() -> Self {
         let app = TestApp::spawn_with(|c| {
             c.max_body_bytes = MAX_BODY;
+            c.ai_sdk_max_body_bytes = MAX_BODY;
             c.attachment_max_bytes = MAX_ATTACHMENT;
         })
         .await;

@@ -80,6 +80,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Largest attachment upload (ChatKit), in bytes.
     pub attachment_max_bytes: usize,
+    /// Largest AI SDK request: a `POST /api/ai-sdk` body or a frame on `/api/ai-sdk/ws`. The
+    /// SDK sends the whole chat with every message, so it outgrows `max_body_bytes` first.
+    pub ai_sdk_max_body_bytes: usize,
     /// How long shutdown waits for running turns.
     pub shutdown_drain: Duration,
     /// Spacing between the offline agent's deltas (zero in production; tests and benches pace it).
@@ -252,6 +255,7 @@ impl Config {
         if attachment_max_bytes == 0 {
             return Err(bad("ATTACHMENT_MAX_BYTES", "must be at least 1"));
         }
+        let ai_sdk_max_body_bytes = parse_num(&get, "AI_SDK_MAX_BODY_BYTES", 1024 * 1024usize)?;
         let shutdown_drain = Duration::from_secs(parse_num(&get, "SHUTDOWN_DRAIN_SECS", 10u64)?);
         let offline_delta_delay =
             Duration::from_millis(parse_num(&get, "OFFLINE_DELTA_DELAY_MS", 0u64)?);
@@ -335,6 +339,7 @@ impl Config {
             rate_limit_window: Duration::from_secs(window_secs),
             max_message_chars,
             max_body_bytes,
+            ai_sdk_max_body_bytes,
             attachment_max_bytes,
             shutdown_drain,
             offline_delta_delay,

@@ -6,6 +6,7 @@
 //! whose rejections are plain text), the [`nul`] rule they apply, and the small parsing helpers
 //! for ids and pages.
 
+pub mod ai_sdk;
 pub mod chatkit;
 pub mod mcp;
 pub mod nul;

@@ -229,6 +229,7 @@ pub async fn fresh_postgres() -> Option<String> {
     let (prefix, _) = base.rsplit_once('/').expect("database url has a path");
     Some(format!("{prefix}/{name}"))
 }
+pub mod ai_sdk;
 pub mod chatkit;
 pub mod mock_openai;
 pub mod process;

@@ -1,0 +1,400 @@
+//! One turn's events as the AI SDK's UI message chunks (`UIMessageChunk` in `ai`).
+//!
+//! The translation is a pure function of the turn's events, in order: the same events always
+//! give the same chunks, which is what lets a client resume by chunk number (`sequence`) on any
+//! instance, from the live turn or from [`crate::chat::Chat::follow`]'s replay of it. The shape
+//! follows what the SDK's own `streamText(...).toUIMessageStream()` sends for a model with
+//! server-side tools:
+//!
+//! - `start` (our answer's id as `messageId`; metadata `threadId`, `messageId`, `createdAt`),
+//!   then `start-step`;
+//! - text as `text-start` / `text-delta` / `text-end`;
+//! - each tool call as `tool-input-available` then `tool-output-available` (the tool ran on
+//!   the server); text after a tool call opens a new step (`finish-step`, `start-step`), as the
+//!   model's next call does in `streamText`;
+//! - the end: `finish-step`, then `finish` with `finishReason` `stop` (completed), `interrupted`
+//!   (stopped for another message) or `error` (failed), and metadata `status` and `usage`
+//!   (`inputTokens`, `outputTokens`, `totalTokens`). A cancelled answer ends with its metadata
+//!   as `message-metadata` and an `abort` chunk, as a stream the SDK aborts does;
+//! - a failure as an `error` chunk (`errorText` is `code: message`).
+
+use serde_json::{json, Value};
+
+use crate::chat::event::ChatEvent;
+use crate::error::ErrorBody;
+use crate::model::{Message, MessageId, MessageStatus, Role, ThreadId};
+
+/// The chunk translator of one turn on one thread.
+pub struct Chunks {
+    thread: ThreadId,
+    /// The answer, once its `message.added` (or its `message.done`) arrived.
+    answer: Option<MessageId>,
+    /// The id of the text part open now.
+    text: Option<String>,
+    /// Text streamed so far (a final message longer than it sends the rest).
+    streamed: String,
+    /// Parts opened so far: numbers the ids of text parts and tool calls.
+    parts: u32,
+    /// Whether the current step made a tool call (then text opens a new step).
+    step_called: bool,
+    /// Whether the answer produced anything (a failure then still gets its `message.done`).
+    produced: bool,
+    errored: bool,
+    ended: bool,
+}
+
+impl Chunks {
+    pub fn new(thread: ThreadId) -> Self {
+        Chunks {
+            thread,
+            answer: None,
+            text: None,
+            streamed: String::new(),
+            parts: 0,
+            step_called: false,
+            produced: false,
+            errored: false,
+            ended: false,
+        }
+    }
+
+    /// Whether the turn's last chunk was made: nothing follows.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The chunks `event` makes, in order; none for an event of another thread or message,
+    /// or after the end.
+    pub fn push(&mut self, event: &ChatEvent) -> Vec<Value> {
+        let mut out = Vec::new();
+        if self.ended || event.thread_id() != Some(self.thread) {
+            return out;
+        }
+        match event {
+            ChatEvent::MessageAdded { message, .. }
+                if message.role == Role::Assistant && self.answer.is_none() =>
+            {
+                self.start(message, &mut out);
+            }
+            ChatEvent::StreamDelta {
+                message_id, delta, ..
+            } if Some(*message_id) == self.answer => {
+                self.text_delta(delta, &mut out);
+            }
+            ChatEvent::ToolCalled {
+                message_id,
+                tool_name,
+                arguments,
+                result,
+                ..
+            } if Some(*message_id) == self.answer => {
+                self.close_text(&mut out);
+                let id = format!("{}-tool-{}", message_id, self.next_part());
+                out.push(json!({"type": "tool-input-available", "toolCallId": id,
+                    "toolName": tool_name, "input": arguments}));
+                out.push(json!({"type": "tool-output-available", "toolCallId": id,
+                    "output": result}));
+                self.step_called = true;
+                self.produced = true;
+            }
+            ChatEvent::Error { error, .. } => {
+                out.push(error_chunk(error));
+                self.errored = true;
+                // A turn that produced nothing ends with its error; otherwise its final
+                // message (status `failed`) follows.
+                if !self.produced {
+                    self.end(None, &mut out);
+                }
+            }
+            ChatEvent::MessageDone { message, .. }
+                if message.role == Role::Assistant
+                    && self.answer.is_none_or(|id| id == message.id) =>
+            {
+                if self.answer.is_none() {
+                    self.start(message, &mut out);
+                }
+                // The stored text may hold what no delta carried (a repeated send's answer).
+                if let Some(rest) = message.content.strip_prefix(self.streamed.as_str()) {
+                    if !rest.is_empty() {
+                        self.text_delta(rest, &mut out);
+                    }
+                }
+                self.end(Some(message), &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The chunks that end a turn whose events stopped before its end: those of a failed end
+    /// when it had reported an error (its final message was lost), `None` when it had not
+    /// (the stream was cut; the caller reports that).
+    pub fn close(&mut self) -> Option<Vec<Value>> {
+        if self.ended {
+            return Some(Vec::new());
+        }
+        if !self.errored {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.end(None, &mut out);
+        Some(out)
+    }
+
+    fn next_part(&mut self) -> u32 {
+        self.parts += 1;
+        self.parts
+    }
+
+    fn start(&mut self, answer: &Message, out: &mut Vec<Value>) {
+        self.answer = Some(answer.id);
+        out.push(json!({
+            "type": "start",
+            "messageId": answer.id,
+            "messageMetadata": {
+                "threadId": self.thread,
+                "messageId": answer.id,
+                "createdAt": answer.created_at,
+            },
+        }));
+        out.push(json!({"type": "start-step"}));
+    }
+
+    fn text_delta(&mut self, delta: &str, out: &mut Vec<Value>) {
+        if self.step_called {
+            out.push(json!({"type": "finish-step"}));
+            out.push(json!({"type": "start-step"}));
+            self.step_called = false;
+        }
+        let id = match &self.text {
+            Some(id) => id.clone(),
+            None => {
+                let id = format!("text-{}", self.next_part());
+                out.push(json!({"type": "text-start", "id": id}));
+                self.text = Some(id.clone());
+                id
+            }
+        };
+        out.push(json!({"type": "text-delta", "id": id, "delta": delta}));
+        self.streamed.push_str(delta);
+        self.produced = true;
+    }
+
+    fn close_text(&mut self, out: &mut Vec<Value>) {
+        if let Some(id) = self.text.take() {
+            out.push(json!({"type": "text-end", "id": id}));
+        }
+    }
+
+    /// The last chunks: those of `done`'s status, or of a failure without a final message.
+    fn end(&mut self, done: Option<&Message>, out: &mut Vec<Value>) {
+        self.ended = true;
+        self.close_text(out);
+        if self.answer.is_none() {
+            // Failed before the answer started: the error said it all.
+            return;
+        }
+        out.push(json!({"type": "finish-step"}));
+        let status = done.map_or(MessageStatus::Failed, |m| m.status);
+        let mut metadata = json!({"status": status.as_str()});
+        if let Some(usage) = done.and_then(|m| m.usage) {
+            metadata["usage"] = json!({
+                "inputTokens": usage.prompt_tokens,
+                "outputTokens": usage.completion_tokens,
+                "totalTokens": usage.total_tokens,
+            });
+        }
+        let reason = match status {
+            MessageStatus::Completed => "stop",
+            MessageStatus::Interrupted => "interrupted",
+            MessageStatus::Failed => "error",
+            MessageStatus::InProgress => "other",
+            MessageStatus::Cancelled => {
+                out.push(json!({"type": "message-metadata", "messageMetadata": metadata}));
+                out.push(json!({"type": "abort", "reason": "cancelled"}));
+                return;
+            }
+        };
+        out.push(json!({"type": "finish", "finishReason": reason, "messageMetadata": metadata}));
+    }
+}
+
+/// The `error` chunk of an error: `errorText` is `code: message`.
+pub fn error_chunk(error: &ErrorBody) -> Value {
+    json!({"type": "error", "errorText": error_text(error)})
+}
+
+/// How an error reads in the protocol's `errorText`: `code: message`.
+pub fn error_text(error: &ErrorBody) -> String {
+    format!("{}: {}", error.code, error.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Usage;
+
+    fn message(thread: ThreadId, status: MessageStatus, content: &str) -> Message {
+        Message {
+            id: MessageId(uuid::Uuid::from_u128(7)),
+            conversation_id: thread,
+            seq: 2,
+            role: Role::Assistant,
+            content: content.into(),
+            tool_calls: vec![],
+            status,
+            usage: Some(Usage {
+                prompt_tokens: 3,
+                completion_tokens: 4,
+                total_tokens: 7,
+            }),
+            created_at: chrono::Utc::now(),
+            next_seq: None,
+        }
+    }
+
+    fn kinds(chunks: &[Value]) -> Vec<&str> {
+        chunks.iter().map(|c| c["type"].as_str().unwrap()).collect()
+    }
+
+    fn delta(thread: ThreadId, text: &str, seq: u32) -> ChatEvent {
+        ChatEvent::StreamDelta {
+            thread_id: thread,
+            message_id: MessageId(uuid::Uuid::from_u128(7)),
+            delta: text.into(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn text_then_a_tool_then_text_is_two_steps() {
+        let thread = ThreadId(uuid::Uuid::from_u128(1));
+        let mut c = Chunks::new(thread);
+        let mut user = message(thread, MessageStatus::Completed, "hi");
+        user.role = Role::User;
+        let mut all = c.push(&ChatEvent::MessageAdded {
+            thread_id: thread,
+            message: user,
+        });
+        assert!(all.is_empty(), "the user message makes no chunk");
+        for e in [
+            ChatEvent::MessageAdded {
+                thread_id: thread,
+                message: message(thread, MessageStatus::InProgress, ""),
+            },
+            delta(thread, "On ", 0),
+            delta(thread, "it.", 1),
+            ChatEvent::ToolCalled {
+                thread_id: thread,
+                message_id: MessageId(uuid::Uuid::from_u128(7)),
+                tool_name: "add_task".into(),
+                arguments: json!({"title": "buy milk"}),
+                result: json!({"task_id": 1}),
+            },
+            delta(thread, "Done.", 2),
+            ChatEvent::MessageDone {
+                thread_id: thread,
+                message: message(thread, MessageStatus::Completed, "On it.Done."),
+            },
+        ] {
+            all.extend(c.push(&e));
+        }
+        assert_eq!(
+            kinds(&all),
+            [
+                "start",
+                "start-step",
+                "text-start",
+                "text-delta",
+                "text-delta",
+                "text-end",
+                "tool-input-available",
+                "tool-output-available",
+                "finish-step",
+                "start-step",
+                "text-start",
+                "text-delta",
+                "text-end",
+                "finish-step",
+                "finish"
+            ]
+        );
+        assert_eq!(all[0]["messageId"], all[0]["messageMetadata"]["messageId"]);
+        assert_eq!(all[6]["toolCallId"], all[7]["toolCallId"]);
+        assert_ne!(all[2]["id"], all[10]["id"], "each text part has its own id");
+        let finish = all.last().unwrap();
+        assert_eq!(finish["finishReason"], "stop");
+        assert_eq!(finish["messageMetadata"]["usage"]["totalTokens"], 7);
+        assert!(c.ended());
+        assert!(c.push(&delta(thread, "late", 3)).is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_answer_aborts_and_a_failure_without_text_ends_at_its_error() {
+        let thread = ThreadId(uuid::Uuid::from_u128(1));
+        let mut c = Chunks::new(thread);
+        c.push(&ChatEvent::MessageAdded {
+            thread_id: thread,
+            message: message(thread, MessageStatus::InProgress, ""),
+        });
+        c.push(&delta(thread, "par", 0));
+        let end = c.push(&ChatEvent::MessageDone {
+            thread_id: thread,
+            message: message(thread, MessageStatus::Cancelled, "partial"),
+        });
+        assert_eq!(
+            kinds(&end),
+            [
+                "text-delta",
+                "text-end",
+                "finish-step",
+                "message-metadata",
+                "abort"
+            ]
+        );
+        assert_eq!(end[0]["delta"], "tial", "the stored rest of the text");
+
+        let mut c = Chunks::new(thread);
+        c.push(&ChatEvent::MessageAdded {
+            thread_id: thread,
+            message: message(thread, MessageStatus::InProgress, ""),
+        });
+        let error = ErrorBody {
+            code: "agent_unavailable".into(),
+            message: "down".into(),
+        };
+        let end = c.push(&ChatEvent::Error {
+            thread_id: Some(thread),
+            error,
+        });
+        assert_eq!(kinds(&end), ["error", "finish-step", "finish"]);
+        assert_eq!(end[0]["errorText"], "agent_unavailable: down");
+        assert_eq!(end[2]["finishReason"], "error");
+        assert!(c.ended());
+    }
+
+    #[test]
+    fn a_stream_cut_before_its_end_is_no_end() {
+        let thread = ThreadId(uuid::Uuid::from_u128(1));
+        let mut c = Chunks::new(thread);
+        c.push(&ChatEvent::MessageAdded {
+            thread_id: thread,
+            message: message(thread, MessageStatus::InProgress, ""),
+        });
+        c.push(&delta(thread, "a", 0));
+        assert!(c.close().is_none());
+        // After an error, a lost final message still ends the stream, as a failure.
+        c.push(&ChatEvent::Error {
+            thread_id: Some(thread),
+            error: ErrorBody {
+                code: "internal".into(),
+                message: "internal error".into(),
+            },
+        });
+        let end = c.close().unwrap();
+        assert_eq!(kinds(&end), ["text-end", "finish-step", "finish"]);
+        // Events of another thread make nothing.
+        let mut other = Chunks::new(ThreadId(uuid::Uuid::from_u128(2)));
+        assert!(other.push(&delta(thread, "x", 0)).is_empty());
+    }
+}
