@@ -1,4 +1,5 @@
-//! Authentication over HTTP: every protected route refuses bad tokens with 401 and our shape.
+//! Authentication: every protected route refuses bad tokens with 401 and our shape, and every
+//! way a token comes in (HTTP, the WebSockets, frames) applies the same checks.
 
 mod common;
 
@@ -145,9 +146,14 @@ enum Way {
     WsHeader,
     WsQuery,
     WsAuthFrame,
+    AiSdkHttp,
+    AiSdkResume,
+    AiSdkWsQuery,
+    AiSdkWsProtocol,
+    AiSdkFrame,
 }
 
-const WAYS: [Way; 8] = [
+const WAYS: [Way; 13] = [
     Way::Rest,
     Way::Sse,
     Way::ChatKit,
@@ -156,6 +162,11 @@ const WAYS: [Way; 8] = [
     Way::WsHeader,
     Way::WsQuery,
     Way::WsAuthFrame,
+    Way::AiSdkHttp,
+    Way::AiSdkResume,
+    Way::AiSdkWsQuery,
+    Way::AiSdkWsProtocol,
+    Way::AiSdkFrame,
 ];
 
 /// Whether `way` accepts `token` for user `u`. Each request is valid apart from its token, so
@@ -196,6 +207,18 @@ async fn accepted(app: &TestApp, way: Way, token: &str) -> bool {
                 ),
             200,
         ),
+        Way::AiSdkHttp => (
+            // A chat of its own each time: one still answering would be 409.
+            http("POST", "/api/ai-sdk").json(&common::ai_sdk::chat_body(
+                &uuid::Uuid::new_v4().to_string(),
+                "hi",
+            )),
+            200,
+        ),
+        Way::AiSdkResume => (http("GET", "/api/ai-sdk/c/stream"), 204),
+        Way::AiSdkWsQuery | Way::AiSdkWsProtocol | Way::AiSdkFrame => {
+            return ai_sdk_socket_accepts(app, way, token).await;
+        }
         Way::WsHeader | Way::WsQuery | Way::WsAuthFrame => {
             let mut c = match way {
                 Way::WsHeader => WsClient::connect_request(bearer_request(app, token)).await,
@@ -238,6 +261,58 @@ async fn accepted(app: &TestApp, way: Way, token: &str) -> bool {
         return false;
     }
     assert_eq!(status, success, "{way:?}: {}", r.text().await.unwrap());
+    true
+}
+
+/// Whether an `/api/ai-sdk/ws` socket takes `token` (at the handshake, or in a frame's
+/// headers): two resumes both answered `no-active`; refused, a close 4401 (handshake) or an
+/// `error` `unauthorized` (frame).
+async fn ai_sdk_socket_accepts(app: &TestApp, way: Way, token: &str) -> bool {
+    use common::ai_sdk::{resume, AiSocket};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let base = format!("ws://{}/api/ai-sdk/ws", app.addr);
+    let (mut s, in_frame) = match way {
+        Way::AiSdkWsQuery => (
+            AiSocket::connect_request(format!("{base}?token={token}")).await,
+            None,
+        ),
+        Way::AiSdkWsProtocol => {
+            let mut req = base.into_client_request().unwrap();
+            let offered = format!("agentwire, bearer.{token}");
+            req.headers_mut()
+                .insert("sec-websocket-protocol", offered.parse().unwrap());
+            (AiSocket::connect_request(req).await, None)
+        }
+        _ => (AiSocket::connect_request(base).await, Some(token)),
+    };
+    use futures::StreamExt;
+    for id in ["r1", "r2"] {
+        s.send(resume(id, "c", None, in_frame)).await;
+        let answer = tokio::time::timeout(common::ws::WAIT, s.ws.next())
+            .await
+            .expect("an answer within the wait");
+        match answer {
+            Some(Ok(Message::Text(t))) => {
+                let f: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if f["type"] == "error" {
+                    assert!(in_frame.is_some(), "{way:?}: {f}");
+                    assert!(f["errorText"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("unauthorized: "));
+                    return false;
+                }
+                assert_eq!(f, json!({"type": "no-active", "requestId": id}), "{way:?}");
+            }
+            Some(Ok(Message::Close(frame))) => {
+                assert!(in_frame.is_none(), "{way:?}");
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(4401), "{way:?}");
+                return false;
+            }
+            other => panic!("{way:?}: unexpected {other:?}"),
+        }
+    }
     true
 }
 

@@ -1,6 +1,7 @@
 //! Text with a NUL (U+0000) is refused on every way in, with the same answer on SQLite (which
 //! could store it) and PostgreSQL (which cannot): 400 `invalid_request` over HTTP, an
-//! `invalid_frame` event on the WebSocket, JSON-RPC -32602 over MCP; and nothing is stored.
+//! `invalid_frame` event on the WebSocket (an `invalid_frame` error on the AI SDK's), JSON-RPC
+//! -32602 over MCP; and nothing is stored.
 
 mod common;
 
@@ -153,12 +154,41 @@ async fn mcp(app: &TestApp) {
     assert!(v["error"]["message"].as_str().unwrap().contains("NUL"));
 }
 
+/// The AI SDK's ways in: its HTTP body (text, chat id, metadata), its resume path, and a
+/// frame on its socket.
+async fn ai_sdk(app: &TestApp) {
+    use common::ai_sdk::{chat_body, post_chat, send, AiSocket};
+    let mut in_metadata = chat_body("c", "hi");
+    in_metadata["metadata"] = json!({"k": NUL});
+    for (what, body) in [
+        ("text", chat_body("c", NUL)),
+        ("chat id", chat_body(NUL, "hi")),
+        ("metadata", in_metadata),
+    ] {
+        let (status, _, data) = post_chat(app, "alice", body).await;
+        assert_refused(status, &serde_json::from_str(&data[0]).unwrap(), what);
+    }
+    let r = app.get("/api/ai-sdk/%00/stream", "alice").send().await;
+    let (status, v) = json_of(r.unwrap()).await;
+    assert_refused(status, &v, "the resume path");
+    let mut s = AiSocket::connect(app, "alice").await;
+    s.send(send("n1", "c", NUL, None)).await;
+    let f = s.next().await;
+    assert_eq!(f["requestId"], "n1", "{f}");
+    let text = f["errorText"].as_str().unwrap();
+    assert!(
+        text.starts_with("invalid_frame: ") && text.contains("NUL"),
+        "{f}"
+    );
+}
+
 /// Every way in refuses a NUL, nothing of it is stored, and the same text without it works.
 async fn refused_everywhere(app: &TestApp) {
     rest_and_sse(app).await;
     websocket(app).await;
     let thread = chatkit(app).await;
     mcp(app).await;
+    ai_sdk(app).await;
 
     // Only the ChatKit thread made on purpose exists, untouched, and no task.
     let r = app.get("/api/alice/conversations", "alice").send().await;
