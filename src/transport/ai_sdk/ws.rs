@@ -32,6 +32,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
 
 use super::request::{parse_frame, BadFrame, Frame};
 use super::responses::{error_frame, frame, frames, Out};
@@ -150,9 +151,9 @@ async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 
 /// A request whose stream is running.
 struct Active {
-    thread: ThreadId,
-    /// A send's abort cancels its turn; a resume's only stops the stream.
-    cancels: bool,
+    /// A send's turn, which its abort cancels (that turn only, even if the thread has moved on
+    /// to another); a resume's abort only stops the stream.
+    turn: Option<CancellationToken>,
     abort: AbortHandle,
 }
 
@@ -266,7 +267,7 @@ impl Connection {
         match parsed {
             Err(BadFrame { request_id, error }) => self.send_error(&request_id, &error).await,
             Ok(Frame::Abort { request_id }) => {
-                self.abort(&request_id).await;
+                self.abort(&request_id);
                 Ok(())
             }
             Ok(Frame::Send {
@@ -286,8 +287,10 @@ impl Connection {
                 match threads.start(&request).await {
                     Ok(turn) => {
                         let thread = turn.thread_id;
+                        // The turn's own token, taken without cancelling anything.
+                        let cancel = turn.cancel_on_drop().disarm();
                         self.send(vec![frame(&request_id, "start")]).await?;
-                        self.add(request_id, thread, true, Source::Turn(turn), None);
+                        self.add(request_id, thread, Some(cancel), Source::Turn(turn), None);
                         Ok(())
                     }
                     Err(e) => self.send_error(&request_id, &e).await,
@@ -312,7 +315,7 @@ impl Connection {
                     Some((thread, followed)) => {
                         self.send(vec![frame(&request_id, "start")]).await?;
                         let source = Source::Followed(followed);
-                        self.add(request_id, thread, false, source, last_sequence);
+                        self.add(request_id, thread, None, source, last_sequence);
                         Ok(())
                     }
                 }
@@ -337,34 +340,25 @@ impl Connection {
         &mut self,
         request_id: String,
         thread: ThreadId,
-        cancels: bool,
+        turn: Option<CancellationToken>,
         source: Source,
         after: Option<u64>,
     ) {
         let (stream, abort) =
             futures::stream::abortable(frames(request_id.clone(), source, thread, after));
-        self.active.insert(
-            request_id,
-            Active {
-                thread,
-                cancels,
-                abort,
-            },
-        );
+        self.active.insert(request_id, Active { turn, abort });
         self.streams.push(stream.boxed());
     }
 
     /// Stops a request's stream; a send's turn is cancelled (its text so far is kept). An
     /// unknown `requestId` is one already over: nothing to do.
-    async fn abort(&mut self, request_id: &str) {
+    fn abort(&mut self, request_id: &str) {
         let Some(active) = self.active.remove(request_id) else {
             return;
         };
         active.abort.abort();
-        if let (true, Some(user)) = (active.cancels, self.auth.user()) {
-            if let Err(e) = self.state.chat.cancel(user, active.thread).await {
-                e.log_if_internal();
-            }
+        if let Some(turn) = active.turn {
+            turn.cancel();
         }
     }
 
