@@ -390,6 +390,35 @@ async fn frame_tokens_decide_the_socket_user_and_a_silent_socket_closes_with_440
 }
 
 #[tokio::test]
+async fn a_socket_whose_token_expires_closes_with_4401() {
+    let app = TestApp::spawn_with(|c| c.ws.token_grace = Duration::ZERO).await;
+    let token = signed(json!({"sub": "alice", "exp": now_secs() + 1}));
+    let url = format!("ws://{}/api/ai-sdk/ws?token={token}", app.addr);
+    let mut s = AiSocket::connect_request(url).await;
+    s.send(resume("r1", "c", None, None)).await;
+    assert_eq!(s.next().await["type"], "no-active");
+    assert_eq!(s.ended().await, Ended::Close(4401));
+}
+
+#[tokio::test]
+async fn sends_share_the_users_rate_limit_with_every_transport() {
+    let app = TestApp::spawn_with(|c| c.rate_limit_requests = 2).await;
+    app.say("alice", "hello", None).await;
+    let mut s = AiSocket::connect(&app, "alice").await;
+    s.send(send("r1", "limited", "hello", None)).await;
+    assert_eq!(s.all("r1").await.last["type"], "end");
+    s.send(send("r2", "limited", "hello", None)).await;
+    let refused = s.next_for("r2").await;
+    assert!(
+        refused["errorText"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate_limited: "),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn bad_frames_get_an_error_under_their_request_id() {
     let app = TestApp::spawn_with(|c| c.ai_sdk_max_body_bytes = 4096).await;
     let mut s = AiSocket::connect(&app, "alice").await;

@@ -54,6 +54,7 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The `requestId` every answer to the frame carries.
     pub fn request_id(&self) -> &str {
         match self {
             Frame::Send { request_id, .. }

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::UserId;
 use crate::transport::ws::close;
 
+/// The user of one socket, once known, and when the socket must close.
 pub struct SocketAuth {
     user: Option<UserId>,
     /// When the socket closes: the end of the auth timeout until a token arrives, then the
