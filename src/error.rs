@@ -55,6 +55,12 @@ pub enum Error {
     /// turn's messages are gone.
     #[error("a message with this client_message_id was already sent")]
     DuplicateSend,
+    /// A thread's queue of waiting messages is full.
+    #[error("this thread already has as many queued messages as it may hold")]
+    QueueFull,
+    /// A queued message was cancelled before its turn started.
+    #[error("the queued message was cancelled before it ran")]
+    Unqueued,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("too many MCP sessions are open; close one or retry later")]
@@ -102,6 +108,8 @@ impl Error {
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
             Error::Conflict(_) | Error::DuplicateSend => "conflict",
+            Error::QueueFull => "queue_full",
+            Error::Unqueued => "cancelled",
             Error::RateLimited(_) => "rate_limited",
             Error::TooManySessions => "too_many_sessions",
             Error::AgentUnavailable(_) => "agent_unavailable",
@@ -122,7 +130,11 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ThreadBusy | Error::Conflict(_) | Error::DuplicateSend => StatusCode::CONFLICT,
+            Error::ThreadBusy
+            | Error::Conflict(_)
+            | Error::DuplicateSend
+            | Error::QueueFull
+            | Error::Unqueued => StatusCode::CONFLICT,
             Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::AgentUnavailable(_)

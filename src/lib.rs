@@ -35,7 +35,7 @@ use std::future::Future;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -65,6 +65,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/{user_id}/conversations/{conversation_id}/stream",
             get(sse::resume_stream),
+        )
+        .route(
+            "/api/{user_id}/conversations/{conversation_id}/queue/{message_id}",
+            delete(rest::cancel_queued),
         )
         .route("/api/{user_id}/tasks", get(rest::list_tasks))
         .merge(transport::chatkit::routes(&config));
@@ -104,6 +108,25 @@ async fn forget_old_sends(chat: chat::Chat, stop: tokio_util::sync::Cancellation
     }
 }
 
+/// How often threads with queued messages and no running turn are looked at.
+const TEND_QUEUES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the queued messages nobody else starts (see `chat::queue`): at start, once the
+/// answers left in progress are marked, and every few seconds, until `stop`.
+async fn tend_queues(chat: chat::Chat, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(TEND_QUEUES_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = chat.tend_queues().await {
+            tracing::warn!(error = %e, "could not look at the threads' queues");
+        }
+    }
+}
+
 /// CORS for the configured origins; none configured means same-origin only.
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
@@ -122,7 +145,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(std::time::Duration::from_secs(600)),
     )
@@ -148,6 +171,7 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not look for answers left in progress"),
     }
     tokio::spawn(forget_old_sends(state.chat.clone(), state.closing.clone()));
+    tokio::spawn(tend_queues(state.chat.clone(), state.closing.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let settings = server::Settings {
         http: state.config.http.clone(),

@@ -215,6 +215,30 @@ pub struct NewMessage {
     pub details: Option<serde_json::Value>,
 }
 
+/// A user message waiting for its thread's running turn to end (`on_busy: "enqueue"`). When
+/// its turn starts it becomes the thread's user message under the same `id`, and its answer
+/// takes the id the store chose for it at enqueue time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedMessage {
+    pub id: MessageId,
+    #[serde(rename = "thread_id")]
+    pub conversation_id: ThreadId,
+    pub role: Role,
+    pub content: String,
+    /// Always `queued`: the field says so to clients that render every message alike.
+    pub status: QueuedStatus,
+    /// Place in the thread's queue, from 1 (next to run), when it was read.
+    pub position: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The status of a [`QueuedMessage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueuedStatus {
+    Queued,
+}
+
 /// Task priority.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,

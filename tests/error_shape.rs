@@ -111,6 +111,11 @@ const ROUTES: &[Route] = &[
         body: Body::None,
     },
     Route {
+        path: "/api/{user_id}/conversations/{conversation_id}/queue/{message_id}",
+        methods: &[Method::DELETE],
+        body: Body::None,
+    },
+    Route {
         path: "/api/{user_id}/tasks",
         methods: GET,
         body: Body::None,
@@ -255,6 +260,7 @@ impl Walk {
             ("user_id", "alice"),
             ("conversation_id", self.conversation.as_str()),
             ("id", self.attachment.as_str()),
+            ("message_id", "00000000-0000-4000-8000-000000000000"),
             ("file", "app.js"),
         ] {
             let value = match bad {

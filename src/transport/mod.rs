@@ -150,6 +150,13 @@ pub fn parse_thread_id(s: &str) -> Result<ThreadId> {
         .map_err(|_| Error::NotFound("conversation"))
 }
 
+/// A message id from a path or frame; anything but a UUID names no message.
+pub fn parse_message_id(s: &str) -> Result<crate::model::MessageId> {
+    Uuid::parse_str(s.trim())
+        .map(crate::model::MessageId)
+        .map_err(|_| Error::NotFound("message"))
+}
+
 /// Checks `limit` (1..=100, default `default`) and builds the page request.
 pub fn page_request(
     limit: Option<u32>,

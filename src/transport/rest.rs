@@ -13,12 +13,12 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{page_request, parse_thread_id, ApiJson, ApiPath, ApiQuery};
+use super::{page_request, parse_message_id, parse_thread_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, ThreadView};
 use crate::chat::{OnBusy, Turn, TurnRequest};
 use crate::error::{Error, ErrorBody, Result};
-use crate::model::{Message, Page, TaskFilter, ThreadId, ToolCall, Usage, UserId};
+use crate::model::{Message, Page, QueuedMessage, TaskFilter, ThreadId, ToolCall, Usage, UserId};
 use crate::state::AppState;
 
 /// The body of `POST /api/{user_id}/chat` and its stream twin.
@@ -143,6 +143,7 @@ async fn collect(mut turn: Turn) -> Result<Message> {
         Some(code) if code == "database_unavailable" => {
             Error::DatabaseUnavailable("a turn could not be stored".into())
         }
+        Some(code) if code == Error::Unqueued.code() => Error::Unqueued,
         _ => Error::Internal("turn ended without a message".into()),
     })
 }
@@ -164,21 +165,48 @@ pub async fn list_conversations(
     Ok(Json(state.chat.list_threads(user, &page).await?))
 }
 
+/// A page of a thread's messages, with the messages queued behind its running turn.
+#[derive(Debug, Serialize)]
+pub struct MessagesPage {
+    #[serde(flatten)]
+    page: Page<Message>,
+    queued: Vec<QueuedMessage>,
+}
+
 pub async fn list_messages(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiPath((user_id, conversation_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Message>>> {
+) -> Result<Json<MessagesPage>> {
     let user = auth.require(&user_id)?;
     let id = parse_thread_id(&conversation_id)?;
     let page = page_request(q.limit, q.after, 50)?;
     let thread = state.chat.load_thread(user, id, &page).await?;
-    Ok(Json(Page {
-        data: thread.messages,
-        has_more: thread.has_more,
-        after: thread.after,
+    Ok(Json(MessagesPage {
+        page: Page {
+            data: thread.messages,
+            has_more: thread.has_more,
+            after: thread.after,
+        },
+        queued: thread.queued,
     }))
+}
+
+/// `DELETE /api/{user_id}/conversations/{conversation_id}/queue/{message_id}`: takes a queued
+/// message off its thread's queue before it runs (204); 404 when it is not queued there.
+pub async fn cancel_queued(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath((user_id, conversation_id, message_id)): ApiPath<(String, String, String)>,
+) -> Result<StatusCode> {
+    let user = auth.require(&user_id)?;
+    let thread = parse_thread_id(&conversation_id)?;
+    let id = parse_message_id(&message_id)?;
+    match state.chat.cancel_queued(user, thread, id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Error::NotFound("queued message")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
