@@ -55,7 +55,12 @@ export function toolChip(call) {
   });
 }
 
-const STATUS_LABELS = { cancelled: 'Stopped', failed: 'Failed', interrupted: 'Interrupted' };
+const STATUS_LABELS = {
+  cancelled: 'Stopped',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+  queued: 'Queued',
+};
 
 /**
  * The list item of a message. `message` has id, role, content, tool_calls and status; an
