@@ -79,7 +79,7 @@ impl Chat {
         let target = Target::queued(&queued.message, queued.answer_id);
         Ok(self.following(
             req,
-            queued.answer_id,
+            (thread, queued.answer_id),
             language,
             Vec::new(),
             live,

@@ -132,7 +132,8 @@ impl Chat {
             }
         };
         let target = running.map(Target::answer);
-        Ok(self.following(req, sent.answer_id, language, replayed, live, target))
+        let ids = (thread_id, sent.answer_id);
+        Ok(self.following(req, ids, language, replayed, live, target))
     }
 
     /// The repeat of a send still queued: its `message.queued` with its place now, then its
@@ -160,7 +161,8 @@ impl Chat {
             req.request_id.clone(),
         ))];
         let target = Target::queued(&queued.message, sent.answer_id);
-        Ok(self.following(req, sent.answer_id, language, replayed, live, Some(target)))
+        let ids = (sent.thread_id, sent.answer_id);
+        Ok(self.following(req, ids, language, replayed, live, Some(target)))
     }
 
     /// A [`Turn`] whose events are `replayed`, then, with a `target`, the rest of its turn from
@@ -168,7 +170,7 @@ impl Chat {
     pub(super) fn following(
         &self,
         req: &TurnRequest,
-        message_id: MessageId,
+        (thread_id, message_id): (ThreadId, MessageId),
         language: Language,
         replayed: Vec<Arc<Event>>,
         live: Subscription,
@@ -179,13 +181,6 @@ impl Chat {
             let _ = tx.send(e.clone());
         }
         let cancel = CancellationToken::new();
-        let thread_id = match &target {
-            Some(t) => t.thread,
-            None => replayed
-                .first()
-                .and_then(|e| e.body.thread_id())
-                .unwrap_or(ThreadId(uuid::Uuid::nil())),
-        };
         if let Some(target) = target {
             let follow = Follow {
                 chat: self.clone(),
