@@ -71,6 +71,11 @@ const ROUTES: &[Route] = &[
         body: Body::None,
     },
     Route {
+        path: "/assets/vendor/{file}",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
         path: "/api/health",
         methods: GET,
         body: Body::None,
