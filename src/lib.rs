@@ -33,10 +33,10 @@ pub mod transport;
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -89,9 +89,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("handler panicked");
-    let body = serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+    error::Error::Internal("a handler panicked".into()).into_response()
 }
 
 /// Forgets the client ids of old sends, at start and every hour, until `stop`.

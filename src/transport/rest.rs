@@ -136,15 +136,10 @@ async fn collect(mut turn: Turn) -> Result<Message> {
             _ => {}
         }
     }
-    Err(match failure.map(|e| e.code) {
-        Some(code) if code == "agent_unavailable" => {
-            Error::AgentUnavailable(crate::error::AgentError::Unavailable("turn failed".into()))
-        }
-        Some(code) if code == "database_unavailable" => {
-            Error::DatabaseUnavailable("a turn could not be stored".into())
-        }
-        Some(code) if code == Error::Unqueued.code() => Error::Unqueued,
-        _ => Error::Internal("turn ended without a message".into()),
+    // The turn's error as it reported it: same code, same message, same status.
+    Err(match failure {
+        Some(body) => Error::Reported(body),
+        None => Error::Internal("turn ended without a message".into()),
     })
 }
 
@@ -288,7 +283,6 @@ pub async fn not_found() -> Error {
 }
 
 /// 405 for a known route with the wrong method, in our shape.
-pub async fn method_not_allowed() -> Response {
-    let body = json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this route"}});
-    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+pub async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }

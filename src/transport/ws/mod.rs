@@ -479,7 +479,7 @@ impl Connection {
         e.log_if_internal();
         let mut body = e.body();
         // REST says invalid_request; on the socket a bad field of a frame is invalid_frame.
-        if body.code == "invalid_request" {
+        if let Error::Invalid(_) = e {
             body.code = "invalid_frame".into();
         }
         self.send(vec![frame::error(&body, thread, request_id)])
