@@ -124,6 +124,8 @@ async fn expiry_without_refresh_warns_then_closes_4401() {
 #[tokio::test]
 async fn refresh_before_expiry_keeps_the_socket() {
     let app = TestApp::spawn_with(|c| c.ws.token_grace = Duration::from_millis(300)).await;
+    // The token's expiry, in seconds (it may round up by one).
+    let expires = agentwire::auth::now_secs() + 3;
     let mut c = WsClient::connect_with_token(&app, &short_token("r", 2)).await;
 
     // A token of another user is refused and changes nothing.
@@ -146,8 +148,13 @@ async fn refresh_before_expiry_keeps_the_socket() {
     assert_eq!(ok["request_id"], "a2");
     assert!(ok["expires_at"].as_u64().unwrap() > agentwire::auth::now_secs() + 60);
 
-    // Past the old expiry and its grace, the socket still serves, with no warning in between.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    // Past the old expiry and its grace, the socket still serves, with no warning in between:
+    // wait for the clock to pass them, not for a fixed time.
+    let past = Duration::from_secs(expires) + Duration::from_millis(300);
+    while Duration::from_secs(agentwire::auth::now_secs()) <= past {
+        assert!(c.sync("waiting").await.is_empty());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(c.sync("still-here").await.is_empty());
 }
 
@@ -307,8 +314,16 @@ async fn socket_limit_per_user_closes_4429() {
 async fn a_peer_that_never_answers_pings_is_dropped() {
     let app = TestApp::spawn_with(|c| c.ws.ping_interval = Duration::from_millis(100)).await;
     let mut c = WsClient::connect(&app, "quiet").await;
-    // Do not read (so no pong is sent) for several ping periods.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Do not read (so no pong is sent) until the server has let the socket go.
+    let quiet = agentwire::model::UserId::new("quiet");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.state.hub.subscribers(&quiet) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent peer was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(c.ended().await, Ended::Dropped);
     // A peer that reads (and so answers pings) stays.
     let mut live = WsClient::connect(&app, "chatty").await;
