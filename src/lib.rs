@@ -1,18 +1,36 @@
 //! agentwire: a WebSocket-first realtime chat server for AI assistants that act on a user's data.
 //!
 //! Data flows one way:
-//! - [`transport`] decodes a wire format (REST, SSE, WebSocket) and calls the core; it also
-//!   serves the web demo's pages (`/`, `/rest.html`), which use that API like any client;
-//! - [`chat`] runs one turn: history, agent, tools, persistence, events;
+//! - [`transport`] decodes a wire format (REST, SSE, WebSocket, ChatKit, MCP) and calls the core;
+//!   it also serves the web demo's pages (`/`, `/rest.html`), which use that API like any client;
+//! - [`chat`] runs one turn: history, agent, tools, persistence, events; it queues messages sent
+//!   to a busy thread and follows turns for clients that lost their stream;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
 //!   [`agent::tools::Tools`] bound to the authenticated user;
-//! - [`store`] keeps conversations, messages and tasks in SQLite or PostgreSQL;
-//! - [`hub`] fans each user's events out to all of that user's subscribers.
+//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL;
+//! - [`hub`] keeps each user's recent events and fans them out to all of that user's
+//!   subscribers, which resume from a position after a reconnect;
+//! - [`relay`] carries the hub's events, cancels and queue hints between instances that share
+//!   one PostgreSQL database.
 //!
-//! [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one error type.
-//! [`metrics`] counts requests, sockets and turns for `GET /metrics`; [`load`] is the load tester
-//! behind `agentwire load`, a client of the server like any other. `server` is the accept loop
-//! under the router: connection caps and HTTP timeouts.
+//! Around them: [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one
+//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages),
+//! [`ratelimit`] is the per-user turn allowance, [`state`] builds everything a request needs
+//! ([`AppState`]), [`metrics`] counts requests, sockets and turns for `GET /metrics`, and [`load`]
+//! is the load tester behind `agentwire load`, a client of the server like any other. `server`
+//! is the accept loop under the router: connection caps and HTTP timeouts.
+//!
+//! Words, one per concept:
+//! - **thread**: a conversation. The store's table and the REST paths say `conversation`
+//!   (`conversation_id`), kept for clients of the first API; ChatKit says thread too.
+//! - **message**: a user's or the assistant's turn of speech in a thread; the assistant's is the
+//!   **answer** of its **turn** (one user message, the agent's work, one answer). ChatKit's
+//!   **items** are messages, plus hidden context notes.
+//! - **event**: what a turn emits ([`chat::event::ChatEvent`]), addressed to a user
+//!   ([`chat::event::Event`]); a **position** (`pos`) is an event's place in its user's stream.
+//! - **claim**: a thread held for its one running turn, in this process and, with several
+//!   instances, in the database.
+//! - **queue**: a thread's messages waiting for its running turn to end.
 
 pub mod agent;
 pub mod auth;
