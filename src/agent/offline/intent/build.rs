@@ -101,7 +101,7 @@ pub(super) fn parse_add(
 fn names_existing(span: &[&Tok]) -> bool {
     let content: Vec<&&Tok> = span.iter().filter(|t| !t.is(Canon::Ka)).collect();
     match content.as_slice() {
-        [.., w, t] => w.is(Canon::Wala) && t.is(Canon::Task) || t.is(Canon::Wala),
+        [.., w, t] => (w.is(Canon::Wala) && t.is(Canon::Task)) || t.is(Canon::Wala),
         [t] => t.is(Canon::Wala),
         [] => false,
     }
@@ -134,22 +134,33 @@ pub(super) fn parse_target(toks: &[Tok], verb: usize, action: Action) -> Intent 
 /// task or only "it", the nearest other clause that names one is taken ("nevermind the laundry,
 /// remove it"); a message of one clause is read whole.
 fn in_clauses(span: &[&Tok], clause: usize) -> Option<TaskRef> {
-    let of = |c: usize| -> Vec<&Tok> { span.iter().copied().filter(|t| t.clause == c).collect() };
-    let own = resolve_ref(&of(clause));
+    let count = span
+        .iter()
+        .map(|t| t.clause + 1)
+        .max()
+        .unwrap_or(0)
+        .max(clause + 1);
+    let mut clauses: Vec<Vec<&Tok>> = vec![Vec::new(); count];
+    for t in span {
+        clauses[t.clause].push(t);
+    }
+    let own = resolve_ref(&clauses[clause]);
     if !matches!(own, None | Some(TaskRef::Previous)) {
         return own;
     }
-    let last = span.iter().map(|t| t.clause).max().unwrap_or(clause);
-    let mut others: Vec<usize> = (0..=last.max(clause)).filter(|&c| c != clause).collect();
+    let mut others: Vec<usize> = (0..count).filter(|&c| c != clause).collect();
     others.sort_by_key(|&c| (c.abs_diff(clause), c > clause));
     for c in others {
-        if let Some(r @ (TaskRef::Number(_) | TaskRef::Title(_))) = resolve_ref(&of(c)) {
+        if let Some(r @ (TaskRef::Number(_) | TaskRef::Title(_))) = resolve_ref(&clauses[c]) {
             return Some(r);
         }
     }
     own
 }
 
+/// Builds an update from the words around its verb at `verb_idx`: the words before "to" / "ka
+/// naam" name the task, those after are its new title, and dates and priorities anywhere are
+/// its new due date and priority.
 pub(super) fn parse_update(
     toks: &[Tok],
     verb_idx: usize,

@@ -31,7 +31,7 @@ pub(super) const ROWS: &[(Canon, Tag, &str)] = &[
     (
         Canon::Add,
         Tag::English,
-        "create|insert|make a/an? new? task/todo|new todo|jot down?|put/note/write down|\
+        "create|insert|make a/an? new? task/todo|new todo|jot|put/note/write/jot it/that/this? down|\
          pencil in",
     ),
     (
@@ -41,7 +41,7 @@ pub(super) const ROWS: &[(Canon, Tag, &str)] = &[
          can/could/will/would you/u remember to|\
          dont/do_not/never let me forget to/about?|dont/do_not forget to/about?|\
          keep/bear in mind that?|make a note to/of/about/that?|\
-         set/save/add/create a? reminder to/for/about/of?|\
+         set/save/add/create a/an? new? reminder to/for/about/of?|\
          i? need a reminder to/for/about/of?|reminder to/for/about",
     ),
     // Things put on (or taken off) a list: "stick milk on the list", "take it off my list".
@@ -84,8 +84,7 @@ pub(super) const ROWS: &[(Canon, Tag, &str)] = &[
     (
         Canon::Task,
         Tag::English,
-        "todo|todos|to do list|todo list|items|item|reminders|chores|have/need to do|\
-         thing|things|stuff",
+        "todo|todos|to do list|todo list|task list|items|item|reminders|chores|have/need to do",
     ),
     (
         Canon::Pending,

@@ -159,3 +159,6 @@ pub fn detect_language(text: &str) -> Language {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod class_tests;

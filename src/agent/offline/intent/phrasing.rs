@@ -18,6 +18,8 @@ const URDU_ONTO: &[&str] = &["mein", "me", "main", "mai", "men", "pe", "par"];
 const URDU_OFF: &[&str] = &["se"];
 /// Words that may stand between a preposition and the list: "on my", "to the", "onto our".
 const DETERMINERS: &[&str] = &["my", "the", "our", "your", "this", "mera", "meri", "mere"];
+/// "sabzi ki list": the genitive that names which list ("ko" marks an object instead).
+const GENITIVE: &[&str] = &["ka", "ki", "ke", "kay", "kaa", "kii"];
 /// Names of the list itself.
 const LIST_NOUNS: &[&str] = &["list", "plate", "agenda", "calendar", "todo", "todos"];
 /// Words that may follow the word saying a thing is over: "team meeting over now".
@@ -101,7 +103,7 @@ fn english_destination(toks: &[Tok], p: usize) -> Option<(usize, usize, Canon)> 
         if is_list_noun(head) {
             return Some((p, h, canon));
         }
-        if !plain(head) {
+        if !(plain(head) || head.is(Canon::Task)) {
             return None;
         }
         h += 1;
@@ -109,7 +111,8 @@ fn english_destination(toks: &[Tok], p: usize) -> Option<(usize, usize, Canon)> 
     None
 }
 
-/// "grocery list mein", "meri list mein", "sabzi wali list mein", "list se" ending at the
+/// "grocery list mein", "meri list mein", "sabzi wali list mein", "sabzi ki list mein", "list se"
+/// ending at the
 /// postposition after the list noun at `h`.
 fn urdu_destination(toks: &[Tok], h: usize) -> Option<(usize, usize, Canon)> {
     if !is_list_noun(&toks[h]) {
@@ -126,10 +129,16 @@ fn urdu_destination(toks: &[Tok], h: usize) -> Option<(usize, usize, Canon)> {
     let mut from = h;
     while from > 0 && toks[from].brk != Break::Clause {
         let before = &toks[from - 1];
-        let named_by = |k: usize| k == 0 || toks[k].brk == Break::Clause;
+        // A word opening the clause names the list only when the item follows it ("grocery list
+        // mein aata likh do"); before a bare verb it is the item ("gutters list se nikal do").
+        let item_follows = toks.get(h + 2).is_some_and(plain);
+        let named_by = |k: usize| (k == 0 || toks[k].brk == Break::Clause) && item_follows;
         if before.is(Canon::Mera) {
             from -= 1;
-        } else if before.is(Canon::Wala) && from >= 2 && plain(&toks[from - 2]) {
+        } else if (before.is(Canon::Wala) || GENITIVE.contains(&before.key.as_str()))
+            && from >= 2
+            && plain(&toks[from - 2])
+        {
             from -= 2;
         } else if plain(before) && named_by(from - 1) {
             from -= 1;

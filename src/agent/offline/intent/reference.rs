@@ -20,6 +20,9 @@ pub(super) fn int_of(t: &Tok) -> Option<i64> {
     raw.parse().ok()
 }
 
+/// Nouns that stand for a task in a reference without naming it: "the dentist thing".
+const VAGUE_NOUNS: &[&str] = &["thing", "stuff"];
+
 /// Numbers said as words, in English and Roman Urdu, up to twenty.
 const NUMBER_WORDS: &[(&str, i64)] = &[
     ("one", 1),
@@ -163,12 +166,15 @@ pub(super) fn resolve_ref(span: &[&Tok]) -> Option<TaskRef> {
     if let Some(r) = pure_ref(core) {
         return Some(r);
     }
-    // "that meeting task" -> "meeting"
+    // "that meeting task" -> "meeting", "the dentist thing" -> "dentist"
     let mut core = core;
     while core.first().is_some_and(|t| t.is(Canon::Prev)) {
         core = strip_edges(&core[1..]);
     }
-    while core.last().is_some_and(|t| t.is(Canon::Prev)) {
+    while core
+        .last()
+        .is_some_and(|t| t.is(Canon::Prev) || VAGUE_NOUNS.contains(&t.key.as_str()))
+    {
         core = strip_edges(&core[..core.len() - 1]);
     }
     if core.is_empty() {

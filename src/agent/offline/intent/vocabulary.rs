@@ -88,7 +88,7 @@ const ENGLISH_WORDS: &str = "the a an my our your to of and or is are was were w
 /// Words dropped from the edges of titles and task references.
 const EDGE_FILLERS: &str = "a an the my our your his her their to please plz pls kindly i im \
     me you u can could would will just also now then for of as is are was were be been has \
-    have had so and or called named titled about with in on at into new list ek aik hai hain \
+    have had so and or called named titled about with in on at into we list ek aik hai hain \
     hay hy tha thi thay liye lie jo zara bhai yaar yar jee ji mujhe mujhay mjhe main mein me mai \
     maine mene ne kar kr lo ab abhi bhi aur se one ones ok okay thanks thank shukriya acha achha \
     accha theek thik sirf bas due actually basically anymore already yet finally gotta need \
