@@ -230,6 +230,7 @@ pub async fn fresh_postgres() -> Option<String> {
     Some(format!("{prefix}/{name}"))
 }
 pub mod chatkit;
+pub mod jwt;
 pub mod mock_openai;
 pub mod process;
 pub mod ws;
