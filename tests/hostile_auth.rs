@@ -281,11 +281,7 @@ async fn accepted(app: &TestApp, way: Way, token: &str) -> bool {
         Way::Mcp => (
             http("POST", "/api/mcp")
                 .header("accept", "application/json, text/event-stream")
-                .json(
-                    &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-06-18", "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"}}}),
-                ),
+                .json(&common::mcp::initialize()),
             200,
         ),
         Way::WsHeader | Way::WsQuery | Way::WsAuthFrame => {

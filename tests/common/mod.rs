@@ -231,6 +231,8 @@ pub async fn fresh_postgres() -> Option<String> {
 }
 pub mod chatkit;
 pub mod jwt;
+pub mod mcp;
 pub mod mock_openai;
 pub mod process;
+pub mod source;
 pub mod ws;
