@@ -20,8 +20,9 @@ const HUGE: usize = 10 * 1024 * 1024;
 /// The body limits of the server under test: JSON's default, and the attachment limit it sets.
 const JSON_LIMIT: usize = 64 * 1024;
 const ATTACHMENT_LIMIT: usize = 1024 * 1024;
-/// What the two ends' socket buffers may hold on top of what the server read.
-const BUFFERED: usize = 512 * 1024;
+/// What may be written on top of what the server read before the answer is seen: the
+/// sockets' buffers, and whatever the writer sends while the reader waits to run.
+const BUFFERED: usize = 4 * 1024 * 1024;
 /// How deep the hostile JSON nests.
 const DEEP: usize = 100_000;
 
