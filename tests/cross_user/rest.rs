@@ -59,6 +59,7 @@ pub const ROUTES: &[(&str, Route)] = &[
     ("/", Route::Calls(&[get])),
     ("/rest.html", Route::Calls(&[get])),
     ("/assets/{file}", Route::Calls(&[get])),
+    ("/assets/vendor/{file}", Route::Calls(&[get])),
     ("/api/health", Route::Calls(&[get])),
     ("/metrics", Route::Calls(&[get])),
     // Every frame type: FRAMES.
