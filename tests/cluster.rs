@@ -130,8 +130,11 @@ async fn a_lost_listening_connection_closes_sockets_and_the_relay_recovers() {
     .await
     .unwrap();
     assert_eq!(cut, 2, "one listening connection per instance");
-    // Events sent meanwhile may be lost: the socket is closed as a slow reader would be.
-    assert_eq!(on_b.ended().await, Ended::Close(1013));
+    // Events sent meanwhile may be lost: the socket is closed with 1013 to resume, saying why
+    // (not "slow consumer": the socket was reading).
+    let (ended, reason) = on_b.ended_saying().await;
+    assert_eq!(ended, Ended::Close(1013));
+    assert!(reason.contains("another instance"), "{reason}");
 
     // The relay listens again: a new socket gets the next turn run on the other instance.
     let mut again = WsClient::connect(&b, "erin").await;

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use common::chatkit::ck;
@@ -45,12 +44,6 @@ fn chatkit_body() -> Value {
 
 fn token_body() -> Value {
     json!({"user_id": "alice"})
-}
-
-fn mcp_body() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "walk", "version": "1"}}})
 }
 
 /// Every route of the router (development mode, so `/api/dev/token` is mounted).
@@ -158,7 +151,7 @@ const ROUTES: &[Route] = &[
     Route {
         path: "/api/mcp",
         methods: &[Method::GET, Method::POST, Method::DELETE],
-        body: Body::Json(mcp_body),
+        body: Body::Json(common::mcp::initialize),
     },
 ];
 
@@ -182,40 +175,13 @@ const MAX_ATTACHMENT: usize = 2048;
 /// Over the JSON limit and over the upload routes' (the attachment limit plus 16 KiB of framing).
 const OVERSIZED: usize = 64 * 1024;
 
-/// The paths the router's source registers (`.route("…"` and `.nest_service("…"`), however the
-/// call is laid out.
-fn registered_paths() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        for call in [".route(", ".nest_service(", ".route_service(", ".nest("] {
-            for (at, _) in text.match_indices(call) {
-                let rest = text[at + call.len()..].trim_start();
-                let literal = rest
-                    .strip_prefix('"')
-                    .unwrap_or_else(|| panic!("{}: {call} without a literal path", path.display()));
-                found.insert(literal[..literal.find('"').unwrap()].to_string());
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn the_walk_covers_every_route_of_the_router() {
     let listed: BTreeSet<String> = ROUTES.iter().map(|r| r.path.to_string()).collect();
     assert_eq!(
         listed,
-        registered_paths(),
-        "add new routes to ROUTES in tests/error_shape.rs"
+        common::source::registered_paths(),
+        "add new routes to ROUTES in tests/hostile_error_shape.rs"
     );
 }
 
