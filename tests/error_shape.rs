@@ -7,10 +7,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use common::chatkit::ck;
+use common::routes::registered_paths;
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -72,6 +72,11 @@ const ROUTES: &[Route] = &[
     },
     Route {
         path: "/api/health",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
+        path: "/api/openapi.json",
         methods: GET,
         body: Body::None,
     },
@@ -176,33 +181,6 @@ const MAX_BODY: usize = 2048;
 const MAX_ATTACHMENT: usize = 2048;
 /// Over the JSON limit and over the upload routes' (the attachment limit plus 16 KiB of framing).
 const OVERSIZED: usize = 64 * 1024;
-
-/// The paths the router's source registers (`.route("…"` and `.nest_service("…"`), however the
-/// call is laid out.
-fn registered_paths() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        for call in [".route(", ".nest_service(", ".route_service(", ".nest("] {
-            for (at, _) in text.match_indices(call) {
-                let rest = text[at + call.len()..].trim_start();
-                let literal = rest
-                    .strip_prefix('"')
-                    .unwrap_or_else(|| panic!("{}: {call} without a literal path", path.display()));
-                found.insert(literal[..literal.find('"').unwrap()].to_string());
-            }
-        }
-    }
-    found
-}
 
 #[test]
 fn the_walk_covers_every_route_of_the_router() {

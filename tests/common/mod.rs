@@ -232,4 +232,5 @@ pub async fn fresh_postgres() -> Option<String> {
 pub mod chatkit;
 pub mod mock_openai;
 pub mod process;
+pub mod routes;
 pub mod ws;
