@@ -336,7 +336,7 @@ impl TaskFilter {
 }
 
 /// What happened to a task, as `task.changed` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskChange {
     Added,

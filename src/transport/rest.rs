@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::{page_request, parse_message_id, parse_thread_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, ThreadView};
-use crate::chat::{OnBusy, Turn, TurnRequest};
+use crate::chat::{OnBusy, Turn, TurnRequest, MAX_CLIENT_MESSAGE_ID_CHARS};
 use crate::error::{Error, ErrorBody, Result};
 use crate::model::{Message, Page, QueuedMessage, TaskFilter, ThreadId, ToolCall, Usage, UserId};
 use crate::state::AppState;
@@ -28,7 +28,7 @@ use crate::state::AppState;
 pub struct ChatBody {
     /// The user's message (`content` is accepted too). Required: a body without it is 400.
     #[serde(default, alias = "content")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", length(min = 1))]
     pub message: Option<String>,
     /// The conversation to continue; absent or empty starts a new one. Not a UUID, or another
     /// user's: 404.
@@ -39,6 +39,8 @@ pub struct ChatBody {
     pub metadata: Option<Value>,
     /// The client's id of this send: sending it again returns the same turn.
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_CLIENT_MESSAGE_ID_CHARS))]
+    #[schemars(regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
     pub client_message_id: Option<String>,
     /// When the conversation is answering another message: `reject` (409 `thread_busy`),
     /// `enqueue` (this one waits its turn) or `interrupt` (that answer stops, `interrupted`,

@@ -53,6 +53,11 @@ const ASSETS: &[Asset] = &[
     asset!("assets/rest.js", JS),
 ];
 
+/// The names `/assets/{file}` serves.
+pub fn asset_files() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().filter_map(|a| a.name.strip_prefix("assets/"))
+}
+
 /// The pages only load their own scripts and styles and only talk to this origin; `'self'`
 /// covers the same-origin WebSocket as well.
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \

@@ -9,6 +9,7 @@
 //! `tests/schemathesis/run.sh` fuzzes a live server against the document.
 
 mod errors;
+mod events;
 mod paths;
 mod schemas;
 
@@ -76,6 +77,11 @@ impl Spec {
         &mut self.input
     }
 
+    /// The generator of answer schemas.
+    pub fn output_generator(&mut self) -> &mut SchemaGenerator {
+        &mut self.output
+    }
+
     /// The query parameters of a handler's query struct `T`: one per field, required when the
     /// field is. A query string holds no `null`, so that type is dropped.
     pub fn query<T: JsonSchema>(&mut self) -> Vec<Value> {
@@ -126,9 +132,12 @@ impl Spec {
                 json!({"$ref": format!("#/components/responses/Error{status}")});
         }
         operation["responses"] = responses;
+        // A path parameter the operation describes itself replaces the plain string one.
+        let described = |p: &Value| op.parameters.iter().any(|q| q["name"] == p["name"]);
         let parameters = path_parameters(op.path)
             .into_iter()
-            .chain(op.parameters)
+            .filter(|p| !described(p))
+            .chain(op.parameters.iter().cloned())
             .collect::<Vec<_>>();
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
@@ -196,6 +205,18 @@ const INFO: &str = "A WebSocket-first realtime chat server for AI assistants tha
     shape for a message `/api/mcp` refuses). Any route may also answer 408 `request_timeout` \
     (a request that came too slowly) or 503 `too_many_connections` before it is routed.";
 
+/// `get_api_user_id_tasks` for `GET /api/{user_id}/tasks`: unique, as each route has each
+/// method once.
+fn operation_id(method: &str, path: &str) -> String {
+    let words = path
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty());
+    std::iter::once(method)
+        .chain(words)
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
 /// `{name}` segments of a route template, as required string parameters.
 fn path_parameters(path: &str) -> Vec<Value> {
     path.split('{')
@@ -222,7 +243,12 @@ impl Op {
         Op {
             method,
             path,
-            operation: json!({"summary": summary, "responses": {}, "security": []}),
+            operation: json!({
+                "operationId": operation_id(method, path),
+                "summary": summary,
+                "responses": {},
+                "security": [],
+            }),
             parameters: Vec::new(),
             errors: Vec::new(),
         }
@@ -275,6 +301,15 @@ impl Op {
             response["content"] = content;
         }
         self.operation["responses"][status.to_string()] = response;
+        self
+    }
+
+    /// An OpenAPI link from the `status` answer to the operation `method path`, which takes
+    /// `parameters` (runtime expressions such as `$response.body#/id`) from it.
+    pub fn link(mut self, status: u16, method: &str, path: &str, parameters: Value) -> Self {
+        let id = operation_id(method, path);
+        self.operation["responses"][status.to_string()]["links"][&id] =
+            json!({"operationId": id, "parameters": parameters});
         self
     }
 

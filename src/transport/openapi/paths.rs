@@ -3,14 +3,14 @@
 
 use serde_json::{json, Value};
 
-use super::{schemas, Op, Spec};
+use super::{events, schemas, Op, Spec};
 use crate::chat::event::ThreadView;
 use crate::config::Config;
 use crate::model::{Page, Task};
-use crate::transport::chatkit;
 use crate::transport::rest::{
     ChatBody, ChatResponse, DevToken, DevTokenBody, Health, MessagesPage, PageQuery, TaskQuery,
 };
+use crate::transport::{chatkit, web};
 
 /// The errors of a route that reads the database for the token's user.
 const USER_READ: &[u16] = &[400, 401, 403, 500, 503];
@@ -18,9 +18,26 @@ const USER_READ: &[u16] = &[400, 401, 403, 500, 503];
 const TURN: &[u16] = &[400, 401, 403, 404, 409, 413, 429, 500, 503];
 
 const SSE: &str = "text/event-stream";
+const MESSAGES: &str = "/api/{user_id}/conversations/{conversation_id}/messages";
+const RESUME: &str = "/api/{user_id}/conversations/{conversation_id}/stream";
+const UPLOAD: &str = "/api/chatkit/attachments/{id}/upload";
+const PREVIEW: &str = "/api/chatkit/attachments/{id}/preview";
+const MCP: &str = "/api/mcp";
 
-fn sse(description: &str) -> Value {
-    json!({SSE: {"schema": {"type": "string", "description": description}}})
+/// Link parameters: the conversation a chat answer names.
+fn in_conversation() -> Value {
+    json!({"user_id": "$request.path.user_id",
+           "conversation_id": "$response.body#/conversation_id"})
+}
+
+/// Events whose `data:` is a JSON object with a `type` (ChatKit's).
+fn typed_events() -> Value {
+    json!({"type": "object", "required": ["data"], "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"type": "object", "required": ["type"],
+                                   "properties": {"type": {"type": "string"}}}},
+    }})
 }
 
 /// `Last-Event-ID` and `If-None-Match`-like headers the handlers read.
@@ -61,12 +78,15 @@ fn web(s: &mut Spec) {
             .answer(304, "Not modified", Value::Null);
         s.add(op);
     }
+    let files: Vec<&str> = web::asset_files().collect();
+    let file = json!({"name": "file", "in": "path", "required": true,
+        "schema": {"type": "string", "enum": files}});
     let op = Op::new(
         "get",
         "/assets/{file}",
         "A script, style or icon of the web demo",
     )
-    .parameters(vec![revalidate])
+    .parameters(vec![file, revalidate])
     .answer(
         200,
         "The file",
@@ -119,6 +139,8 @@ fn rest(s: &mut Spec) {
     .bearer()
     .json_body(s.input::<ChatBody>())
     .json(200, "The assistant's answer", s.output::<ChatResponse>())
+    .link(200, "get", MESSAGES, in_conversation())
+    .link(200, "get", RESUME, in_conversation())
     .errors(TURN);
     s.add(op);
     let op = Op::new(
@@ -131,7 +153,7 @@ fn rest(s: &mut Spec) {
     .answer(
         200,
         "The turn's events",
-        sse("`id:`, `event:` and one JSON `data:` line per event"),
+        events::chat_stream(s.output_generator()),
     )
     .errors(TURN);
     s.add(op);
@@ -146,8 +168,7 @@ fn rest(s: &mut Spec) {
     .json(200, "A page, newest first", s.output::<Page<ThreadView>>())
     .errors(USER_READ);
     s.add(op);
-    let path = "/api/{user_id}/conversations/{conversation_id}/messages";
-    let op = Op::new("get", path, "A conversation's messages")
+    let op = Op::new("get", MESSAGES, "A conversation's messages")
         .bearer()
         .parameters(page)
         .json(
@@ -157,11 +178,10 @@ fn rest(s: &mut Spec) {
         )
         .errors(&[400, 401, 403, 404, 500, 503]);
     s.add(op);
-    let path = "/api/{user_id}/conversations/{conversation_id}/stream";
     let last = header("Last-Event-ID", "The number of the last event received.");
     let op = Op::new(
         "get",
-        path,
+        RESUME,
         "The rest of the running turn, as Server-Sent Events",
     )
     .bearer()
@@ -169,7 +189,7 @@ fn rest(s: &mut Spec) {
     .answer(
         200,
         "The turn's events after `Last-Event-ID`",
-        sse("As `…/chat/stream`"),
+        events::chat_stream(s.output_generator()),
     )
     .answer(204, "No turn runs on the conversation", Value::Null)
     .errors(&[400, 401, 403, 404, 500, 503]);
@@ -205,7 +225,7 @@ fn chatkit(s: &mut Spec) {
         200,
         "JSON, or events for the six streaming types (threads.create, …)",
         json!({"application/json": {"schema": {"type": "object"}},
-                   SSE: {"schema": {"type": "string"}}}),
+                   SSE: {"schema": typed_events()}}),
     )
     .errors(&[400, 401, 404, 409, 413, 415, 429, 500, 503]);
     s.add(op);
@@ -217,8 +237,12 @@ fn chatkit(s: &mut Spec) {
     .json(200, "Serving", s.output::<chatkit::Health>());
     s.add(op);
     let attachment = schemas::chatkit_attachment();
-    let file = json!({"multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-        "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}}}});
+    let types = chatkit::attachments::ALLOWED_MIME_TYPES.join(", ");
+    let file = json!({"multipart/form-data": {
+        "schema": {"type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+        "encoding": {"file": {"contentType": types}},
+    }});
     let op = Op::new(
         "post",
         "/api/chatkit/attachments",
@@ -227,28 +251,28 @@ fn chatkit(s: &mut Spec) {
     .bearer()
     .body(file.clone())
     .json(200, "The attachment", attachment.clone())
+    .link(200, "get", PREVIEW, json!({"id": "$response.body#/id"}))
     .errors(&[400, 401, 413, 415, 500, 503]);
     s.add(op);
     let mut upload = file;
     upload["application/octet-stream"] = json!({});
     let link = json!([{"bearer": []}, {"link": []}]);
     for method in ["post", "put"] {
-        let path = "/api/chatkit/attachments/{id}/upload";
-        let op = Op::new(method, path, "The bytes of an announced attachment (once)")
-            .security(link.clone())
-            .body(upload.clone())
-            .json(200, "The attachment", attachment.clone())
-            .errors(&[400, 401, 404, 409, 413, 500, 503]);
+        let op = Op::new(
+            method,
+            UPLOAD,
+            "The bytes of an announced attachment (once)",
+        )
+        .security(link.clone())
+        .body(upload.clone())
+        .json(200, "The attachment", attachment.clone())
+        .errors(&[400, 401, 404, 409, 413, 500, 503]);
         s.add(op);
     }
-    let op = Op::new(
-        "get",
-        "/api/chatkit/attachments/{id}/preview",
-        "An attachment's bytes",
-    )
-    .security(link)
-    .answer(200, "The bytes, with their type", json!({"*/*": {}}))
-    .errors(&[400, 401, 404, 500, 503]);
+    let op = Op::new("get", PREVIEW, "An attachment's bytes")
+        .security(link)
+        .answer(200, "The bytes, with their type", json!({"*/*": {}}))
+        .errors(&[400, 401, 404, 500, 503]);
     s.add(op);
 }
 
@@ -257,21 +281,27 @@ fn mcp(s: &mut Spec) {
         "description": "The session `initialize` opened (its answer's header).",
         "schema": {"type": "string"}});
     let accept = "Send `Accept: application/json, text/event-stream`; other answers are 406.";
+    // Every message of a session follows its `initialize`; a link hands the session on, so
+    // fuzzed messages reach the tools. None leads to GET, whose stream never ends.
+    let in_session = json!({"header.Mcp-Session-Id": "$response.header.Mcp-Session-Id"});
+    let body = json!({"anyOf": [schemas::mcp_initialize(), schemas::json_rpc_message()]});
     let op = Op::new(
         "post",
-        "/api/mcp",
+        MCP,
         "One MCP message (JSON-RPC 2.0, streamable HTTP)",
     )
     .describe(accept)
     .bearer()
     .parameters(vec![session.clone()])
-    .json_body(schemas::json_rpc_message())
+    .json_body(body)
     .answer(
         200,
         "The answer to a request",
-        json!({SSE: {"schema": {"type": "string"}},
+        json!({SSE: {"schema": {"type": "object"}},
                    "application/json": {"schema": schemas::json_rpc_message()}}),
     )
+    .link(200, "post", MCP, in_session.clone())
+    .link(200, "delete", MCP, in_session)
     .answer(202, "A notification or response, taken", Value::Null)
     .json(
         400,
@@ -280,18 +310,18 @@ fn mcp(s: &mut Spec) {
     )
     .errors(&[401, 404, 406, 413, 415, 429, 500]);
     s.add(op);
-    let op = Op::new("get", "/api/mcp", "The session's stream of server messages")
+    let op = Op::new("get", MCP, "The session's stream of server messages")
         .describe(accept)
         .bearer()
         .parameters(vec![session.clone()])
         .answer(
             200,
-            "Server-sent JSON-RPC messages",
-            sse("JSON-RPC messages"),
+            "Server-sent JSON-RPC messages (after an empty priming event)",
+            json!({SSE: {"schema": {"type": "object"}}}),
         )
         .errors(&[400, 401, 404, 406, 500]);
     s.add(op);
-    let op = Op::new("delete", "/api/mcp", "Closes the session")
+    let op = Op::new("delete", MCP, "Closes the session")
         .bearer()
         .parameters(vec![session])
         .answer(202, "Closed", Value::Null)

@@ -117,6 +117,35 @@ pub fn json_rpc_message() -> Value {
     })
 }
 
+/// MCP's `initialize` request, which opens a session.
+pub fn mcp_initialize() -> Value {
+    json!({
+        "type": "object",
+        "required": ["jsonrpc", "id", "method", "params"],
+        "properties": {
+            "jsonrpc": {"const": "2.0"},
+            "id": {"type": "integer"},
+            "method": {"const": "initialize"},
+            "params": {
+                "type": "object",
+                "required": ["protocolVersion", "capabilities", "clientInfo"],
+                "properties": {
+                    "protocolVersion": {"enum": ["2025-06-18", "2025-03-26", "2024-11-05"]},
+                    "capabilities": {"type": "object"},
+                    "clientInfo": {
+                        "type": "object",
+                        "required": ["name", "version"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "version": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    })
+}
+
 /// A JSON-RPC error answer, as `/api/mcp` sends for a body that is not one good message.
 pub fn json_rpc_error() -> Value {
     json!({

@@ -87,6 +87,13 @@ fn query_structs_become_parameters_and_templates_path_parameters() {
         ]
     );
     let limit = &tasks[2]["schema"];
+    let asset = &doc["paths"]["/assets/{file}"]["get"]["parameters"];
+    assert_eq!(asset[0]["name"], "file");
+    assert!(asset[0]["schema"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&"app.js".into()));
+    assert_ne!(asset[1]["name"], "file", "once");
     assert_eq!(limit["type"], "integer", "a query holds no null: {limit}");
     assert_eq!(limit["maximum"], 100);
 }
@@ -100,4 +107,25 @@ fn bodies_read_as_the_handlers_read_them() {
     let chatkit = &doc["paths"]["/api/chatkit"]["post"]["requestBody"]["content"]
         ["application/json"]["schema"]["oneOf"];
     assert_eq!(chatkit.as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn operation_ids_are_unique_and_links_name_them() {
+    let doc = dev();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut links = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()));
+            for response in op["responses"].as_object().unwrap().values() {
+                if let Some(l) = response.get("links").and_then(Value::as_object) {
+                    links.extend(l.values().map(|l| l["operationId"].as_str().unwrap()));
+                }
+            }
+        }
+    }
+    assert!(!links.is_empty());
+    for id in links {
+        assert!(ids.contains(id), "a link names {id}, which no operation is");
+    }
 }
