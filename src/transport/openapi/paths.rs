@@ -254,7 +254,11 @@ fn chatkit(s: &mut Spec) {
     .link(200, "get", PREVIEW, json!({"id": "$response.body#/id"}))
     .errors(&[400, 401, 413, 415, 500, 503]);
     s.add(op);
+    // The announced type stands: the bytes' own type is not read, multipart or raw.
     let mut upload = file;
+    upload["multipart/form-data"]
+        .as_object_mut()
+        .map(|m| m.remove("encoding"));
     upload["application/octet-stream"] = json!({});
     let link = json!([{"bearer": []}, {"link": []}]);
     for method in ["post", "put"] {
