@@ -40,7 +40,7 @@ fn typed_events() -> Value {
     }})
 }
 
-/// `Last-Event-ID` and `If-None-Match`-like headers the handlers read.
+/// An optional header a handler reads.
 fn header(name: &str, description: &str) -> Value {
     json!({"name": name, "in": "header", "required": false, "description": description,
            "schema": {"type": "string"}})
