@@ -236,15 +236,19 @@ fn unreachable_pg(e: &sqlx::Error) -> bool {
 }
 
 /// The inner object of `{"error": {...}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
+    /// What went wrong, for programs: `invalid_request`, `not_found`, …
     pub code: String,
+    /// What went wrong, for people.
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: &'a ErrorBody,
+/// Every HTTP error answer: `{"error": {"code", "message"}}`.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct Envelope<'a> {
+    pub error: &'a ErrorBody,
 }
 
 impl IntoResponse for Error {

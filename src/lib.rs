@@ -60,7 +60,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use config::Config;
 pub use state::AppState;
-use transport::{mcp, rest, sse, web, ws};
+use transport::{mcp, openapi, rest, sse, web, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(web::routes())
         .route("/api/health", get(rest::health))
+        .route("/api/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::scrape))
         .route("/api/ws", get(ws::upgrade))
         .route("/api/{user_id}/chat", post(rest::chat))

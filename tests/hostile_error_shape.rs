@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::chatkit::ck;
+use common::source::registered_paths;
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -70,6 +71,11 @@ const ROUTES: &[Route] = &[
     },
     Route {
         path: "/api/health",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
+        path: "/api/openapi.json",
         methods: GET,
         body: Body::None,
     },

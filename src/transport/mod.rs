@@ -9,6 +9,7 @@
 pub mod chatkit;
 pub mod mcp;
 pub mod nul;
+pub mod openapi;
 pub mod rest;
 pub mod sse;
 pub mod web;

@@ -57,6 +57,11 @@ const ASSETS: &[Asset] = &[
     asset!("assets/vendor/purify.min.js", JS),
 ];
 
+/// The names `/assets/{file}` serves.
+pub fn asset_files() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().filter_map(|a| a.name.strip_prefix("assets/"))
+}
+
 /// The pages only load their own scripts and styles and only talk to this origin; `'self'`
 /// covers the same-origin WebSocket as well. Trusted Types: no HTML string reaches the DOM
 /// except through the sanitiser's policy (`dompurify`), which renders the assistants' Markdown.
