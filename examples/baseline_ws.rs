@@ -152,9 +152,11 @@ async fn turn(
         now()
     ));
     let mut text = String::new();
+    // On the bench agent's schedule: delta `i` is due `i × delay` after the first.
+    let start = tokio::time::Instant::now();
     for i in 0..shape.deltas {
         if i > 0 && !shape.delay.is_zero() {
-            tokio::time::sleep(shape.delay).await;
+            tokio::time::sleep_until(start + shape.delay * i).await;
         }
         let delta = delta_text(i);
         text.push_str(&delta);

@@ -55,6 +55,12 @@ pub enum Error {
     /// turn's messages are gone.
     #[error("a message with this client_message_id was already sent")]
     DuplicateSend,
+    /// A thread's queue of waiting messages is full.
+    #[error("this thread already has as many queued messages as it may hold")]
+    QueueFull,
+    /// A queued message was cancelled before its turn started.
+    #[error("the queued message was cancelled before it ran")]
+    Unqueued,
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("too many MCP sessions are open; close one or retry later")]
@@ -73,6 +79,12 @@ pub enum Error {
     /// the operator's console, never a client) names the cause.
     #[error("the database is unavailable right now; retry shortly")]
     DatabaseUnavailable(String),
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// An error already reported as a body (by a turn's `error` event, on this instance or
+    /// another): answered as it was, status included.
+    #[error("{}", .0.message)]
+    Reported(ErrorBody),
     #[error("internal error")]
     Db(sqlx::Error),
     #[error("internal error")]
@@ -90,8 +102,10 @@ impl Error {
     }
 
     /// The stable machine-readable code sent to clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            Error::Reported(body) => &body.code,
+            Error::MethodNotAllowed => "method_not_allowed",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden => "forbidden",
             Error::NotFound(_) => "not_found",
@@ -102,6 +116,8 @@ impl Error {
             Error::NotConfigured(_) => "not_configured",
             Error::ThreadBusy => "thread_busy",
             Error::Conflict(_) | Error::DuplicateSend => "conflict",
+            Error::QueueFull => "queue_full",
+            Error::Unqueued => "cancelled",
             Error::RateLimited(_) => "rate_limited",
             Error::TooManySessions => "too_many_sessions",
             Error::AgentUnavailable(_) => "agent_unavailable",
@@ -114,25 +130,7 @@ impl Error {
     }
 
     pub fn status(&self) -> StatusCode {
-        match self {
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Invalid(_) | Error::MessageTooLong(_) => StatusCode::BAD_REQUEST,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ThreadBusy | Error::Conflict(_) | Error::DuplicateSend => StatusCode::CONFLICT,
-            Error::RateLimited(_) | Error::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
-            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Error::AgentUnavailable(_)
-            | Error::ShuttingDown
-            | Error::TooManyConnections
-            | Error::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        status_of(self.code())
     }
 
     /// The message a client may see. Server-side failures get the generic text only.
@@ -160,6 +158,29 @@ impl Error {
             code: self.code().to_string(),
             message: self.public_message(),
         }
+    }
+}
+
+/// The HTTP status of each error code: one per code, so an error reported as a body (a turn's
+/// `error` event) is answered with the status its own variant has.
+fn status_of(code: &str) -> StatusCode {
+    match code {
+        "unauthorized" => StatusCode::UNAUTHORIZED,
+        "forbidden" => StatusCode::FORBIDDEN,
+        "not_found" => StatusCode::NOT_FOUND,
+        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request" | "message_too_long" => StatusCode::BAD_REQUEST,
+        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "thread_busy" | "conflict" | "queue_full" | "cancelled" => StatusCode::CONFLICT,
+        "rate_limited" | "too_many_sessions" => StatusCode::TOO_MANY_REQUESTS,
+        "request_timeout" => StatusCode::REQUEST_TIMEOUT,
+        "not_configured"
+        | "agent_unavailable"
+        | "shutting_down"
+        | "too_many_connections"
+        | "database_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -215,15 +236,19 @@ fn unreachable_pg(e: &sqlx::Error) -> bool {
 }
 
 /// The inner object of `{"error": {...}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
+    /// What went wrong, for programs: `invalid_request`, `not_found`, …
     pub code: String,
+    /// What went wrong, for people.
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: &'a ErrorBody,
+/// Every HTTP error answer: `{"error": {"code", "message"}}`.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct Envelope<'a> {
+    pub error: &'a ErrorBody,
 }
 
 impl IntoResponse for Error {
@@ -249,6 +274,53 @@ impl IntoResponse for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_reported_as_a_body_answers_as_its_own_variant_would() {
+        let errors = [
+            Error::Unauthorized,
+            Error::NotFound("conversation"),
+            Error::invalid("bad"),
+            Error::MessageTooLong("long".into()),
+            Error::ThreadBusy,
+            Error::QueueFull,
+            Error::Unqueued,
+            Error::RateLimited(Duration::from_secs(3)),
+            Error::AgentUnavailable(AgentError::Unavailable("down".into())),
+            Error::Agent(AgentError::Failed("odd".into())),
+            Error::DatabaseUnavailable("gone".into()),
+            Error::ShuttingDown,
+            Error::MethodNotAllowed,
+            Error::Internal("secret".into()),
+        ];
+        for e in errors {
+            let reported = Error::Reported(e.body());
+            assert_eq!(
+                (reported.status(), reported.code(), reported.body()),
+                (e.status(), e.code(), e.body()),
+                "{e:?}"
+            );
+        }
+        assert_eq!(Error::ThreadBusy.status(), StatusCode::CONFLICT);
+        assert_eq!(Error::QueueFull.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            Error::MethodNotAllowed.status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            Error::PayloadTooLarge.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(Error::RequestTimeout.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            Error::NotConfigured("x".into()).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Error::TooManySessions.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
 
     #[test]
     fn internal_errors_hide_their_cause() {

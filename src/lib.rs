@@ -1,19 +1,37 @@
 //! agentwire: a WebSocket-first realtime chat server for AI assistants that act on a user's data.
 //!
 //! Data flows one way:
-//! - [`transport`] decodes a wire format (REST, SSE, WebSocket, ChatKit, the AI SDK's) and
-//!   calls the core; it also serves the web demo's pages (`/`, `/rest.html`), which use that
-//!   API like any client;
-//! - [`chat`] runs one turn: history, agent, tools, persistence, events;
+//! - [`transport`] decodes a wire format (REST, SSE, WebSocket, ChatKit, the AI SDK's, MCP) and
+//!   calls the core; it also serves the web demo's pages (`/`, `/rest.html`), which use that API
+//!   like any client;
+//! - [`chat`] runs one turn: history, agent, tools, persistence, events; it queues messages sent
+//!   to a busy thread and follows turns for clients that lost their stream;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
 //!   [`agent::tools::Tools`] bound to the authenticated user;
-//! - [`store`] keeps conversations, messages and tasks in SQLite or PostgreSQL;
-//! - [`hub`] fans each user's events out to all of that user's subscribers.
+//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL;
+//! - [`hub`] keeps each user's recent events and fans them out to all of that user's
+//!   subscribers, which resume from a position after a reconnect;
+//! - [`relay`] carries the hub's events, cancels and queue hints between instances that share
+//!   one PostgreSQL database.
 //!
-//! [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one error type.
-//! [`metrics`] counts requests, sockets and turns for `GET /metrics`; [`load`] is the load tester
-//! behind `agentwire load`, a client of the server like any other. `server` is the accept loop
-//! under the router: connection caps and HTTP timeouts.
+//! Around them: [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one
+//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages),
+//! [`ratelimit`] is the per-user turn allowance, [`state`] builds everything a request needs
+//! ([`AppState`]), [`metrics`] counts requests, sockets and turns for `GET /metrics`, and [`load`]
+//! is the load tester behind `agentwire load`, a client of the server like any other. `server`
+//! is the accept loop under the router: connection caps and HTTP timeouts.
+//!
+//! Words, one per concept:
+//! - **thread**: a conversation. The store's table and the REST paths say `conversation`
+//!   (`conversation_id`), kept for clients of the first API; ChatKit says thread too.
+//! - **message**: a user's or the assistant's turn of speech in a thread; the assistant's is the
+//!   **answer** of its **turn** (one user message, the agent's work, one answer). ChatKit's
+//!   **items** are messages, plus hidden context notes.
+//! - **event**: what a turn emits ([`chat::event::ChatEvent`]), addressed to a user
+//!   ([`chat::event::Event`]); a **position** (`pos`) is an event's place in its user's stream.
+//! - **claim**: a thread held for its one running turn, in this process and, with several
+//!   instances, in the database.
+//! - **queue**: a thread's messages waiting for its running turn to end.
 
 pub mod agent;
 pub mod auth;
@@ -34,16 +52,16 @@ pub mod transport;
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
+use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use config::Config;
 pub use state::AppState;
-use transport::{mcp, rest, sse, web, ws};
+use transport::{mcp, openapi, rest, sse, web, ws};
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
@@ -51,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(web::routes())
         .route("/api/health", get(rest::health))
+        .route("/api/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::scrape))
         .route("/api/ws", get(ws::upgrade))
         .route("/api/{user_id}/chat", post(rest::chat))
@@ -66,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/{user_id}/conversations/{conversation_id}/stream",
             get(sse::resume_stream),
+        )
+        .route(
+            "/api/{user_id}/conversations/{conversation_id}/queue/{message_id}",
+            delete(rest::cancel_queued),
         )
         .route("/api/{user_id}/tasks", get(rest::list_tasks))
         .merge(transport::chatkit::routes(&config))
@@ -87,9 +110,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("handler panicked");
-    let body = serde_json::json!({"error": {"code": "internal", "message": "internal error"}});
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+    error::Error::Internal("a handler panicked".into()).into_response()
 }
 
 /// Forgets the client ids of old sends, at start and every hour, until `stop`.
@@ -102,6 +123,25 @@ async fn forget_old_sends(chat: chat::Chat, stop: tokio_util::sync::Cancellation
         }
         if let Err(e) = chat.forget_old_sends().await {
             tracing::warn!(error = %e, "could not forget the client ids of old sends");
+        }
+    }
+}
+
+/// How often threads with queued messages and no running turn are looked at.
+const TEND_QUEUES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the queued messages nobody else starts (see `chat::queue`): at start, once the
+/// answers left in progress are marked, and every few seconds, until `stop`.
+async fn tend_queues(chat: chat::Chat, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(TEND_QUEUES_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        if let Err(e) = chat.tend_queues().await {
+            tracing::warn!(error = %e, "could not look at the threads' queues");
         }
     }
 }
@@ -124,7 +164,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(std::time::Duration::from_secs(600)),
     )
@@ -150,6 +190,7 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "could not look for answers left in progress"),
     }
     tokio::spawn(forget_old_sends(state.chat.clone(), state.closing.clone()));
+    tokio::spawn(tend_queues(state.chat.clone(), state.closing.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let settings = server::Settings {
         http: state.config.http.clone(),

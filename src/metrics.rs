@@ -47,6 +47,7 @@ struct Metrics {
     relay_gaps: IntCounter,
     answer_saves: IntCounter,
     answers_interrupted: IntCounter,
+    turns_queued: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -155,6 +156,11 @@ impl Metrics {
             "Answers this instance marked interrupted: their process or instance died mid-turn",
         )
         .expect("valid metric");
+        let turns_queued = IntCounter::new(
+            "agentwire_turns_queued_total",
+            "Messages queued behind a running turn (on_busy enqueue).",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_errors.clone()),
@@ -173,6 +179,7 @@ impl Metrics {
             Box::new(relay_gaps.clone()),
             Box::new(answer_saves.clone()),
             Box::new(answers_interrupted.clone()),
+            Box::new(turns_queued.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -197,6 +204,7 @@ impl Metrics {
             relay_gaps,
             answer_saves,
             answers_interrupted,
+            turns_queued,
         }
     }
 }
@@ -301,6 +309,11 @@ pub fn partial_saved(n: usize) {
 /// Counts answers marked interrupted by this instance.
 pub fn answers_interrupted(n: usize) {
     METRICS.answers_interrupted.inc_by(n as u64);
+}
+
+/// Counts messages queued behind a running turn.
+pub fn turn_queued() {
+    METRICS.turns_queued.inc();
 }
 
 /// Decrements its gauge when dropped, however the socket or turn ends.

@@ -11,7 +11,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// The authenticated user a request acts for. Taken from the JWT, never from a model or a body.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct UserId(pub String);
 
@@ -31,7 +33,7 @@ impl fmt::Display for UserId {
 }
 
 /// A conversation ("thread" on the WebSocket and in ChatKit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ThreadId(pub Uuid);
 
@@ -54,7 +56,7 @@ impl fmt::Display for ThreadId {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct MessageId(pub Uuid);
 
@@ -88,7 +90,7 @@ pub struct Conversation {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -118,7 +120,7 @@ impl Role {
 /// stored `InProgress` from the moment its turn starts (its text saved as it streams) and ends
 /// `Completed`, `Cancelled`, `Failed`, or `Interrupted` when the process running its turn died
 /// (or the turn was stopped to make way for another) and the text saved so far is all there is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     InProgress,
@@ -151,7 +153,9 @@ impl MessageStatus {
 }
 
 /// Token counts of one assistant message (zero for the offline agent).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -168,7 +172,7 @@ impl Usage {
 }
 
 /// One tool call an assistant message made, with what it returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolCall {
     /// Provider call id (`call_…`); generated for the offline agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +183,7 @@ pub struct ToolCall {
 }
 
 /// A stored message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     pub id: MessageId,
     #[serde(rename = "thread_id")]
@@ -215,6 +219,30 @@ pub struct NewMessage {
     pub details: Option<serde_json::Value>,
 }
 
+/// A user message waiting for its thread's running turn to end (`on_busy: "enqueue"`). When
+/// its turn starts it becomes the thread's user message under the same `id`, and its answer
+/// takes the id the store chose for it at enqueue time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QueuedMessage {
+    pub id: MessageId,
+    #[serde(rename = "thread_id")]
+    pub conversation_id: ThreadId,
+    pub role: Role,
+    pub content: String,
+    /// Always `queued`: the field says so to clients that render every message alike.
+    pub status: QueuedStatus,
+    /// Place in the thread's queue, from 1 (next to run), when it was read.
+    pub position: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The status of a [`QueuedMessage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueuedStatus {
+    Queued,
+}
+
 /// Task priority.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -246,7 +274,7 @@ impl Priority {
 }
 
 /// A user's task. `number` is the short per-user id users say ("task 3"); it is never reused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Task {
     pub number: i64,
     pub title: String,
@@ -308,7 +336,7 @@ impl TaskFilter {
 }
 
 /// What happened to a task, as `task.changed` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskChange {
     Added,
@@ -332,7 +360,7 @@ impl PageRequest {
 
 /// One page of a listing. `after` is the cursor to pass for the next page (present when
 /// `has_more`); cursors are opaque strings and stay valid while rows are inserted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub has_more: bool,

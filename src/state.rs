@@ -82,6 +82,7 @@ impl AppState {
                     every: config.partial_save_every,
                     bytes: config.partial_save_bytes,
                 },
+                max_queued: config.max_queued_per_thread,
             },
         );
         AppState {

@@ -1,7 +1,7 @@
 //! The AI SDK's HTTP protocol: `POST /api/ai-sdk` answering the UI message stream that
-//! `DefaultChatTransport` reads, `GET /api/ai-sdk/{id}/stream` for its resume (204 when nothing
-//! runs), their errors before any stream, and the routes of a user called `ai-sdk`, whose paths
-//! the new routes share.
+//! `DefaultChatTransport` reads, `GET /api/ai-sdk/{chat_id}/stream` for its resume (204 when
+//! nothing runs), their errors before any stream, and the routes of a user called `ai-sdk`,
+//! whose paths the new routes share.
 
 mod common;
 

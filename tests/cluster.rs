@@ -130,8 +130,11 @@ async fn a_lost_listening_connection_closes_sockets_and_the_relay_recovers() {
     .await
     .unwrap();
     assert_eq!(cut, 2, "one listening connection per instance");
-    // Events sent meanwhile may be lost: the socket is closed as a slow reader would be.
-    assert_eq!(on_b.ended().await, Ended::Close(1013));
+    // Events sent meanwhile may be lost: the socket is closed with 1013 to resume, saying why
+    // (not "slow consumer": the socket was reading).
+    let (ended, reason) = on_b.ended_saying().await;
+    assert_eq!(ended, Ended::Close(1013));
+    assert!(reason.contains("another instance"), "{reason}");
 
     // The relay listens again: a new socket gets the next turn run on the other instance.
     let mut again = WsClient::connect(&b, "erin").await;
@@ -398,4 +401,48 @@ async fn a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other
     assert_eq!(done[0]["message"]["status"], "interrupted");
     assert_eq!(done[1]["message"]["status"], "completed");
     assert_eq!(done[1]["request_id"], "b1");
+}
+
+#[tokio::test]
+async fn a_message_queued_on_one_instance_runs_when_the_turn_on_the_other_ends() {
+    let Some((a, b)) = paced_instances(20).await else {
+        return;
+    };
+    let mut on_a = WsClient::connect(&a, "queue").await;
+    on_a.send(json!({"type": "message", "content": "help"}))
+        .await;
+    let seen = on_a.until(|f| f["type"] == "stream.delta").await;
+    let thread = seen[0]["thread"]["id"].as_str().unwrap().to_string();
+    let mut on_b = WsClient::connect(&b, "queue").await;
+    let started = std::time::Instant::now();
+    on_b.send(
+        json!({"type": "message", "thread_id": thread, "content": "add buy milk",
+                     "on_busy": "enqueue", "request_id": "b1"}),
+    )
+    .await;
+    // Both instances' sockets see it queued, and a load on either lists it.
+    let queued = on_b.until(|f| f["type"] == "message.queued").await;
+    let id = queued.last().unwrap()["message"]["id"].clone();
+    let on_a_queued = on_a.until(|f| f["type"] == "message.queued").await;
+    assert_eq!(on_a_queued.last().unwrap()["message"]["id"], id);
+    let frames = on_b.until_done(2).await;
+    let done: Vec<&serde_json::Value> = frames
+        .iter()
+        .filter(|f| f["type"] == "message.done")
+        .collect();
+    assert_eq!(done[0]["message"]["status"], "completed");
+    assert_eq!(done[1]["message"]["status"], "completed");
+    assert_eq!(done[1]["request_id"], "b1");
+    assert!(frames
+        .iter()
+        .any(|f| f["type"] == "message.added" && f["message"]["id"] == id));
+    // Started at the end of the turn before it, not by the sweep seconds later.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let tasks = a.tasks("queue").await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["title"], "buy milk");
 }

@@ -91,6 +91,47 @@ async fn chat_counts_every_turn_and_every_delta() {
     assert_eq!(threads, 6);
 }
 
+#[tokio::test]
+async fn paced_streams_answers_back_to_back_and_times_every_delta() {
+    let app = TestApp::spawn_with(|c| {
+        c.bench_agent = Some(BenchAgentConfig {
+            deltas: 20,
+            delay: Duration::from_millis(5),
+        })
+    })
+    .await;
+    let s = load(
+        &app,
+        &[
+            "paced",
+            "--connections",
+            "4",
+            "--pace",
+            "5ms",
+            "--duration",
+            "1s",
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    // Each answer takes about 95 ms and the next is asked at once: about ten per socket.
+    assert!(s.turns.completed >= 4 * 5, "{s:?}");
+    assert_eq!(s.deltas, 20 * s.turns.completed);
+    // Every delta of every answer is timed against its schedule, none missing.
+    assert_eq!(s.latency["delta_lateness"].count, s.deltas);
+    assert_eq!(s.latency["first_delta"].count, s.turns.completed);
+    assert!(!s.errors.contains_key("delta_missing"), "{:?}", s.errors);
+    // An idle test server keeps the schedule within a few milliseconds at the median.
+    assert!(s.latency["delta_lateness"].p50_ms < 20.0, "{s:?}");
+    // One thread per socket: answers follow each other in the same conversation.
+    let threads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+        .fetch_one(&sqlite(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(threads, 4);
+}
+
 async fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
         .await

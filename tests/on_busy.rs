@@ -161,7 +161,7 @@ async fn a_bad_on_busy_is_refused_clearly() {
         e["message"]
             .as_str()
             .unwrap()
-            .contains("`reject` or `interrupt`"),
+            .contains("`reject`, `enqueue`, `interrupt`"),
         "{e}"
     );
     for path in ["/api/bad/chat", "/api/bad/chat/stream"] {

@@ -123,6 +123,8 @@ mod claims;
 mod conversations;
 #[path = "store/items.rs"]
 mod items;
+#[path = "store/queue.rs"]
+mod queue;
 #[path = "store/tasks.rs"]
 mod tasks;
 #[path = "store/turns.rs"]

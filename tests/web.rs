@@ -47,6 +47,21 @@ async fn pages_and_assets_are_served_with_their_content_types() {
             "/chat/stream",
         ),
         ("/assets/icon.svg", "image/svg+xml", "<svg"),
+        (
+            "/assets/markdown.js",
+            "text/javascript; charset=utf-8",
+            "DOMPurify",
+        ),
+        (
+            "/assets/vendor/marked.esm.js",
+            "text/javascript; charset=utf-8",
+            "marked v",
+        ),
+        (
+            "/assets/vendor/purify.min.js",
+            "text/javascript; charset=utf-8",
+            "@license DOMPurify",
+        ),
     ];
     for (path, expected_type, marker) in cases {
         let r = get(&app, path).await;
@@ -71,6 +86,9 @@ async fn html_pages_carry_a_same_origin_content_security_policy() {
         assert!(csp.contains("default-src 'self'"), "{csp}");
         assert!(csp.contains("connect-src 'self'"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        // HTML strings reach the DOM only through the sanitiser's Trusted Types policy.
+        assert!(csp.contains("require-trusted-types-for 'script'"), "{csp}");
+        assert!(csp.contains("trusted-types dompurify"), "{csp}");
     }
     // Scripts and styles do not need one.
     let r = get(&app, "/assets/app.js").await;
@@ -113,6 +131,10 @@ async fn unknown_or_escaping_asset_paths_are_json_404s() {
         "/assets/nope.js",
         "/assets/..%2FCargo.toml",
         "/assets/..%2F..%2Fsrc%2Flib.rs",
+        "/assets/vendor/..%2Fapp.js",
+        "/assets/vendor/README.md",
+        "/assets/vendor/marked.LICENSE",
+        "/assets/vendor/",
         "/assets/",
         "/index.htm",
         "/web-demo/index.html",

@@ -1,4 +1,5 @@
-//! The bench agent: answers every message with exactly `deltas` word deltas, `delay` apart, and
+//! The bench agent: answers every message with exactly `deltas` word deltas, `delay` apart (on a
+//! schedule from the first, so pacing does not drift), and
 //! calls no tool, so load runs measure the server rather than the agent and stay comparable.
 //!
 //! It is selected with `BENCH_AGENT_DELTAS` (see `.env.example`) and is never the default.
@@ -31,11 +32,15 @@ impl BenchAgent {
             completion_tokens: self.deltas,
             total_tokens: input.content.split_whitespace().count() as u32 + self.deltas,
         };
+        // Delta `i` is due `i × delay` after the first, as a model produces tokens at its own
+        // pace: a turn held up by a busy server sends what is due at once rather than shifting
+        // the rest of its answer later.
+        let start = tokio::time::Instant::now();
         stream::iter(0..self.deltas)
             .then(move |i| async move {
                 // The first delta goes at once, so time to first delta measures the server.
                 if i > 0 && !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep_until(start + delay * i).await;
                 }
                 Ok(AgentStep::Delta(delta_text(i)))
             })

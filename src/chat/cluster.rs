@@ -27,6 +27,10 @@ pub struct CancelRequest {
     /// Stop it for another message (`interrupted`) rather than cancel it.
     #[serde(default)]
     pub interrupt: bool,
+    /// Not a stop: a message was queued behind the turn, whose instance should start it when
+    /// the turn ends.
+    #[serde(default)]
+    pub queued: bool,
 }
 
 impl Cluster {
@@ -81,10 +85,26 @@ impl Cluster {
             user: user.clone(),
             thread,
             interrupt,
+            queued: false,
         };
         let payload = serde_json::to_string(&request).expect("requests serialise");
         self.db.notify_cancel(&payload).await?;
         Ok(true)
+    }
+
+    /// Tells the instance that runs `user`'s turn on `thread` that a message was queued
+    /// behind it. A failure is logged: the queue is then started by the next sweep.
+    pub(super) async fn wake_queue(&self, user: &UserId, thread: ThreadId) {
+        let request = CancelRequest {
+            user: user.clone(),
+            thread,
+            interrupt: false,
+            queued: true,
+        };
+        let payload = serde_json::to_string(&request).expect("requests serialise");
+        if let Err(e) = self.db.notify_cancel(&payload).await {
+            tracing::warn!(error = %e, thread = %thread.0, "could not announce a queued message");
+        }
     }
 }
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ErrorBody;
-use crate::model::{Conversation, Message, MessageId, Task, TaskChange, ThreadId, UserId};
+use crate::model::{
+    Conversation, Message, MessageId, QueuedMessage, Task, TaskChange, ThreadId, UserId,
+};
 
 /// The thread summary carried by `thread.created` and thread listings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +83,21 @@ pub enum ChatEvent {
         thread_id: ThreadId,
         message: Message,
     },
+    /// A message was queued behind the thread's running turn (`on_busy: "enqueue"`); `message`
+    /// says its `position` in the queue.
+    #[serde(rename = "message.queued")]
+    MessageQueued {
+        thread_id: ThreadId,
+        message: QueuedMessage,
+    },
+    /// A queued message left the queue: its turn started, or it was cancelled. The messages
+    /// queued after it move up one place.
+    #[serde(rename = "message.unqueued")]
+    MessageUnqueued {
+        thread_id: ThreadId,
+        message_id: MessageId,
+        reason: Unqueued,
+    },
     /// The turn failed; `message.done` with status `failed` follows when a message had started.
     #[serde(rename = "error")]
     Error {
@@ -101,8 +118,18 @@ impl ChatEvent {
             ChatEvent::ToolCalled { .. } => "tool.called",
             ChatEvent::TaskChanged { .. } => "task.changed",
             ChatEvent::MessageDone { .. } => "message.done",
+            ChatEvent::MessageQueued { .. } => "message.queued",
+            ChatEvent::MessageUnqueued { .. } => "message.unqueued",
             ChatEvent::Error { .. } => "error",
         }
+    }
+
+    /// Whether the event is about a thread's queue rather than a turn.
+    pub fn is_queue(&self) -> bool {
+        matches!(
+            self,
+            ChatEvent::MessageQueued { .. } | ChatEvent::MessageUnqueued { .. }
+        )
     }
 
     pub fn thread_id(&self) -> Option<ThreadId> {
@@ -111,12 +138,24 @@ impl ChatEvent {
             ChatEvent::MessageAdded { thread_id, .. }
             | ChatEvent::StreamDelta { thread_id, .. }
             | ChatEvent::ToolCalled { thread_id, .. }
-            | ChatEvent::MessageDone { thread_id, .. } => Some(*thread_id),
+            | ChatEvent::MessageDone { thread_id, .. }
+            | ChatEvent::MessageQueued { thread_id, .. }
+            | ChatEvent::MessageUnqueued { thread_id, .. } => Some(*thread_id),
             ChatEvent::TaskChanged { thread_id, .. } | ChatEvent::Error { thread_id, .. } => {
                 *thread_id
             }
         }
     }
+}
+
+/// Why a message left its thread's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unqueued {
+    /// Its turn started: `message.added` carries it under the same id.
+    Started,
+    /// A client cancelled it; it never runs.
+    Cancelled,
 }
 
 /// A `ChatEvent` addressed to one user, with the `request_id` of the client frame that caused it.

@@ -72,7 +72,7 @@ impl Followed {
                     .ok()?
                     .into_iter()
                     .flat_map(|d| d.into_events(user))
-                    .filter(|e| e.body.thread_id() == Some(thread)),
+                    .filter(|e| e.body.thread_id() == Some(thread) && !e.body.is_queue()),
             );
         }
     }

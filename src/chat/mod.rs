@@ -14,6 +14,7 @@ pub mod event;
 mod follow;
 mod named;
 mod partial;
+mod queue;
 mod read;
 mod recovery;
 mod repeat;
@@ -56,6 +57,8 @@ pub struct ChatSettings {
     pub max_message_chars: usize,
     /// How far behind the stream an answer's saved text may fall.
     pub save_lag: SaveLag,
+    /// Most messages one thread's queue holds (`on_busy: "enqueue"`).
+    pub max_queued: u32,
 }
 
 /// A request to run one turn.
@@ -92,6 +95,8 @@ pub enum OnBusy {
     /// Refused with `thread_busy`.
     #[default]
     Reject,
+    /// Queued: it runs when the turns before it end (see `queue`).
+    Enqueue,
     /// The running turn stops with status `interrupted`, keeping its text, and this one starts.
     Interrupt,
 }
@@ -161,6 +166,8 @@ struct Inner {
     cluster: OnceLock<cluster::Cluster>,
     /// The writer of every turn's saves of its answer, started with the first.
     saves: OnceLock<partial::Saves>,
+    /// Threads an interrupting send is about to start a turn on: their queues wait for it.
+    interrupting: DashMap<ThreadId, usize>,
 }
 
 impl Inner {
@@ -181,6 +188,9 @@ struct Running {
     written: watch::Receiver<bool>,
     /// Set when the turn is stopped for another message (`interrupted`, not `cancelled`).
     interrupted: Arc<AtomicBool>,
+    /// Set when a message may be queued behind the turn: the thread's queue is looked at when
+    /// the turn ends.
+    queued: AtomicBool,
 }
 
 impl Chat {
@@ -204,6 +214,7 @@ impl Chat {
                 closing: AtomicBool::new(false),
                 cluster: OnceLock::new(),
                 saves: OnceLock::new(),
+                interrupting: DashMap::new(),
             }),
         }
     }
@@ -236,22 +247,41 @@ impl Chat {
     /// (see [`Turn`]): nothing is stored and nothing runs again.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<Turn> {
         let first = self.start_turn_once(&req, true).await;
-        let (OnBusy::Interrupt, Err(Error::ThreadBusy), Some(thread)) =
-            (req.on_busy, &first, req.thread_id)
-        else {
-            return first;
-        };
-        // Stop the running turn (its text kept, `interrupted`), wherever it runs, and start
-        // this one once the thread is free. The allowance was taken by the first try.
-        self.interrupt_turn(&req.user, thread).await?;
-        let deadline = tokio::time::Instant::now() + INTERRUPT_WAIT;
-        loop {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            match self.start_turn_once(&req, false).await {
-                Err(Error::ThreadBusy) if tokio::time::Instant::now() < deadline => continue,
-                other => return other,
+        match (req.on_busy, &first, req.thread_id) {
+            (OnBusy::Enqueue, Err(Error::ThreadBusy), Some(thread)) => {
+                self.enqueue(&req, thread).await
+            }
+            (OnBusy::Interrupt, Err(Error::ThreadBusy), Some(thread)) => {
+                self.interrupt_and_start(&req, thread).await
+            }
+            _ => first,
+        }
+    }
+
+    /// Stops the running turn (its text kept, `interrupted`), wherever it runs, and starts
+    /// `req`'s once the thread is free, ahead of the thread's queue. The allowance was taken by
+    /// the first try.
+    async fn interrupt_and_start(&self, req: &TurnRequest, thread: ThreadId) -> Result<Turn> {
+        *self.inner.interrupting.entry(thread).or_insert(0) += 1;
+        let started = async {
+            self.interrupt_turn(&req.user, thread).await?;
+            let deadline = tokio::time::Instant::now() + INTERRUPT_WAIT;
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                match self.start_turn_once(req, false).await {
+                    Err(Error::ThreadBusy) if tokio::time::Instant::now() < deadline => continue,
+                    other => return other,
+                }
             }
         }
+        .await;
+        self.inner.interrupting.remove_if_mut(&thread, |_, n| {
+            *n -= 1;
+            *n == 0
+        });
+        // The queue waited for this send: it goes on after its turn, or now.
+        self.wake_queue(&req.user, thread);
+        started
     }
 
     async fn start_turn_once(&self, req: &TurnRequest, limit: bool) -> Result<Turn> {
@@ -313,13 +343,37 @@ impl Chat {
             client_message_id: client_id,
             claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
         };
-        let written = self.write_start(&req, existing, &start, &metadata, &cancel);
+        let written = self.write_start(&req, existing, &start, &metadata, &cancel, false);
         let started = match written.await {
             Ok(started) => started,
             Err(e) if named_new => return self.named_start_failed(&req, e).await,
             Err(e) => return self.refused(&req, e).await,
         };
         started.guard.written();
+        let language = repeat::language_of(&req, &content);
+        self.launch(
+            &req.user,
+            req.request_id,
+            &req.attachments,
+            started,
+            language,
+            cancel,
+        )
+        .await
+    }
+
+    /// Runs the turn whose start `started` wrote, in its own task, after joining `attachments`
+    /// to its thread.
+    async fn launch(
+        &self,
+        user: &UserId,
+        request_id: Option<String>,
+        attachments: &[AttachmentId],
+        started: Started,
+        language: Language,
+        cancel: CancellationToken,
+    ) -> Result<Turn> {
+        let inner = &self.inner;
         let Started {
             conversation,
             created,
@@ -328,25 +382,19 @@ impl Chat {
             answer,
             guard,
         } = started;
-        let claim = cluster.map(|k| k.held(conversation.id));
-        if !req.attachments.is_empty() {
+        let claim = inner.cluster.get().map(|k| k.held(conversation.id));
+        if !attachments.is_empty() {
             inner
                 .store
-                .assign_attachments(&req.user, &req.attachments, conversation.id)
+                .assign_attachments(user, attachments, conversation.id)
                 .await?;
         }
         let thread_id = conversation.id;
-
-        let language = metadata
-            .get("language")
-            .and_then(Value::as_str)
-            .and_then(Language::from_tag)
-            .unwrap_or_else(|| crate::agent::offline::intent::detect_language(&content));
         let (tx, rx) = mpsc::unbounded_channel();
         let message_id = answer.id;
         let job = turn::TurnJob {
-            user: req.user,
-            request_id: req.request_id,
+            user: user.clone(),
+            request_id,
             conversation,
             created,
             has_notes,
@@ -383,13 +431,17 @@ impl Chat {
         start: &TurnStart<'_>,
         metadata: &Value,
         cancel: &CancellationToken,
+        from_queue: bool,
     ) -> Result<Started> {
         let store = &self.inner.store;
         let client_id = start.client_message_id;
         let (conversation, created, has_notes, user_message, answer, guard) = match existing {
             Some((c, has_notes)) => {
                 let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
-                let (m, a) = store.start_turn(&req.user, start).await?;
+                let (m, a) = match from_queue {
+                    true => store.start_queued_turn(&req.user, start).await?,
+                    false => store.start_turn(&req.user, start).await?,
+                };
                 (c, false, has_notes, m, a, guard)
             }
             None => {
@@ -513,10 +565,12 @@ impl Chat {
                     client_message_id: client_id.map(str::to_string),
                     written: watch,
                     interrupted: interrupted.clone(),
+                    queued: AtomicBool::new(false),
                 });
                 Ok(RunningGuard {
                     inner: self.inner.clone(),
                     thread_id,
+                    user: user.clone(),
                     written,
                     interrupted,
                 })
@@ -541,6 +595,7 @@ struct Started {
 struct RunningGuard {
     inner: Arc<Inner>,
     thread_id: ThreadId,
+    user: UserId,
     /// Set once the write that starts the turn is done.
     written: watch::Sender<bool>,
     /// The turn's `Running::interrupted`.
@@ -556,7 +611,16 @@ impl RunningGuard {
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        self.inner.running.remove(&self.thread_id);
+        let Some((_, ended)) = self.inner.running.remove(&self.thread_id) else {
+            return;
+        };
+        // A message queued behind the turn starts now (see `queue`).
+        if ended.queued.load(Ordering::Acquire) {
+            let chat = Chat {
+                inner: self.inner.clone(),
+            };
+            chat.drain_later(self.user.clone(), self.thread_id);
+        }
     }
 }
 

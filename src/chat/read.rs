@@ -18,6 +18,8 @@ pub struct ThreadPage {
     /// Whether a turn is running on this thread now: in this process, or on any instance
     /// when the page holds its answer in progress.
     pub running: bool,
+    /// The messages queued behind the running turn, next first.
+    pub queued: Vec<crate::model::QueuedMessage>,
 }
 
 impl Chat {
@@ -55,12 +57,14 @@ impl Chat {
             .data
             .iter()
             .any(|m| m.status == MessageStatus::InProgress);
+        let queued = self.queue_of(user, id).await?;
         Ok(ThreadPage {
             thread: ThreadView::from(&conversation),
             messages: messages.data,
             has_more: messages.has_more,
             after: messages.after,
             running: answering || self.inner.running.contains_key(&id),
+            queued,
         })
     }
 

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::event::{ChatEvent, Event};
+use super::event::{ChatEvent, Event, Unqueued};
 use super::{Chat, Turn, TurnRequest};
 use crate::agent::Language;
 use crate::error::{Error, Result};
 use crate::hub::Subscription;
-use crate::model::{Message, MessageStatus, ThreadId, ToolCall, UserId};
+use crate::model::{Message, MessageId, MessageStatus, QueuedMessage, ThreadId, ToolCall, UserId};
 
 /// Longest `client_message_id`, in characters.
 pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 64;
@@ -82,20 +82,26 @@ impl Chat {
         let inner = &self.inner;
         // Subscribe before reading, so that no event of the turn falls between the two.
         let live = inner.hub.subscribe(&req.user);
-        let sent = inner
+        let mut sent = inner
             .store
             .sent_turn(&req.user, client_id)
             .await?
             .ok_or(Error::DuplicateSend)?;
-        let question = sent.question.ok_or(Error::DuplicateSend)?;
+        if sent.question.is_none() && !sent.queued {
+            // Its queued message may have started between the two reads of the look-up.
+            sent = inner
+                .store
+                .sent_turn(&req.user, client_id)
+                .await?
+                .ok_or(Error::DuplicateSend)?;
+        }
         let thread_id = sent.thread_id;
         let event = |body| Arc::new(Event::new(req.user.clone(), body, req.request_id.clone()));
-        let language = req
-            .metadata
-            .get("language")
-            .and_then(|l| l.as_str())
-            .and_then(Language::from_tag)
-            .unwrap_or_else(|| crate::agent::offline::intent::detect_language(&question.content));
+        if sent.queued {
+            return self.repeat_queued(req, &sent, live).await;
+        }
+        let question = sent.question.ok_or(Error::DuplicateSend)?;
+        let language = language_of(req, &question.content);
         let mut replayed = vec![event(ChatEvent::MessageAdded {
             thread_id,
             message: question,
@@ -125,52 +131,151 @@ impl Chat {
                 Some(answer)
             }
         };
+        let target = running.map(Target::answer);
+        let ids = (thread_id, sent.answer_id);
+        Ok(self.following(req, ids, language, replayed, live, target))
+    }
+
+    /// The repeat of a send still queued: its `message.queued` with its place now, then its
+    /// turn when it starts.
+    async fn repeat_queued(
+        &self,
+        req: &TurnRequest,
+        sent: &crate::store::SentTurn,
+        live: Subscription,
+    ) -> Result<Turn> {
+        let queue = self.inner.store.queued(&req.user, sent.thread_id).await?;
+        let question = sent.question_id;
+        let Some(queued) = queue.into_iter().find(|q| q.message.id == question) else {
+            // It started (or was cancelled) since: answer as for a send that ran.
+            return Box::pin(self.repeat(req, req.client_message_id.as_deref().unwrap_or("")))
+                .await;
+        };
+        let language = language_of(req, &queued.message.content);
+        let replayed = vec![Arc::new(Event::new(
+            req.user.clone(),
+            ChatEvent::MessageQueued {
+                thread_id: sent.thread_id,
+                message: queued.message.clone(),
+            },
+            req.request_id.clone(),
+        ))];
+        let target = Target::queued(&queued.message, sent.answer_id);
+        let ids = (sent.thread_id, sent.answer_id);
+        Ok(self.following(req, ids, language, replayed, live, Some(target)))
+    }
+
+    /// A [`Turn`] whose events are `replayed`, then, with a `target`, the rest of its turn from
+    /// `live` (subscribed before anything replayed was read) until the turn ends.
+    pub(super) fn following(
+        &self,
+        req: &TurnRequest,
+        (thread_id, message_id): (ThreadId, MessageId),
+        language: Language,
+        replayed: Vec<Arc<Event>>,
+        live: Subscription,
+        target: Option<Target>,
+    ) -> Turn {
         let (tx, rx) = mpsc::unbounded_channel();
         for e in &replayed {
             let _ = tx.send(e.clone());
         }
         let cancel = CancellationToken::new();
-        if let Some(answer) = running {
+        if let Some(target) = target {
             let follow = Follow {
                 chat: self.clone(),
                 user: req.user.clone(),
                 live,
-                answer,
+                target,
                 tx,
                 cancel: cancel.clone(),
             };
             tokio::spawn(follow.run());
         }
-        Ok(Turn {
+        Turn {
             thread_id,
-            message_id: sent.answer_id,
+            message_id,
             language,
             replayed,
             events: rx,
             cancel,
-        })
+        }
     }
 }
 
-/// Forwards the rest of a running answer's turn from the hub to a repeated send's [`Turn`].
+/// The language of a turn: the send's `metadata.language`, else detected from its text.
+pub(super) fn language_of(req: &TurnRequest, content: &str) -> Language {
+    req.metadata
+        .get("language")
+        .and_then(|l| l.as_str())
+        .and_then(Language::from_tag)
+        .unwrap_or_else(|| crate::agent::offline::intent::detect_language(content))
+}
+
+/// The turn a follower forwards: its answer, and before that, for a send still queued, the
+/// start of its turn.
+pub(super) struct Target {
+    thread: ThreadId,
+    answer: MessageId,
+    /// Deltas below it (already in the text the caller has) are skipped.
+    next_seq: u32,
+    /// Tool calls the caller has already: skipped once each.
+    known: Vec<ToolCall>,
+    /// The queued user message whose turn has not started yet.
+    waiting: Option<MessageId>,
+}
+
+impl Target {
+    /// A running answer, as the store had it.
+    pub(super) fn answer(answer: Message) -> Target {
+        Target {
+            thread: answer.conversation_id,
+            answer: answer.id,
+            next_seq: answer.next_seq.unwrap_or(0),
+            known: answer.tool_calls,
+            waiting: None,
+        }
+    }
+
+    /// A queued message, whose answer will have the id `answer`.
+    pub(super) fn queued(message: &QueuedMessage, answer: MessageId) -> Target {
+        Target {
+            thread: message.conversation_id,
+            answer,
+            next_seq: 0,
+            known: Vec::new(),
+            waiting: Some(message.id),
+        }
+    }
+}
+
+/// Forwards the rest of a turn from the hub to a [`Turn`] that did not start it: a repeated
+/// send's, or a queued send's.
 struct Follow {
     chat: Chat,
     user: UserId,
     live: Subscription,
-    /// The answer as the store had it when the repeat was answered.
-    answer: Message,
+    target: Target,
     tx: mpsc::UnboundedSender<Arc<Event>>,
-    /// Cancelling the repeat's turn cancels the turn it repeats.
+    /// Cancelling the follower's turn cancels the turn it follows, or its queued message.
     cancel: CancellationToken,
+}
+
+/// What a follower does with an event.
+enum Step {
+    Forward,
+    Skip,
+    /// Forward it; the turn is over.
+    Last,
+    /// Forward it; the turn is over unless its answer is still stored (a `message.done` follows).
+    Error,
+    /// The queued message was cancelled: the turn ends with `cancelled`, having never run.
+    Cancelled,
 }
 
 impl Follow {
     async fn run(mut self) {
-        let thread = self.answer.conversation_id;
-        let id = self.answer.id;
-        // Deltas the stored text already holds are skipped, and so are tool calls it lists.
-        let mut next_seq = self.answer.next_seq.unwrap_or(0);
-        let mut known: Vec<ToolCall> = std::mem::take(&mut self.answer.tool_calls);
+        let thread = self.target.thread;
         let mut cancelled = false;
         let mut pending: std::collections::VecDeque<Arc<Event>> = Default::default();
         loop {
@@ -181,7 +286,7 @@ impl Follow {
                     _ = self.tx.closed() => return,
                     _ = self.cancel.cancelled(), if !cancelled => {
                         cancelled = true;
-                        let _ = self.chat.cancel(&self.user, thread).await;
+                        self.stop().await;
                         continue;
                     }
                     found = self.live.recv(64) => match found {
@@ -195,86 +300,156 @@ impl Follow {
                 },
             };
             let Ok(event) = event else {
-                // Events were dropped for this subscription: the deltas can no longer be
-                // followed whole, so only the turn's end is.
-                self.live = self.chat.inner.hub.subscribe(&self.user);
-                next_seq = u32::MAX;
-                match self.stored().await {
-                    Some(m) if m.status != MessageStatus::InProgress => {
-                        let done = ChatEvent::MessageDone {
-                            thread_id: thread,
-                            message: m,
-                        };
-                        let _ = self
-                            .tx
-                            .send(Arc::new(Event::new(self.user.clone(), done, None)));
-                        return;
-                    }
-                    Some(_) => continue,
-                    None => return,
-                }
-            };
-            match &event.body {
-                ChatEvent::StreamDelta {
-                    message_id, seq, ..
-                } if *message_id == id => {
-                    if *seq < next_seq {
-                        continue;
-                    }
-                }
-                ChatEvent::ToolCalled {
-                    message_id,
-                    tool_name,
-                    arguments,
-                    result,
-                    ..
-                } if *message_id == id => {
-                    let seen = known.iter().position(|c| {
-                        c.tool_name == *tool_name
-                            && c.arguments == *arguments
-                            && c.result == *result
-                    });
-                    if let Some(i) = seen {
-                        known.remove(i);
-                        continue;
-                    }
-                }
-                ChatEvent::TaskChanged {
-                    thread_id: Some(t), ..
-                } if *t == thread => {}
-                ChatEvent::MessageDone { message, .. } if message.id == id => {
-                    let _ = self.tx.send(event);
+                if self.recover().await {
                     return;
                 }
-                ChatEvent::Error {
-                    thread_id: Some(t), ..
-                } if *t == thread => {
-                    if self.tx.send(event).is_err() {
-                        return;
-                    }
-                    // A turn that failed having said nothing ends with its error (its answer is
-                    // gone); otherwise its `message.done` follows.
-                    match self.stored().await {
-                        Some(_) => continue,
-                        None => return,
-                    }
-                }
-                _ => continue,
+                continue;
+            };
+            let step = self.step(&event.body);
+            if matches!(step, Step::Skip) {
+                continue;
+            }
+            if let Step::Cancelled = step {
+                let error = ChatEvent::Error {
+                    thread_id: Some(thread),
+                    error: Error::Unqueued.body(),
+                };
+                let _ = self.tx.send(Arc::new(Event::new(
+                    self.user.clone(),
+                    error,
+                    event.request_id.clone(),
+                )));
+                return;
             }
             if self.tx.send(event).is_err() {
                 return;
             }
+            match step {
+                Step::Last => return,
+                // A turn that failed having said nothing ends with its error (its answer is
+                // gone); otherwise its `message.done` follows.
+                Step::Error if self.stored().await.is_none() => return,
+                _ => {}
+            }
+        }
+    }
+
+    /// Where `event` stands in the followed turn.
+    fn step(&mut self, event: &ChatEvent) -> Step {
+        let t = &mut self.target;
+        if let Some(waiting) = t.waiting {
+            return match event {
+                ChatEvent::MessageQueued { message, .. } if message.id == waiting => Step::Forward,
+                ChatEvent::MessageUnqueued {
+                    message_id, reason, ..
+                } if *message_id == waiting => match reason {
+                    Unqueued::Started => Step::Forward,
+                    Unqueued::Cancelled => Step::Cancelled,
+                },
+                ChatEvent::MessageAdded { message, .. } if message.id == waiting => {
+                    t.waiting = None;
+                    Step::Forward
+                }
+                _ => Step::Skip,
+            };
+        }
+        match event {
+            ChatEvent::MessageAdded { message, .. } if message.id == t.answer => Step::Forward,
+            ChatEvent::StreamDelta {
+                message_id, seq, ..
+            } if *message_id == t.answer => {
+                if *seq < t.next_seq {
+                    Step::Skip
+                } else {
+                    Step::Forward
+                }
+            }
+            ChatEvent::ToolCalled {
+                message_id,
+                tool_name,
+                arguments,
+                result,
+                ..
+            } if *message_id == t.answer => {
+                let seen = t.known.iter().position(|c| {
+                    c.tool_name == *tool_name && c.arguments == *arguments && c.result == *result
+                });
+                match seen {
+                    Some(i) => {
+                        t.known.remove(i);
+                        Step::Skip
+                    }
+                    None => Step::Forward,
+                }
+            }
+            ChatEvent::TaskChanged {
+                thread_id: Some(th),
+                ..
+            } if *th == t.thread => Step::Forward,
+            ChatEvent::MessageDone { message, .. } if message.id == t.answer => Step::Last,
+            ChatEvent::Error {
+                thread_id: Some(th),
+                ..
+            } if *th == t.thread => Step::Error,
+            _ => Step::Skip,
+        }
+    }
+
+    /// Stops what is followed: the queued message while it waits, else the running turn.
+    async fn stop(&self) {
+        let (user, thread) = (&self.user, self.target.thread);
+        if let Some(waiting) = self.target.waiting {
+            match self.chat.cancel_queued(user, thread, waiting).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => e.log_if_internal(),
+            }
+        }
+        let _ = self.chat.cancel(user, thread).await;
+    }
+
+    /// After events were dropped for this subscription, the deltas can no longer be followed
+    /// whole, so only the turn's end is: true when the turn is over (its end sent).
+    async fn recover(&mut self) -> bool {
+        self.live = self.chat.inner.hub.subscribe(&self.user);
+        self.target.next_seq = u32::MAX;
+        if self.target.waiting.is_some() {
+            let queue = self
+                .chat
+                .inner
+                .store
+                .queued(&self.user, self.target.thread)
+                .await;
+            let waiting = self.target.waiting;
+            if matches!(queue, Ok(q) if q.iter().any(|q| Some(q.message.id) == waiting)) {
+                return false;
+            }
+            self.target.waiting = None;
+        }
+        match self.stored().await {
+            Some(m) if m.status != MessageStatus::InProgress => {
+                let done = ChatEvent::MessageDone {
+                    thread_id: self.target.thread,
+                    message: m,
+                };
+                let _ = self
+                    .tx
+                    .send(Arc::new(Event::new(self.user.clone(), done, None)));
+                true
+            }
+            Some(_) => false,
+            None => true,
         }
     }
 
     /// The answer as stored now; `None` when it is gone (or unreadable).
     async fn stored(&self) -> Option<Message> {
-        let thread = self.answer.conversation_id;
+        let t = &self.target;
         match self
             .chat
             .inner
             .store
-            .get_message(&self.user, thread, self.answer.id)
+            .get_message(&self.user, t.thread, t.answer)
             .await
         {
             Ok(m) => m,

@@ -76,6 +76,8 @@ pub struct Config {
     pub rate_limit_window: Duration,
     /// Longest user message, in characters, after trimming.
     pub max_message_chars: usize,
+    /// Most messages queued on one thread behind its running turn (`on_busy: "enqueue"`).
+    pub max_queued_per_thread: u32,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,
     /// Largest attachment upload (ChatKit), in bytes.
@@ -250,6 +252,7 @@ impl Config {
             return Err(bad("RATE_LIMIT_WINDOW_SECS", "must be at least 1"));
         }
         let max_message_chars = parse_num(&get, "MAX_MESSAGE_CHARS", 2000usize)?;
+        let max_queued_per_thread = parse_num(&get, "MAX_QUEUED_PER_THREAD", 10u32)?;
         let max_body_bytes = parse_num(&get, "MAX_BODY_BYTES", 64 * 1024usize)?;
         let attachment_max_bytes = parse_num(&get, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024usize)?;
         if attachment_max_bytes == 0 {
@@ -338,6 +341,7 @@ impl Config {
             rate_limit_requests,
             rate_limit_window: Duration::from_secs(window_secs),
             max_message_chars,
+            max_queued_per_thread,
             max_body_bytes,
             ai_sdk_max_body_bytes,
             attachment_max_bytes,

@@ -580,8 +580,11 @@ impl UserStream {
     /// of the thread, with the `thread.created` just before it), deltas one by one; `None` when
     /// the log holds no running turn there (none runs, or its start was dropped).
     pub fn running_turn(&self, thread: ThreadId, via: u64) -> Option<(Vec<Delivery>, Cursor)> {
+        // A thread's queue events are not its turn's.
         let of_thread = |e: &Entry| match &e.body {
-            Body::Event { event, .. } => event.body.thread_id() == Some(thread),
+            Body::Event { event, .. } => {
+                event.body.thread_id() == Some(thread) && !event.body.is_queue()
+            }
             Body::Deltas(run) => run.thread_id == thread,
         };
         let start = self.log.iter().rposition(|e| {

@@ -24,6 +24,9 @@ pub enum Scenario {
     Storm(StormArgs),
     /// N sockets, each sending a message every interval; turn latencies and throughput.
     Chat(ChatArgs),
+    /// N answers streaming at once at the agent's pace (each socket asks again as soon as its
+    /// answer ends); each delta's lateness against the agent's schedule.
+    Paced(PacedArgs),
     /// Turns over `POST /api/{user_id}/chat` at a fixed concurrency.
     Rest(HttpArgs),
     /// Turns over `POST /api/{user_id}/chat/stream`, each stream read to its end.
@@ -132,6 +135,28 @@ pub struct ChatArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PacedArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Answers streaming at once: sockets, each with its own thread.
+    #[arg(long, default_value_t = 100)]
+    pub connections: usize,
+    /// Sockets opened per second while connecting (0 = all at once).
+    #[arg(long, default_value_t = 1000)]
+    pub ramp: u32,
+    /// The server's spacing of deltas (its `BENCH_AGENT_DELAY_MS`): delta k of an answer is due
+    /// k × pace after its first.
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    pub pace: Duration,
+    /// How long answers are asked for, once every socket is open.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// The message text.
+    #[arg(long, default_value = "hello")]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
     #[command(flatten)]
     pub common: Common,
@@ -152,6 +177,7 @@ impl Scenario {
             Scenario::Idle(a) => &a.common,
             Scenario::Storm(a) => &a.common,
             Scenario::Chat(a) => &a.common,
+            Scenario::Paced(a) => &a.common,
             Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => &a.common,
         }
     }
@@ -161,6 +187,7 @@ impl Scenario {
             Scenario::Idle(a) => &mut a.common,
             Scenario::Storm(a) => &mut a.common,
             Scenario::Chat(a) => &mut a.common,
+            Scenario::Paced(a) => &mut a.common,
             Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => &mut a.common,
         }
     }
@@ -170,6 +197,7 @@ impl Scenario {
             Scenario::Idle(_) => "idle",
             Scenario::Storm(_) => "storm",
             Scenario::Chat(_) => "chat",
+            Scenario::Paced(_) => "paced",
             Scenario::Rest(_) => "rest",
             Scenario::Sse(_) => "sse",
             Scenario::Chatkit(_) => "chatkit",
@@ -182,6 +210,7 @@ impl Scenario {
             Scenario::Idle(a) => a.connections,
             Scenario::Storm(a) => a.connections,
             Scenario::Chat(a) => a.connections,
+            Scenario::Paced(a) => a.connections,
             Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => a.concurrency,
         }
     }
@@ -225,7 +254,7 @@ mod tests {
         assert!(c.poisson);
         assert_eq!(c.common.source_ips.len(), 2);
         assert_eq!(a.scenario.users(), 20);
-        for s in ["idle", "storm", "rest", "sse", "chatkit"] {
+        for s in ["idle", "storm", "rest", "sse", "chatkit", "paced"] {
             assert!(
                 LoadArgs::try_parse_from(["load", s, "--secret", "s"]).is_ok(),
                 "{s}"

@@ -11,6 +11,7 @@
 mod args;
 mod client;
 mod http;
+mod paced;
 pub mod report;
 mod split;
 mod watch;
@@ -161,6 +162,17 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
                 message: a.message.clone(),
             };
             ws::chat(target, counters.clone(), plan).await
+        }
+        Scenario::Paced(a) => {
+            connected();
+            let plan = paced::PacedPlan {
+                connections: a.connections,
+                ramp: a.ramp,
+                pace: a.pace,
+                duration: a.duration,
+                message: a.message.clone(),
+            };
+            paced::paced(target, counters.clone(), plan).await
         }
         Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => {
             connected();

@@ -168,6 +168,16 @@ fn argv(
                 a.push("--poisson".into());
             }
         }
+        Scenario::Paced(s) => {
+            push("connections", share.to_string());
+            push("ramp", (s.ramp as usize).div_ceil(procs).to_string());
+            push("pace", humantime::format_duration(s.pace).to_string());
+            push(
+                "duration",
+                humantime::format_duration(s.duration).to_string(),
+            );
+            push("message", s.message.clone());
+        }
         Scenario::Rest(s) | Scenario::Sse(s) | Scenario::Chatkit(s) => {
             push("concurrency", share.to_string());
             push(

@@ -17,17 +17,17 @@ use super::report::{Counters, ServerMemory};
 use super::watch::{Watched, WatchedTurn, Watcher};
 
 /// How long in-flight turns may take to finish once sending has stopped.
-const GRACE: Duration = Duration::from_secs(30);
+pub(super) const GRACE: Duration = Duration::from_secs(30);
 
 /// Waits (polling) until `n` connect attempts have ended, ok or failed.
-async fn all_attempted(c: &Counters, n: usize) {
+pub(super) async fn all_attempted(c: &Counters, n: usize) {
     while (Counters::get(&c.connects_ok) + Counters::get(&c.connects_failed)) < n as u64 {
         sleep(Duration::from_millis(20)).await;
     }
 }
 
 /// When socket `i` of a ramp at `ramp` per second may start (0 = at once).
-fn ramp_at(start: Instant, i: usize, ramp: u32) -> Instant {
+pub(super) fn ramp_at(start: Instant, i: usize, ramp: u32) -> Instant {
     if ramp == 0 {
         start
     } else {

@@ -212,6 +212,9 @@ async fn receive(
         match heard {
             Ok(Heard::Notification(n)) if n.channel() == CANCEL_CHANNEL => {
                 match serde_json::from_str::<CancelRequest>(n.payload()) {
+                    Ok(c) if c.queued => {
+                        chat.mark_queued(c.thread);
+                    }
                     Ok(c) => {
                         chat.stop_here(&c.user, c.thread, c.interrupt);
                     }

@@ -68,9 +68,12 @@ pub struct Interrupted {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentTurn {
     pub thread_id: ThreadId,
+    pub question_id: MessageId,
     pub answer_id: MessageId,
     pub question: Option<Message>,
     pub answer: Option<Message>,
+    /// The send is queued behind the thread's running turn: its messages are not stored yet.
+    pub queued: bool,
 }
 
 /// The answer row a turn's start writes: an assistant message with no text yet.

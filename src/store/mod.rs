@@ -14,6 +14,8 @@ mod postgres_answers;
 mod postgres_items;
 #[cfg(test)]
 mod postgres_plans;
+mod postgres_queue;
+mod queue;
 pub mod relay_db;
 mod sqlite;
 mod sqlite_answers;
@@ -22,11 +24,13 @@ mod sqlite_checkpoint;
 mod sqlite_conn;
 mod sqlite_items;
 mod sqlite_migrate;
+mod sqlite_queue;
 mod sqlite_rows;
 mod sqlite_url;
 
 pub use answers::{Interrupted, PartialAnswer, SentTurn, Stale, TurnStart};
 pub use items::Order;
+pub use queue::{NewQueued, Queued};
 
 use std::borrow::Cow;
 

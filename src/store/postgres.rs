@@ -130,6 +130,11 @@ fn migrations() -> sqlx::migrate::Migrator {
             "durable_answers",
             include_str!("../../migrations/postgres/0006_durable_answers.sql"),
         ),
+        (
+            7,
+            "queued_messages",
+            include_str!("../../migrations/postgres/0007_queued_messages.sql"),
+        ),
     ])
 }
 
@@ -280,7 +285,7 @@ pub(super) async fn delete_conversation(
 /// Starts a turn on an existing conversation (see `Store::start_turn`): its user message and,
 /// when asked, its answer in progress and its client id, with the step on the thread's claim.
 pub(super) async fn append_message(
-    pool: &PgPool,
+    pool: impl sqlx::PgExecutor<'_>,
     user: &UserId,
     start: &TurnStart<'_>,
     now: DateTime<Utc>,

@@ -191,11 +191,15 @@ pub(super) async fn sent_turn(
         .await?;
     let found: Vec<Message> = rows.iter().map(message).collect::<Result<_>>()?;
     let pick = |id: Uuid| found.iter().find(|m| m.id.0 == id).cloned();
+    let queued = found.is_empty()
+        && super::postgres_queue::is_queued(pool, user, MessageId(question)).await?;
     Ok(Some(SentTurn {
         thread_id: ThreadId(thread),
+        question_id: MessageId(question),
         answer_id: MessageId(answer),
         question: pick(question),
         answer: pick(answer),
+        queued,
     }))
 }
 

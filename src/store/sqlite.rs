@@ -67,6 +67,11 @@ pub(super) fn migrations() -> Migrator {
             "durable_answers",
             include_str!("../../migrations/sqlite/0005_durable_answers.sql"),
         ),
+        (
+            6,
+            "queued_messages",
+            include_str!("../../migrations/sqlite/0006_queued_messages.sql"),
+        ),
     ])
 }
 

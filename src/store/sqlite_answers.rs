@@ -27,6 +27,11 @@ impl OwnedStart {
         }
     }
 
+    /// The id of the user message it stores.
+    pub(super) fn question_id(&self) -> MessageId {
+        self.question.id
+    }
+
     /// Whether the start is one statement (a plain append), atomic on its own.
     pub(super) fn one_statement(&self) -> bool {
         self.answer.is_none() && self.client_message_id.is_none() && self.question.details.is_none()
@@ -173,11 +178,14 @@ pub(super) fn sent_turn(
     let params = params![question.0.to_string(), answer.0.to_string(), user.as_str()];
     let found = all(conn, &sql, params, message)?;
     let pick = |id: MessageId| found.iter().find(|m| m.id == id).cloned();
+    let queued = found.is_empty() && super::sqlite_queue::is_queued(conn, user, question)?;
     Ok(Some(SentTurn {
         thread_id,
+        question_id: question,
         answer_id: answer,
         question: pick(question),
         answer: pick(answer),
+        queued,
     }))
 }
 

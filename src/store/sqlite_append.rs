@@ -210,7 +210,7 @@ fn failure(e: &Error, what: &str) -> Error {
 /// Failures that leave the transaction open and undo only their own statement.
 fn statement_only(e: &Error) -> bool {
     match e {
-        Error::NotFound(_) | Error::DuplicateSend => true,
+        Error::NotFound(_) | Error::DuplicateSend | Error::QueueFull => true,
         Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
             f.code == ErrorCode::ConstraintViolation
         }

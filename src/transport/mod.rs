@@ -10,6 +10,7 @@ pub mod ai_sdk;
 pub mod chatkit;
 pub mod mcp;
 pub mod nul;
+pub mod openapi;
 pub mod rest;
 pub mod sse;
 pub mod web;
@@ -149,6 +150,13 @@ pub fn parse_thread_id(s: &str) -> Result<ThreadId> {
     Uuid::parse_str(s.trim())
         .map(ThreadId)
         .map_err(|_| Error::NotFound("conversation"))
+}
+
+/// A message id from a path or frame; anything but a UUID names no message.
+pub fn parse_message_id(s: &str) -> Result<crate::model::MessageId> {
+    Uuid::parse_str(s.trim())
+        .map(crate::model::MessageId)
+        .map_err(|_| Error::NotFound("message"))
 }
 
 /// Checks `limit` (1..=100, default `default`) and builds the page request.

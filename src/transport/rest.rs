@@ -10,31 +10,41 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{page_request, parse_thread_id, ApiJson, ApiPath, ApiQuery};
+use super::{page_request, parse_message_id, parse_thread_id, ApiJson, ApiPath, ApiQuery};
 use crate::auth::AuthUser;
 use crate::chat::event::{ChatEvent, ThreadView};
-use crate::chat::{OnBusy, Turn, TurnRequest};
+use crate::chat::{OnBusy, Turn, TurnRequest, MAX_CLIENT_MESSAGE_ID_CHARS};
 use crate::error::{Error, ErrorBody, Result};
-use crate::model::{Message, Page, TaskFilter, ThreadId, ToolCall, Usage, UserId};
+use crate::model::{Message, Page, QueuedMessage, TaskFilter, ThreadId, ToolCall, Usage, UserId};
 use crate::state::AppState;
 
 /// The body of `POST /api/{user_id}/chat` and its stream twin.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("required" = ["message"]))]
 pub struct ChatBody {
+    /// The user's message (`content` is accepted too). Required: a body without it is 400.
     #[serde(default, alias = "content")]
+    #[schemars(with = "String", length(min = 1))]
     pub message: Option<String>,
+    /// The conversation to continue; absent or empty starts a new one. Not a UUID, or another
+    /// user's: 404.
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The client's own data, kept with the conversation.
     #[serde(default)]
     pub metadata: Option<Value>,
     /// The client's id of this send: sending it again returns the same turn.
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_CLIENT_MESSAGE_ID_CHARS))]
+    #[schemars(regex(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"))]
     pub client_message_id: Option<String>,
-    /// When the conversation is answering another message: `reject` (409 `thread_busy`) or
-    /// `interrupt` (that answer stops, `interrupted`, and this one starts).
+    /// When the conversation is answering another message: `reject` (409 `thread_busy`),
+    /// `enqueue` (this one waits its turn) or `interrupt` (that answer stops, `interrupted`,
+    /// and this one starts).
     #[serde(default)]
     pub on_busy: OnBusy,
 }
@@ -64,7 +74,8 @@ impl ChatBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A tool call of the answer, with what it returned.
+#[derive(Debug, Serialize, JsonSchema)]
 struct ToolCallView {
     tool_name: String,
     arguments: Value,
@@ -82,7 +93,7 @@ impl From<ToolCall> for ToolCallView {
 }
 
 /// The answer of `POST /api/{user_id}/chat`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ChatResponse {
     conversation_id: ThreadId,
     message: String,
@@ -91,7 +102,9 @@ pub struct ChatResponse {
     tool_calls: Vec<ToolCallView>,
     usage: Usage,
     status: crate::model::MessageStatus,
+    /// When the answer was sent (RFC 3339).
     timestamp: String,
+    /// `user_id`, `token_verified` and the `language` the answer is in.
     metadata: Value,
 }
 
@@ -137,20 +150,20 @@ async fn collect(mut turn: Turn) -> Result<Message> {
             _ => {}
         }
     }
-    Err(match failure.map(|e| e.code) {
-        Some(code) if code == "agent_unavailable" => {
-            Error::AgentUnavailable(crate::error::AgentError::Unavailable("turn failed".into()))
-        }
-        Some(code) if code == "database_unavailable" => {
-            Error::DatabaseUnavailable("a turn could not be stored".into())
-        }
-        _ => Error::Internal("turn ended without a message".into()),
+    // The turn's error as it reported it: same code, same message, same status.
+    Err(match failure {
+        Some(body) => Error::Reported(body),
+        None => Error::Internal("turn ended without a message".into()),
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of a listing.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct PageQuery {
+    /// How many rows, 1 to 100.
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<u32>,
+    /// The `after` cursor of the previous page.
     after: Option<String>,
 }
 
@@ -165,27 +178,60 @@ pub async fn list_conversations(
     Ok(Json(state.chat.list_threads(user, &page).await?))
 }
 
+/// A page of a thread's messages, with the messages queued behind its running turn.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MessagesPage {
+    #[serde(flatten)]
+    page: Page<Message>,
+    queued: Vec<QueuedMessage>,
+}
+
 pub async fn list_messages(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiPath((user_id, conversation_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> Result<Json<Page<Message>>> {
+) -> Result<Json<MessagesPage>> {
     let user = auth.require(&user_id)?;
     let id = parse_thread_id(&conversation_id)?;
     let page = page_request(q.limit, q.after, 50)?;
     let thread = state.chat.load_thread(user, id, &page).await?;
-    Ok(Json(Page {
-        data: thread.messages,
-        has_more: thread.has_more,
-        after: thread.after,
+    Ok(Json(MessagesPage {
+        page: Page {
+            data: thread.messages,
+            has_more: thread.has_more,
+            after: thread.after,
+        },
+        queued: thread.queued,
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// `DELETE /api/{user_id}/conversations/{conversation_id}/queue/{message_id}`: takes a queued
+/// message off its thread's queue before it runs (204); 404 when it is not queued there.
+pub async fn cancel_queued(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath((user_id, conversation_id, message_id)): ApiPath<(String, String, String)>,
+) -> Result<StatusCode> {
+    let user = auth.require(&user_id)?;
+    let thread = parse_thread_id(&conversation_id)?;
+    let id = parse_message_id(&message_id)?;
+    match state.chat.cancel_queued(user, thread, id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(Error::NotFound("queued message")),
+    }
+}
+
+/// Which tasks, and a page of them.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct TaskQuery {
+    /// `all` (the default), `pending` or `completed`.
+    #[schemars(extend("enum" = ["all", "pending", "completed"]))]
     status: Option<String>,
+    /// How many tasks, 1 to 100.
+    #[schemars(range(min = 1, max = 100))]
     limit: Option<u32>,
+    /// The `after` cursor of the previous page.
     after: Option<String>,
 }
 
@@ -205,40 +251,68 @@ pub async fn list_tasks(
     Ok(Json(state.chat.list_tasks(user, filter, &page).await?).into_response())
 }
 
+/// The answer of `GET /api/health`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer.
+    #[schemars(extend("enum" = ["ok", "degraded"]))]
+    status: &'static str,
+    #[schemars(extend("enum" = ["ok", "unavailable"]))]
+    database: &'static str,
+    #[schemars(extend("enum" = ["sqlite", "postgres"]))]
+    database_backend: &'static str,
+    /// The agent that answers: `offline` or `openai`.
+    agent: &'static str,
+    version: &'static str,
+    uptime_s: u64,
+}
+
 pub async fn health(State(state): State<AppState>) -> Response {
-    let database =
-        match tokio::time::timeout(Duration::from_secs(2), state.chat.database_ok()).await {
-            Ok(true) => "ok",
-            _ => "unavailable",
-        };
-    let status = if database == "ok" {
+    let ok = matches!(
+        tokio::time::timeout(Duration::from_secs(2), state.chat.database_ok()).await,
+        Ok(true)
+    );
+    let body = Health {
+        status: if ok { "ok" } else { "degraded" },
+        database: if ok { "ok" } else { "unavailable" },
+        database_backend: state.config.database_backend(),
+        agent: state.chat.agent_name(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: state.started.elapsed().as_secs(),
+    };
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if database == "ok" { "ok" } else { "degraded" },
-        "database": database,
-        "database_backend": state.config.database_backend(),
-        "agent": state.chat.agent_name(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": state.started.elapsed().as_secs(),
-    });
     (status, Json(body)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /api/dev/token`.
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct DevTokenBody {
+    /// 1 to 128 characters, without `/` or control characters.
     user_id: String,
+    /// How long the token lasts, in seconds: 3600 by default, clamped to 1 s to 7 days.
     #[serde(default)]
     ttl_secs: Option<u64>,
+}
+
+/// The answer of `POST /api/dev/token`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DevToken {
+    token: String,
+    user_id: String,
+    #[schemars(extend("enum" = ["Bearer"]))]
+    token_type: &'static str,
+    expires_in: u64,
 }
 
 /// Development only (the route is not mounted in production): a token for any user id.
 pub async fn dev_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DevTokenBody>,
-) -> Result<Json<Value>> {
+) -> Result<Json<DevToken>> {
     let user = body.user_id.trim();
     if user.is_empty() || user.len() > 128 || user.chars().any(|c| c.is_control() || c == '/') {
         return Err(Error::invalid(
@@ -246,13 +320,12 @@ pub async fn dev_token(
         ));
     }
     let ttl = body.ttl_secs.unwrap_or(3600).clamp(1, 7 * 24 * 3600);
-    let token = state.jwt.mint(&UserId::new(user), Duration::from_secs(ttl));
-    Ok(Json(json!({
-        "token": token,
-        "user_id": user,
-        "token_type": "Bearer",
-        "expires_in": ttl,
-    })))
+    Ok(Json(DevToken {
+        token: state.jwt.mint(&UserId::new(user), Duration::from_secs(ttl)),
+        user_id: user.to_string(),
+        token_type: "Bearer",
+        expires_in: ttl,
+    }))
 }
 
 /// 404 for every unknown route, in our shape.
@@ -261,7 +334,6 @@ pub async fn not_found() -> Error {
 }
 
 /// 405 for a known route with the wrong method, in our shape.
-pub async fn method_not_allowed() -> Response {
-    let body = json!({"error": {"code": "method_not_allowed", "message": "method not allowed on this route"}});
-    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+pub async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }

@@ -37,7 +37,12 @@ pub async fn chat_stream(
     let turn = state.chat.start_turn(body.into_turn_request(user)?).await?;
     let events = stream::unfold((turn, 0u64), |(mut turn, n)| async move {
         let event = turn.next().await?;
-        Some((Ok::<_, Infallible>(to_sse(&event, n + 1)), (turn, n + 1)))
+        // A queued message's `message.queued` / `message.unqueued` come before its turn and
+        // are not numbered with it: the numbers are those a resume of the turn counts.
+        if event.body.is_queue() {
+            return Some((Ok::<_, Infallible>(to_sse(&event, None)), (turn, n)));
+        }
+        Some((Ok(to_sse(&event, Some(n + 1))), (turn, n + 1)))
     });
     Ok(sse_response(events))
 }
@@ -73,7 +78,7 @@ pub async fn resume_stream(
             let event = followed.next().await?;
             n += 1;
             if n > after {
-                return Some((Ok::<_, Infallible>(to_sse(&event, n)), (followed, n)));
+                return Some((Ok::<_, Infallible>(to_sse(&event, Some(n))), (followed, n)));
             }
         }
     });
@@ -88,9 +93,9 @@ fn sse_response(
         .into_response()
 }
 
-/// The SSE frame of one event, numbered `n` in its turn, with the draft-API compatibility
-/// fields.
-fn to_sse(event: &Event, n: u64) -> SseEvent {
+/// The SSE frame of one event, numbered `n` in its turn (when it is one of the turn's), with
+/// the draft-API compatibility fields.
+fn to_sse(event: &Event, n: Option<u64>) -> SseEvent {
     let mut value = serde_json::to_value(event).expect("events serialise");
     if let Value::Object(map) = &mut value {
         if let Some(thread_id) = event.body.thread_id() {
@@ -112,8 +117,11 @@ fn to_sse(event: &Event, n: u64) -> SseEvent {
             _ => {}
         }
     }
-    SseEvent::default()
-        .id(n.to_string())
+    let frame = SseEvent::default()
         .event(event.body.kind())
-        .data(value.to_string())
+        .data(value.to_string());
+    match n {
+        Some(n) => frame.id(n.to_string()),
+        None => frame,
+    }
 }

@@ -51,15 +51,26 @@ const ASSETS: &[Asset] = &[
     asset!("assets/resume.js", JS),
     asset!("assets/app.js", JS),
     asset!("assets/rest.js", JS),
+    asset!("assets/markdown.js", JS),
+    // Third-party builds, vendored as published (web-demo/assets/vendor/README.md).
+    asset!("assets/vendor/marked.esm.js", JS),
+    asset!("assets/vendor/purify.min.js", JS),
 ];
 
+/// The names `/assets/{file}` serves.
+pub fn asset_files() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().filter_map(|a| a.name.strip_prefix("assets/"))
+}
+
 /// The pages only load their own scripts and styles and only talk to this origin; `'self'`
-/// covers the same-origin WebSocket as well.
+/// covers the same-origin WebSocket as well. Trusted Types: no HTML string reaches the DOM
+/// except through the sanitiser's policy (`dompurify`), which renders the assistants' Markdown.
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
                    style-src 'self'; script-src 'self'; base-uri 'none'; form-action 'self'; \
-                   frame-ancestors 'none'";
+                   frame-ancestors 'none'; require-trusted-types-for 'script'; \
+                   trusted-types dompurify";
 
-/// The routes of the demo: `/`, `/rest.html` and `/assets/{file}`.
+/// The routes of the demo: `/`, `/rest.html`, `/assets/{file}` and `/assets/vendor/{file}`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -71,10 +82,15 @@ pub fn routes() -> Router<AppState> {
             get(|headers: HeaderMap| async move { serve("rest.html", &headers) }),
         )
         .route("/assets/{file}", get(asset))
+        .route("/assets/vendor/{file}", get(vendor_asset))
 }
 
 async fn asset(ApiPath(file): ApiPath<String>, headers: HeaderMap) -> Response {
     serve(&format!("assets/{file}"), &headers)
+}
+
+async fn vendor_asset(ApiPath(file): ApiPath<String>, headers: HeaderMap) -> Response {
+    serve(&format!("assets/vendor/{file}"), &headers)
 }
 
 /// The file called `name` with its content type, an `ETag` of its bytes, and `no-cache`: the

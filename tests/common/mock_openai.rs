@@ -93,6 +93,11 @@ impl MockOpenAi {
         self.script.lock().unwrap().replies.push_back(reply);
     }
 
+    /// Answers `reply` to every request once the scripted replies run out.
+    pub fn answer_the_rest_with(&self, reply: Reply) {
+        self.script.lock().unwrap().standing = Some(reply);
+    }
+
     /// The request bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.script.lock().unwrap().requests.clone()

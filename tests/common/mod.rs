@@ -36,11 +36,8 @@ impl TestApp {
     /// A server whose agent talks to the OpenAI-compatible server at `base_url` (a
     /// `mock_openai::MockOpenAi`), after `tweak` adjusts its configuration.
     pub async fn spawn_with_provider(base_url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
-        let base_url = base_url.to_string();
         Self::spawn_with(move |c| {
-            c.provider.base_url = Some(base_url);
-            c.provider.api_key = Some("sk-test-key".into());
-            c.provider.model = "mock-model".into();
+            use_provider(c, base_url);
             tweak(c);
         })
         .await
@@ -189,6 +186,13 @@ impl Drop for TestApp {
     }
 }
 
+/// Points `config`'s agent at the OpenAI-compatible server at `base_url`.
+pub fn use_provider(config: &mut Config, base_url: &str) {
+    config.provider.base_url = Some(base_url.to_string());
+    config.provider.api_key = Some("sk-test-key".into());
+    config.provider.model = "mock-model".into();
+}
+
 pub async fn json_of(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
@@ -231,6 +235,9 @@ pub async fn fresh_postgres() -> Option<String> {
 }
 pub mod ai_sdk;
 pub mod chatkit;
+pub mod jwt;
+pub mod mcp;
 pub mod mock_openai;
 pub mod process;
+pub mod source;
 pub mod ws;

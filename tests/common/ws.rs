@@ -112,14 +112,21 @@ impl WsClient {
 
     /// Reads until the server ends the socket; returns how.
     pub async fn ended(&mut self) -> Ended {
+        self.ended_saying().await.0
+    }
+
+    /// Reads until the server ends the socket; returns how, and the close frame's reason.
+    pub async fn ended_saying(&mut self) -> (Ended, String) {
         loop {
             let next = tokio::time::timeout(WAIT, self.ws.next())
                 .await
                 .expect("socket ends within the wait");
             match next {
-                None | Some(Err(_)) => return Ended::Dropped,
+                None | Some(Err(_)) => return (Ended::Dropped, String::new()),
                 Some(Ok(Message::Close(frame))) => {
-                    return Ended::Close(frame.map(|f| u16::from(f.code)).unwrap_or(1005))
+                    let code = frame.as_ref().map_or(1005, |f| u16::from(f.code));
+                    let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                    return (Ended::Close(code), reason);
                 }
                 Some(Ok(_)) => continue,
             }

@@ -293,7 +293,9 @@ async function openThread(id, { keepFocus = false } = {}) {
       s.mark.threadIdle(id);
     }
     ui.threadTitle.textContent = answer.thread.title || 'Conversation';
-    for (const frame of open.loaded(messages, answer.running)) applyFrame(frame);
+    const held = open.loaded(messages, answer.running);
+    for (const m of answer.queued || []) open.queued(m);
+    for (const frame of held) applyFrame(frame);
     renderThreads();
     open.scrollToEnd();
   } catch (e) {
@@ -378,6 +380,15 @@ function applyFrame(frame) {
     case 'tool.called':
       if (here) open.toolCalled(frame);
       break;
+    case 'message.queued':
+      if (here) {
+        open.queued(frame.message);
+        open.scrollToEnd();
+      }
+      break;
+    case 'message.unqueued':
+      if (here && frame.reason === 'cancelled') open.unqueued(frame.message_id);
+      break;
     case 'task.changed':
       board.change(frame.change, frame.task);
       break;
@@ -432,10 +443,9 @@ function noteTurn(frame, threadId) {
 
 // ---- composer --------------------------------------------------------------------------
 
+/** Whether the composer may send; to a thread that is answering, the message is queued. */
 function canSend() {
-  return Boolean(
-    s && s.conn && s.conn.online && !s.pendingNew && !(s.current && s.running.has(s.current)),
-  );
+  return Boolean(s && s.conn && s.conn.online && !s.pendingNew);
 }
 
 const refreshInput = bindComposer({
@@ -458,6 +468,8 @@ function send(text) {
   if (!content || !canSend()) return;
   const frame = { type: 'message', content };
   if (s.current) frame.thread_id = s.current;
+  // Sent while the thread answers, it waits its turn (shown queued) rather than being refused.
+  if (s.current && s.running.has(s.current)) frame.on_busy = 'enqueue';
   try {
     // The position held now is the one before the turn's first event.
     const pos = s.conn.pos;
@@ -482,6 +494,19 @@ function stop() {
     showError(`Could not stop: ${e.message}`);
   }
 }
+
+/** Takes a queued message of the open thread off its queue (its `message.unqueued` removes it). */
+ui.messages.addEventListener('click', (e) => {
+  const cancel = e.target.closest('.cancel-queued');
+  if (!cancel || !s || !s.current) return;
+  cancel.disabled = true;
+  try {
+    s.conn.send({ type: 'cancel', thread_id: s.current, message_id: cancel.dataset.id });
+  } catch (err) {
+    cancel.disabled = false;
+    showError(`Could not cancel: ${err.message}`);
+  }
+});
 
 ui.stop.addEventListener('click', () => {
   stop();

@@ -1,5 +1,8 @@
 // DOM building shared by both pages: messages, tool-call chips and small formatting helpers.
-// Text always goes in through textContent, never as HTML.
+// Text always goes in through textContent, never as HTML; an assistant's answer is Markdown,
+// rendered and sanitised by markdown.js.
+
+import { lastBlock, renderMarkdown } from './markdown.js';
 
 /** Creates an element with attributes (`class`, `dataset` object, others as attributes). */
 export function el(tag, attrs = {}, ...children) {
@@ -55,7 +58,12 @@ export function toolChip(call) {
   });
 }
 
-const STATUS_LABELS = { cancelled: 'Stopped', failed: 'Failed', interrupted: 'Interrupted' };
+const STATUS_LABELS = {
+  cancelled: 'Stopped',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+  queued: 'Queued',
+};
 
 /**
  * The list item of a message. `message` has id, role, content, tool_calls and status; an
@@ -66,12 +74,44 @@ export function messageItem(message) {
     class: `message ${message.role}`,
     dataset: { id: message.id, role: message.role },
   });
-  updateMessageItem(item, message);
+  drawMessageItem(item, message);
   return item;
 }
 
+// A streaming answer changes with every delta, and drawing it parses all its Markdown again:
+// it is drawn at most once per animation frame, with the newest state. Any other change is drawn
+// at once and drops the item's pending draw, whose state is older.
+const pendingDraws = new Map(); // item → the message to draw at the next frame
+let drawScheduled = false;
+
 /** Brings an existing message item up to date with `message`. */
 export function updateMessageItem(item, message) {
+  if (message.status !== 'in_progress') {
+    pendingDraws.delete(item);
+    drawMessageItem(item, message);
+    return;
+  }
+  pendingDraws.set(item, message);
+  if (drawScheduled) return;
+  drawScheduled = true;
+  // A hidden tab gets no animation frames; it still catches up, less often.
+  if (document.hidden) setTimeout(drawPending, 250);
+  else requestAnimationFrame(drawPending);
+}
+
+function drawPending() {
+  drawScheduled = false;
+  const draws = [...pendingDraws];
+  pendingDraws.clear();
+  for (const [item, message] of draws) {
+    if (!item.isConnected) continue; // its thread was closed or reloaded meanwhile
+    drawMessageItem(item, message);
+    // The page scrolled to the end when the delta came, before the text grew.
+    if (!item.nextElementSibling) item.scrollIntoView({ block: 'end' });
+  }
+}
+
+function drawMessageItem(item, message) {
   const streaming = message.status === 'in_progress';
   item.replaceChildren(
     el('span', { class: 'visually-hidden', text: message.role === 'user' ? 'You:' : 'Assistant:' }),
@@ -82,8 +122,16 @@ export function updateMessageItem(item, message) {
   if (calls.length) {
     item.append(el('ul', { class: 'tool-chips', 'aria-label': 'Actions taken' }, ...calls.map(toolChip)));
   }
-  const text = el('div', { class: 'bubble', text: message.content || '' });
-  if (streaming) text.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }));
+  const content = message.content || '';
+  let text;
+  if (message.role === 'assistant') {
+    // The source stays on the bubble: it is what streamed, whatever it renders to.
+    text = el('div', { class: 'bubble markdown', dataset: { source: content } });
+    renderMarkdown(text, content);
+  } else {
+    text = el('div', { class: 'bubble', text: content });
+  }
+  if (streaming) lastBlock(text).append(el('span', { class: 'cursor', 'aria-hidden': 'true' }));
   if (message.content || streaming || !calls.length) item.append(text);
   const label = STATUS_LABELS[message.status];
   if (label) item.append(el('span', { class: `status-tag ${message.status}`, text: label }));

@@ -91,7 +91,7 @@ export class Connection extends EventTarget {
 
   /**
    * Sends a `message` frame with a `client_message_id` of its own, and keeps it until the server
-   * acknowledges it (`message.added` or `error` with its request_id): after a reconnect, a frame
+   * acknowledges it (`message.added`, `message.queued` or `error` with its request_id): after a reconnect, a frame
    * not yet acknowledged is sent again, the same, and the server answers the turn the first one
    * started (it never runs twice). Returns its request_id; throws when the socket is not ready.
    */
@@ -194,7 +194,8 @@ export class Connection extends EventTarget {
         return;
       }
     }
-    if (frame.request_id && (frame.type === 'message.added' || frame.type === 'error')) {
+    const acks = frame.type === 'message.added' || frame.type === 'message.queued';
+    if (frame.request_id && (acks || frame.type === 'error')) {
       this.unacked.delete(frame.request_id);
     }
     if (frame.type === 'auth.refreshed') this.setExpiry(frame.expires_at);

@@ -22,6 +22,7 @@ export class OpenThread {
     this.joined = new Set(); // streaming messages loaded with their tool calls so far
     this.reloadedFor = new Set(); // messages a hole has already reloaded the thread for
     this.held = null; // frames for this thread that arrived during a load
+    this.queue = new Map(); // queued message id → message, next first (drawn after the rest)
   }
 
   /** Shows thread `id` (or nothing, for null) with no messages yet. */
@@ -33,6 +34,7 @@ export class OpenThread {
     this.starts.clear();
     this.joined.clear();
     this.held = null;
+    this.queue.clear();
     this.list.replaceChildren();
   }
 
@@ -117,9 +119,56 @@ export class OpenThread {
     const merged = known ? { ...known, ...message } : { tool_calls: [], ...message };
     this.messages.set(message.id, merged);
     const item = this.list.querySelector(`li[data-id="${CSS.escape(message.id)}"]`);
-    if (item) updateMessageItem(item, merged);
-    else this.list.append(messageItem(merged));
+    if (item) {
+      updateMessageItem(item, merged);
+      // A queued message that started: it stays where it is, the first of the queue.
+      if (this.queue.delete(message.id)) this.numberQueue();
+    } else {
+      // Queued messages stay below every message of the thread.
+      this.list.insertBefore(messageItem(merged), this.firstQueued());
+    }
     return merged;
+  }
+
+  /** The item of the first queued message, or null. */
+  firstQueued() {
+    return this.list.querySelector('li[data-status="queued"]');
+  }
+
+  /** `message.queued` (or a loaded `queued` list): drawn last, with its place and a cancel. */
+  queued(message) {
+    if (this.messages.has(message.id) || this.queue.has(message.id)) return;
+    this.queue.set(message.id, message);
+    const item = messageItem({ ...message, tool_calls: [] });
+    item.classList.add('queued');
+    this.list.append(item);
+    this.numberQueue();
+  }
+
+  /** `message.unqueued` with reason `cancelled`: the message goes (one that started stays). */
+  unqueued(id) {
+    if (!this.queue.delete(id)) return;
+    this.list.querySelector(`li[data-status="queued"][data-id="${CSS.escape(id)}"]`)?.remove();
+    this.numberQueue();
+  }
+
+  /** Labels each queued message with its place and a button to cancel it. */
+  numberQueue() {
+    let n = 0;
+    for (const item of this.list.querySelectorAll('li[data-status="queued"]')) {
+      n += 1;
+      const tag = item.querySelector('.status-tag');
+      if (tag) tag.textContent = `Queued · ${n}`;
+      if (!item.querySelector('.cancel-queued')) {
+        const cancel = document.createElement('button');
+        cancel.type = 'button';
+        cancel.className = 'cancel-queued';
+        cancel.dataset.id = item.dataset.id;
+        cancel.textContent = 'Cancel';
+        cancel.setAttribute('aria-label', 'Cancel this queued message');
+        item.append(cancel);
+      }
+    }
   }
 
   /** `message.added`; a message already shown (loaded, or replayed twice) is left as it is. */

@@ -113,8 +113,12 @@ describe('realtime', () => {
       const stored = await apiGet(user, `/api/${user}/conversations/${threadId}/messages`);
       await page.locator('#messages li.message').nth(stored.data.length - 1).waitFor();
       await page.locator(`li[data-id="${midway.id}"][data-status="completed"]`).waitFor();
+      // An answer's text as its Markdown source, which the stored content is.
       const shown = await page.locator('#messages li.message').evaluateAll((items) =>
-        items.map((li) => li.querySelector('.bubble')?.textContent ?? ''),
+        items.map((li) => {
+          const bubble = li.querySelector('.bubble');
+          return bubble?.dataset.source ?? bubble?.textContent ?? '';
+        }),
       );
       assert.deepEqual(shown, stored.data.map((m) => m.content));
       await waitForTasks(page, (t) => t.some((x) => x.title === 'pack the suitcase'));

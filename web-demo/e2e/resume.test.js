@@ -30,11 +30,14 @@ async function openThreadId(page) {
   return page.locator('#thread-list .thread[aria-current="true"]').getAttribute('data-id');
 }
 
-/** What the page shows of its open thread, one text per message. */
+/** What the page shows of its open thread, one text per message (an answer's Markdown source). */
 async function shownTexts(page) {
-  return page
-    .locator('#messages li.message')
-    .evaluateAll((items) => items.map((li) => li.querySelector('.bubble')?.textContent ?? ''));
+  return page.locator('#messages li.message').evaluateAll((items) =>
+    items.map((li) => {
+      const bubble = li.querySelector('.bubble');
+      return bubble?.dataset.source ?? bubble?.textContent ?? '';
+    }),
+  );
 }
 
 /** The stored messages of a conversation. */

@@ -32,6 +32,8 @@ trap cleanup EXIT
 
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 export AGENTWIRE_URL="http://127.0.0.1:$PORT"
+# For tests that start a server of their own (lib/instance.js).
+export AGENTWIRE_BIN="$ROOT/target/debug/agentwire"
 export E2E_JWT_SECRET="e2e-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
 # Deltas 100 ms apart, so a stream is slow enough to watch and to stop.

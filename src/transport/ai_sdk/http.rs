@@ -1,12 +1,13 @@
-//! `POST /api/ai-sdk` and `GET /api/ai-sdk/{id}/stream`: the UI message stream that the AI
-//! SDK's `DefaultChatTransport` reads, as Server-Sent Events (`data: <chunk>` each, numbered
+//! `POST /api/ai-sdk` and `GET /api/ai-sdk/{chat_id}/stream`: the UI message stream that the
+//! AI SDK's `DefaultChatTransport` reads, as Server-Sent Events (`data: <chunk>` each, numbered
 //! by `id:`, then `data: [DONE]`, with `x-vercel-ai-ui-message-stream: v1`).
 //!
 //! The POST starts a turn (bearer token, as the REST API); everything is checked before the
 //! stream starts, so a bad request is a JSON error, never a broken stream. A client that
-//! disconnects does not stop the turn: `GET /api/ai-sdk/{id}/stream` replays the running turn
-//! of the chat from its start (after the chunk numbered `Last-Event-ID`, when sent), on any
-//! instance, and answers 204 when none runs there, which is what the SDK's `resume` expects.
+//! disconnects does not stop the turn: `GET /api/ai-sdk/{chat_id}/stream` replays the running
+//! turn of the chat from its start (after the chunk numbered `Last-Event-ID`, when sent), on
+//! any instance, and answers 204 when none runs there, which is what the SDK's `resume`
+//! expects.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub async fn chat(
     Ok(ui_stream(chunk_stream(Source::Turn(turn), thread), 0))
 }
 
-/// `GET /api/ai-sdk/{id}/stream`: the running turn of chat `id` from its start (after the
+/// `GET /api/ai-sdk/{chat_id}/stream`: the running turn of the chat from its start (after the
 /// chunk numbered `Last-Event-ID`); 204 when none runs.
 pub async fn resume(
     State(state): State<AppState>,
@@ -80,7 +81,7 @@ pub async fn shadowed(
     req: Request,
 ) -> Response {
     if chat_id != "chat" {
-        return rest::method_not_allowed().await;
+        return rest::method_not_allowed().await.into_response();
     }
     let handed = async {
         let (mut parts, body) = req.into_parts();

@@ -1,6 +1,6 @@
 //! The Vercel AI SDK's chat protocols: `WebSocketChatTransport` at `GET /api/ai-sdk/ws`
 //! ([`ws`]) and `DefaultChatTransport`'s UI message stream at `POST /api/ai-sdk` and
-//! `GET /api/ai-sdk/{id}/stream` ([`http`]). `docs/ai-sdk.md` is the contract.
+//! `GET /api/ai-sdk/{chat_id}/stream` ([`http`]). `docs/ai-sdk.md` is the contract.
 //!
 //! Both go through the chat core like every transport: a turn started here streams to the
 //! user's other sockets, and one started elsewhere can be followed here. What they share lives
@@ -52,7 +52,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/api/ai-sdk", post(http::chat).layer(limit))
         .route("/api/ai-sdk/ws", get(ws::upgrade))
         .route(
-            "/api/ai-sdk/{id}/stream",
+            "/api/ai-sdk/{chat_id}/stream",
             get(http::resume).post(http::shadowed),
         )
 }

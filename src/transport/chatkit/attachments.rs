@@ -205,6 +205,7 @@ pub fn parse_attachment_id(s: &str) -> Result<AttachmentId> {
         .map_err(|_| Error::NotFound("attachment"))
 }
 
+/// The link signature of an attachment URL, for a caller without a bearer token.
 #[derive(Deserialize)]
 pub struct SigQuery {
     sig: Option<String>,

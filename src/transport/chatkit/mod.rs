@@ -25,8 +25,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::ApiJson;
 use crate::auth::AuthUser;
@@ -70,13 +72,22 @@ pub async fn handle(
     handlers::dispatch(&state, auth.0, links, request).await
 }
 
+/// The answer of `GET /api/chatkit/health`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    openai_key_configured: bool,
+    /// Always false: no session/client-secret exchange, which belongs to OpenAI's hosted mode.
+    session_endpoint_available: bool,
+    store_implemented: bool,
+    timestamp: DateTime<Utc>,
+}
+
 /// `GET /api/chatkit/health`: what this ChatKit backend offers. No authentication.
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "openai_key_configured": state.config.provider.api_key.is_some(),
-        // No session/client-secret exchange: that belongs to OpenAI's hosted mode.
-        "session_endpoint_available": false,
-        "store_implemented": true,
-        "timestamp": Utc::now(),
-    }))
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        openai_key_configured: state.config.provider.api_key.is_some(),
+        session_endpoint_available: false,
+        store_implemented: true,
+        timestamp: Utc::now(),
+    })
 }

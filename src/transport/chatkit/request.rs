@@ -4,6 +4,7 @@
 //! are ignored, and `null` reads as "absent" everywhere (so `"order": null` means the default).
 //! Anything else malformed is a 400 naming the problem, before any response type is chosen.
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,7 +16,7 @@ use crate::store::Order;
 const OPAQUE_KEYS: &[&str] = &["result", "payload", "data", "answers"];
 
 /// One content part of a user message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
 pub enum InputPart {
     #[serde(rename = "input_text")]
@@ -37,12 +38,12 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolChoice {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InferenceOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
@@ -51,7 +52,7 @@ pub struct InferenceOptions {
 }
 
 /// `UserMessageInput`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct UserInput {
     pub content: Vec<InputPart>,
     #[serde(default)]
@@ -76,7 +77,7 @@ impl UserInput {
 }
 
 /// A widget action: `{type, payload?}` (other keys the client sends are ignored).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct Action {
     #[serde(rename = "type")]
     pub kind: String,
@@ -170,51 +171,51 @@ impl Request {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ThreadParams {
     thread_id: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct CreateParams {
     input: UserInput,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct AddMessageParams {
     thread_id: String,
     input: UserInput,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ToolOutputParams {
     thread_id: String,
     #[allow(dead_code)]
     result: Value,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ItemParams {
     thread_id: String,
     item_id: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct StructuredParams {
     thread_id: String,
     item_id: String,
     #[allow(dead_code)]
     input: Value,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ActionParams {
     thread_id: String,
     #[serde(default)]
     item_id: Option<String>,
     action: Action,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum OrderParam {
     Asc,
     Desc,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ListParams {
     #[serde(default)]
     limit: Option<u32>,
@@ -223,7 +224,7 @@ struct ListParams {
     #[serde(default)]
     after: Option<String>,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ListItemsParams {
     thread_id: String,
     #[serde(default)]
@@ -233,28 +234,28 @@ struct ListItemsParams {
     #[serde(default)]
     after: Option<String>,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct UpdateParams {
     thread_id: String,
     title: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct FeedbackParams {
     thread_id: String,
     item_ids: Vec<String>,
     kind: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct AttachmentCreateParams {
     name: String,
     size: i64,
     mime_type: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct AttachmentDeleteParams {
     attachment_id: String,
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct TranscribeParams {
     audio_base64: String,
     mime_type: String,
@@ -285,6 +286,35 @@ fn strip_nulls(v: &mut Value) {
 
 fn params<T: DeserializeOwned>(kind: &str, params: Value) -> Result<T> {
     serde_json::from_value(params).map_err(|e| Error::Invalid(format!("{kind}: params: {e}")))
+}
+
+/// Every request type [`parse`] knows, with the schema of its `params`, for the OpenAPI document.
+pub fn params_schemas(generator: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
+    let mut g = |name, schema: fn(&mut SchemaGenerator) -> Schema| (name, schema(generator));
+    vec![
+        g("threads.create", CreateParams::json_schema),
+        g("threads.add_user_message", AddMessageParams::json_schema),
+        g(
+            "threads.add_client_tool_output",
+            ToolOutputParams::json_schema,
+        ),
+        g(
+            "threads.add_structured_input",
+            StructuredParams::json_schema,
+        ),
+        g("threads.retry_after_item", ItemParams::json_schema),
+        g("threads.custom_action", ActionParams::json_schema),
+        g("threads.sync_custom_action", ActionParams::json_schema),
+        g("threads.get_by_id", ThreadParams::json_schema),
+        g("threads.list", ListParams::json_schema),
+        g("threads.update", UpdateParams::json_schema),
+        g("threads.delete", ThreadParams::json_schema),
+        g("items.list", ListItemsParams::json_schema),
+        g("items.feedback", FeedbackParams::json_schema),
+        g("attachments.create", AttachmentCreateParams::json_schema),
+        g("attachments.delete", AttachmentDeleteParams::json_schema),
+        g("input.transcribe", TranscribeParams::json_schema),
+    ]
 }
 
 /// Parses a request envelope. 400 for anything that is not a known, well-formed request.
@@ -444,6 +474,23 @@ mod tests {
                 matches!(parse(body.clone()), Err(Error::Invalid(_))),
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn the_documented_types_are_the_known_ones() {
+        let mut generator = SchemaGenerator::default();
+        let documented = params_schemas(&mut generator);
+        assert_eq!(documented.len(), 16, "the sixteen request types");
+        for (kind, _) in documented {
+            // Empty params: each type fails on its params, none as an unknown type.
+            let e = parse(json!({"type": kind, "params": {}}));
+            if let Err(Error::Invalid(message)) = &e {
+                assert!(
+                    !message.contains("unknown request type"),
+                    "{kind}: {message}"
+                );
+            }
         }
     }
 

@@ -172,7 +172,9 @@ impl Mapper {
                 out.push_back(error_event(error));
                 self.over = true;
             }
-            ChatEvent::TaskChanged { .. } => {}
+            ChatEvent::TaskChanged { .. }
+            | ChatEvent::MessageQueued { .. }
+            | ChatEvent::MessageUnqueued { .. } => {}
         }
     }
 

@@ -174,10 +174,12 @@ fn nul_error(bytes: &[u8]) -> Response {
     rpc_answer(id, -32602, &message)
 }
 
-/// A message's id when it has a usable one, else null.
+/// A message's id when it has a usable one, else null. MCP ids are strings or integers: a
+/// fractional number is no id to answer with.
 fn request_id(message: &Value) -> Value {
     match &message["id"] {
-        id @ (Value::Number(_) | Value::String(_)) => id.clone(),
+        id @ Value::String(_) => id.clone(),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
         _ => Value::Null,
     }
 }
@@ -287,6 +289,15 @@ mod tests {
         let v = json_body(rpc(r#"{"jsonrpc": "1.0", "id": 7, "method": "ping"}"#)).await;
         assert_eq!(v["error"]["code"], -32600);
         assert_eq!(v["id"], 7);
+
+        // Only a string or an integer is an id to answer with.
+        let v = json_body(rpc(
+            r#"{"jsonrpc": "1.0", "id": 2.5e-42, "method": "ping"}"#,
+        ))
+        .await;
+        assert_eq!(v["id"], Value::Null);
+        let v = json_body(rpc(r#"{"jsonrpc": "1.0", "id": "a", "method": "ping"}"#)).await;
+        assert_eq!(v["id"], "a");
     }
 
     #[tokio::test]

@@ -35,6 +35,8 @@ pub enum ClientFrame {
     },
     Cancel {
         thread_id: String,
+        /// A queued message to take off the queue, rather than the running turn.
+        message_id: Option<String>,
     },
     ThreadsList {
         limit: Option<u32>,
@@ -87,6 +89,8 @@ struct MessageFields {
 #[serde(deny_unknown_fields)]
 struct CancelFields {
     thread_id: String,
+    #[serde(default)]
+    message_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +170,7 @@ pub fn parse(text: &str) -> Result<(ClientFrame, Option<String>), FrameError> {
         }),
         "cancel" => de::<CancelFields>(fields).map(|f| ClientFrame::Cancel {
             thread_id: f.thread_id,
+            message_id: f.message_id,
         }),
         "threads.list" => de::<ListFields>(fields).map(|f| ClientFrame::ThreadsList {
             limit: f.limit,
@@ -242,6 +247,7 @@ pub fn thread(page: &ThreadPage, request_id: &Option<String>) -> String {
             "has_more": page.has_more,
             "after": page.after,
             "running": page.running,
+            "queued": page.queued,
         }),
         request_id,
     )

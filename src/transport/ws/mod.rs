@@ -20,7 +20,7 @@ use serde::Deserialize;
 use tokio::time::{sleep_until, Instant};
 use uuid::Uuid;
 
-use super::{page_request, parse_thread_id, ApiQuery};
+use super::{page_request, parse_message_id, parse_thread_id, ApiQuery};
 use crate::auth::{bearer, now_secs, Verified};
 use crate::chat::TurnRequest;
 use crate::error::{Error, ErrorBody};
@@ -369,11 +369,33 @@ impl Connection {
                     Err(e) => return self.send_error(&e, thread, &request_id).await,
                 }
             }
-            ClientFrame::Cancel { thread_id } => {
+            ClientFrame::Cancel {
+                thread_id,
+                message_id,
+            } => {
                 let thread = match parse_thread_id(&thread_id) {
                     Ok(t) => t,
                     Err(e) => return self.send_error(&e, None, &request_id).await,
                 };
+                if let Some(id) = message_id {
+                    let cancelled = match parse_message_id(&id) {
+                        Ok(id) => chat.cancel_queued(&self.user, thread, id).await,
+                        Err(e) => Err(e),
+                    };
+                    return match cancelled {
+                        Ok(true) => Ok(None),
+                        Ok(false) => {
+                            let reply = error_frame(
+                                &Error::NotFound("queued message"),
+                                Some(thread),
+                                &request_id,
+                                "no such message is queued on that thread",
+                            );
+                            self.send(vec![reply]).await.map(|_| None)
+                        }
+                        Err(e) => self.send_error(&e, Some(thread), &request_id).await,
+                    };
+                }
                 match chat.cancel(&self.user, thread).await {
                     Ok(true) => return Ok(None),
                     Ok(false) => {}
@@ -458,7 +480,7 @@ impl Connection {
         e.log_if_internal();
         let mut body = e.body();
         // REST says invalid_request; on the socket a bad field of a frame is invalid_frame.
-        if body.code == "invalid_request" {
+        if let Error::Invalid(_) = e {
             body.code = "invalid_frame".into();
         }
         self.send(vec![frame::error(&body, thread, request_id)])

@@ -26,6 +26,10 @@ export async function say(page, text) {
 
 const ANSWERS = '#messages li.message.assistant';
 
+// The text of a message as the page holds it: an answer's Markdown source (kept on its bubble as
+// `data-source`; markdown.test.js checks what it renders to), a user's message as shown. The
+// functions that run in the page spell this out, as they cannot share code with this module.
+
 /**
  * Sends `text` and waits for the assistant's answer to it to appear; returns {id, item}, the
  * answer's message id and its list item.
@@ -43,7 +47,7 @@ export async function ask(page, text) {
 export async function answerDone(page, id, status = 'completed', timeout = 20_000) {
   const item = page.locator(`#messages li[data-id="${id}"][data-status="${status}"]`);
   await item.waitFor({ timeout });
-  return (await item.locator('.bubble').textContent()) || '';
+  return item.locator('.bubble').evaluate((b) => b.dataset.source ?? b.textContent);
 }
 
 /**
@@ -54,7 +58,8 @@ export async function seeStreaming(page, id) {
   const handle = await page.waitForFunction((id) => {
     const item = document.querySelector(`#messages li[data-id="${id}"]`);
     if (!item || item.getAttribute('aria-busy') !== 'true') return null;
-    const text = item.querySelector('.bubble')?.textContent || '';
+    const bubble = item.querySelector('.bubble');
+    const text = bubble?.dataset.source ?? bubble?.textContent ?? '';
     return text.trim() ? text : null;
   }, id);
   return handle.jsonValue();
@@ -95,7 +100,8 @@ export async function recordAnswerTexts(page) {
     window.__answerTexts = seen;
     new MutationObserver(() => {
       for (const li of document.querySelectorAll('#messages li.message.assistant')) {
-        const text = li.querySelector('.bubble')?.textContent ?? '';
+        const bubble = li.querySelector('.bubble');
+        const text = bubble?.dataset.source ?? bubble?.textContent ?? '';
         const texts = (seen[li.dataset.id] ||= []);
         if (texts[texts.length - 1] !== text) texts.push(text);
       }
@@ -130,7 +136,8 @@ export async function seeWords(page, id, words) {
     ([id, words]) => {
       const item = document.querySelector(`#messages li[data-id="${id}"]`);
       if (!item || item.getAttribute('aria-busy') !== 'true') return null;
-      const text = item.querySelector('.bubble')?.textContent || '';
+      const bubble = item.querySelector('.bubble');
+      const text = bubble?.dataset.source ?? bubble?.textContent ?? '';
       return text.trim().split(/\s+/).length >= words ? text : null;
     },
     [id, words],

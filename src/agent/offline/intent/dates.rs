@@ -2,12 +2,14 @@
 //!
 //! Understands ISO dates (`2026-12-01`), today / tomorrow / the day after ("aaj", "kal",
 //! "parson"), counted offsets ("in 3 days", "3 din baad", "do hafte mein"), "next week" and
-//! weekday names in both languages ("next friday", "juma ko"). The words around a date ("on",
+//! weekday names in both languages ("next friday", "juma ko", "hafte ko"), and days of the month
+//! ("3rd dec", "15 tareekh ko", see `calendar`). The words around a date ("on",
 //! "by", "tak", "ko", "subah", …) are taken with it, so they do not end up in a title. A date
 //! that would fall past the end of the calendar is dropped.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
+use super::calendar::day_of_month;
 use super::normalise::Tok;
 use super::Language;
 
@@ -120,6 +122,14 @@ fn date_core(
     }
     if let Some(d) = iso_date(w0) {
         return Some((d, 1));
+    }
+    let before = if i > 0 { w(i - 1) } else { "" };
+    if let Some(found) = day_of_month(|k| w(i + k).to_string(), before, today) {
+        return Some(found);
+    }
+    // "hafte ko": Saturday, where "hafte" alone is "week" ("agle hafte", "do hafte baad").
+    if w0 == "hafte" && w(i + 1) == "ko" {
+        return Some((next_weekday(today, Weekday::Sat)?, 1));
     }
 
     // "in 3 days", "3 din baad", "do hafte mein", "after 2 weeks"

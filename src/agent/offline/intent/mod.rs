@@ -14,20 +14,31 @@
 //! This module holds the parser's public face: the types it returns and its
 //! two entry points. Each stage lives in its own submodule:
 //!
-//! - `vocabulary`: the words and phrases the parser knows, and what each means;
-//! - `normalise`: text to tokens (quotes, words, folded phrases) and their language;
-//! - `classify`: the verb that picks the intent, and building the intent from the rest;
-//! - `dates`: due dates, absolute and relative;
+//! - `lexicon` (English and shared) and `urdu` (Roman Urdu stems and request endings): the
+//!   classes of phrasings the parser knows, per intent;
+//! - `spelling`: one key for the ways a word is spelled, and the lexicon's pattern notation;
+//! - `vocabulary`: the lexicons gathered into one index, marker words and fillers;
+//! - `normalise`: text to tokens (quotes, words, clause breaks, folded phrases) and their language;
+//! - `phrasing`: meanings that come from word order (a list something goes on or comes off);
+//! - `classify`: the verb, or the shape of a message without one, that picks the intent;
+//! - `build`: the intent built from the words the verb left;
+//! - `dates` and `calendar`: due dates, relative and by day of the month;
 //! - `priority`: priority phrases;
 //! - `reference`: which task a message points to;
 //! - `titles`: filler words and turning the words that are left into a title.
 
+mod build;
+mod calendar;
 mod classify;
 mod dates;
+mod lexicon;
 mod normalise;
+mod phrasing;
 mod priority;
 mod reference;
+mod spelling;
 mod titles;
+mod urdu;
 mod vocabulary;
 
 use chrono::NaiveDate;
@@ -148,3 +159,6 @@ pub fn detect_language(text: &str) -> Language {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod class_tests;

@@ -2,11 +2,25 @@
 //!
 //! Quoted text is set aside exactly as typed; the rest is lower-cased and split into words
 //! (apostrophes inside words dropped, `#3` and `task3` split), and runs of words that form a
-//! known phrase are folded into one token with its canonical meaning. The language of the
-//! message is then counted from its tokens' tags.
+//! known phrase, however they are spelled, are folded into one token with its canonical meaning.
+//! Commas and full stops are kept as clause breaks on the word that follows them, since "X, add
+//! it" puts the task in one clause and the verb in another. The language of the message is then
+//! counted from its tokens' tags.
 
+use super::phrasing;
+use super::spelling::key;
 use super::vocabulary::{phrase_index, word_tag, Canon, Tag};
 use super::Language;
+
+/// What separates a word from the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Break {
+    None,
+    /// A comma, semicolon, full stop, `!`, `?` or new line: a new clause starts.
+    Clause,
+    /// A colon: "add task: pay rent".
+    Colon,
+}
 
 /// One normalised word or phrase of the message.
 #[derive(Debug, Clone)]
@@ -14,10 +28,16 @@ pub(super) struct Tok {
     /// Lower-cased words as the user wrote them (phrases joined by one
     /// space); quoted text exactly as typed, trimmed.
     pub(super) raw: String,
+    /// The spelling key of the word (see `spelling`), or the keys of a phrase's words.
+    pub(super) key: String,
     /// Canonical meaning, `None` for ordinary words and quoted text.
     pub(super) canon: Option<Canon>,
-    tag: Tag,
+    pub(super) tag: Tag,
     pub(super) quoted: bool,
+    /// What separates this token from the one before it.
+    pub(super) brk: Break,
+    /// Which clause of the message the token is in, counting from 0.
+    pub(super) clause: usize,
 }
 
 impl Tok {
@@ -26,16 +46,37 @@ impl Tok {
     }
 }
 
+/// One word of the message before phrases are folded.
+struct Word {
+    text: String,
+    quoted: bool,
+    brk: Break,
+}
+
 pub(super) fn tokenize(text: &str) -> Vec<Tok> {
-    let mut words: Vec<(String, bool)> = Vec::new();
+    let mut words: Vec<Word> = Vec::new();
+    let mut pending = Break::None;
     for (segment, quoted) in split_quotes(text) {
         if quoted {
-            words.push((segment, true));
+            words.push(Word {
+                text: segment,
+                quoted: true,
+                brk: std::mem::replace(&mut pending, Break::None),
+            });
         } else {
-            push_words(&segment, &mut words);
+            push_words(&segment, &mut words, &mut pending);
         }
     }
-    canonicalize(&words)
+    let mut toks = canonicalize(&words);
+    phrasing::read_word_order(&mut toks);
+    let mut clause = 0;
+    for t in &mut toks {
+        if t.brk == Break::Clause {
+            clause += 1;
+        }
+        t.clause = clause;
+    }
+    toks
 }
 
 fn is_double_quote(c: char) -> bool {
@@ -100,14 +141,15 @@ fn split_quotes(text: &str) -> Vec<(String, bool)> {
 
 /// Lower-cases and splits plain text into words. Keeps letters and digits,
 /// keeps `-` between digits (ISO dates), drops apostrophes inside words,
-/// makes `#` before a digit its own word, and treats everything else as a
-/// separator.
-fn push_words(text: &str, out: &mut Vec<(String, bool)>) {
+/// makes `#` before a digit its own word, notes clause breaks and colons on
+/// the word after them, and treats everything else as a separator.
+fn push_words(text: &str, out: &mut Vec<Word>, pending: &mut Break) {
     let chars: Vec<char> = text.chars().collect();
     let mut word = String::new();
-    let flush = |word: &mut String, out: &mut Vec<(String, bool)>| {
+    let flush = |word: &mut String, out: &mut Vec<Word>, pending: &mut Break| {
         if !word.is_empty() {
-            split_glued_number(std::mem::take(word), out);
+            let brk = std::mem::replace(pending, Break::None);
+            split_glued_number(std::mem::take(word), brk, out);
         }
     };
     for (i, &c) in chars.iter().enumerate() {
@@ -130,97 +172,97 @@ fn push_words(text: &str, out: &mut Vec<(String, bool)>) {
         {
             // apostrophe inside a word: "what's" -> "whats"
         } else if c == '#' && next.is_some_and(|n| n.is_ascii_digit()) {
-            flush(&mut word, out);
-            out.push(("#".to_string(), false));
+            flush(&mut word, out, pending);
+            out.push(Word {
+                text: "#".to_string(),
+                quoted: false,
+                brk: std::mem::replace(pending, Break::None),
+            });
         } else {
-            flush(&mut word, out);
+            flush(&mut word, out, pending);
+            if matches!(c, ',' | ';' | '.' | '!' | '?' | '\n' | '\u{060C}') {
+                *pending = Break::Clause;
+            } else if c == ':' && *pending == Break::None {
+                *pending = Break::Colon;
+            }
         }
     }
-    flush(&mut word, out);
+    flush(&mut word, out, pending);
 }
 
 /// "task3" -> "task", "3".
-fn split_glued_number(word: String, out: &mut Vec<(String, bool)>) {
+fn split_glued_number(word: String, brk: Break, out: &mut Vec<Word>) {
+    let plain = |text: &str, brk| Word {
+        text: text.to_string(),
+        quoted: false,
+        brk,
+    };
     for prefix in ["task", "kaam"] {
         if let Some(rest) = word.strip_prefix(prefix) {
             if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-                out.push((prefix.to_string(), false));
-                out.push((rest.to_string(), false));
+                out.push(plain(prefix, brk));
+                out.push(plain(rest, Break::None));
                 return;
             }
         }
     }
-    out.push((word, false));
+    out.push(plain(&word, brk));
 }
 
-fn canonicalize(words: &[(String, bool)]) -> Vec<Tok> {
+/// Folds runs of words that form a known phrase into one token. Phrases match on spelling keys,
+/// longest first, and never across a clause break or a quote.
+fn canonicalize(words: &[Word]) -> Vec<Tok> {
     let index = phrase_index();
+    let keys: Vec<String> = words.iter().map(|w| key(&w.text)).collect();
     let mut out: Vec<Tok> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        let (word, quoted) = &words[i];
-        if *quoted {
+        let word = &words[i];
+        if word.quoted {
             out.push(Tok {
-                raw: word.clone(),
+                raw: word.text.clone(),
+                key: word.text.clone(),
                 canon: None,
                 tag: Tag::Neutral,
                 quoted: true,
+                brk: word.brk,
+                clause: 0,
             });
             i += 1;
             continue;
         }
-        let hit = index.get(word.as_str()).and_then(|cands| {
+        let hit = index.get(&keys[i]).and_then(|cands| {
             cands.iter().find(|p| {
                 p.words.len() <= words.len() - i
-                    && p.words
-                        .iter()
-                        .zip(&words[i..])
-                        .all(|(pw, (w, q))| !*q && pw == w)
+                    && p.words.iter().enumerate().all(|(j, pw)| {
+                        let w = &words[i + j];
+                        !w.quoted && (j == 0 || w.brk == Break::None) && *pw == keys[i + j]
+                    })
             })
         });
-        match hit {
+        let (len, canon, tag) = match hit {
             Some(p) => {
                 let len = p.words.len();
-                let raw = words[i..i + len]
-                    .iter()
-                    .map(|(w, _)| w.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
                 let tag = if p.tag == Tag::Neutral && len == 1 {
-                    word_tag(&raw)
+                    word_tag(&keys[i])
                 } else {
                     p.tag
                 };
-                out.push(Tok {
-                    raw,
-                    canon: Some(p.canon),
-                    tag,
-                    quoted: false,
-                });
-                i += len;
+                (len, Some(p.canon), tag)
             }
-            None => {
-                out.push(Tok {
-                    raw: word.clone(),
-                    canon: None,
-                    tag: word_tag(word),
-                    quoted: false,
-                });
-                i += 1;
-            }
-        }
-    }
-    // Urdu "is task" / "us wala" mean "this task" / "that one".
-    for k in 0..out.len() {
-        let demonstrative =
-            !out[k].quoted && matches!(out[k].raw.as_str(), "is" | "iss" | "us" | "uss");
-        let before_noun = out
-            .get(k + 1)
-            .is_some_and(|n| n.is(Canon::Task) || n.is(Canon::Wala));
-        if demonstrative && before_noun {
-            out[k].canon = Some(Canon::Prev);
-            out[k].tag = Tag::Urdu;
-        }
+            None => (1, None, word_tag(&keys[i])),
+        };
+        let join = |parts: Vec<&str>| parts.join(" ");
+        out.push(Tok {
+            raw: join(words[i..i + len].iter().map(|w| w.text.as_str()).collect()),
+            key: join(keys[i..i + len].iter().map(String::as_str).collect()),
+            canon,
+            tag,
+            quoted: false,
+            brk: word.brk,
+            clause: 0,
+        });
+        i += len;
     }
     out
 }

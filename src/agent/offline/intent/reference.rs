@@ -1,8 +1,10 @@
 //! Task references: which existing task a message points to.
 //!
-//! A task is named by its number ("task 3", "#3", "3 wala", "teesra task", "the 2nd one"), by a
-//! pronoun that points to the task mentioned last ("it", "that one", "isko", "woh wala"), or by
-//! words from its title ("the meeting task", a quoted title).
+//! A task is named by its number ("task 3", "#3", "3 wala", "task three", "do number wala",
+//! "teesra task", "the 2nd one"), by a pronoun that points to the task mentioned last ("it",
+//! "that one", "isko", "woh wala"), or by words from its title ("the meeting task", a quoted
+//! title). A number said as a word counts only next to "task", "number" or "wala", since "do"
+//! and "one" are ordinary words too.
 
 use super::normalise::Tok;
 use super::titles::{join, strip_edges};
@@ -16,6 +18,79 @@ pub(super) fn int_of(t: &Tok) -> Option<i64> {
         return None;
     }
     raw.parse().ok()
+}
+
+/// Nouns that stand for a task in a reference without naming it: "the dentist thing".
+const VAGUE_NOUNS: &[&str] = &["thing", "stuff"];
+
+/// Numbers said as words, in English and Roman Urdu, up to twenty.
+const NUMBER_WORDS: &[(&str, i64)] = &[
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+    ("thirteen", 13),
+    ("fourteen", 14),
+    ("fifteen", 15),
+    ("sixteen", 16),
+    ("seventeen", 17),
+    ("eighteen", 18),
+    ("nineteen", 19),
+    ("twenty", 20),
+    ("ek", 1),
+    ("aik", 1),
+    ("do", 2),
+    ("teen", 3),
+    ("tin", 3),
+    ("char", 4),
+    ("chaar", 4),
+    ("paanch", 5),
+    ("panch", 5),
+    ("chhe", 6),
+    ("che", 6),
+    ("chay", 6),
+    ("saat", 7),
+    ("aath", 8),
+    ("nau", 9),
+    ("das", 10),
+    ("gyarah", 11),
+    ("gyara", 11),
+    ("barah", 12),
+    ("bara", 12),
+    ("terah", 13),
+    ("tera", 13),
+    ("chaudah", 14),
+    ("chauda", 14),
+    ("pandrah", 15),
+    ("pandra", 15),
+    ("solah", 16),
+    ("sola", 16),
+    ("satrah", 17),
+    ("satra", 17),
+    ("atharah", 18),
+    ("athara", 18),
+    ("unnees", 19),
+    ("unees", 19),
+    ("bees", 20),
+];
+
+/// The word as a number when it is a number word ("nine", "gyarah").
+fn number_word(t: &Tok) -> Option<i64> {
+    if t.quoted {
+        return None;
+    }
+    NUMBER_WORDS
+        .iter()
+        .find(|(w, _)| *w == t.raw)
+        .map(|&(_, n)| n)
 }
 
 fn ordinal(t: &Tok) -> Option<i64> {
@@ -68,7 +143,7 @@ pub(super) fn resolve_ref(span: &[&Tok]) -> Option<TaskRef> {
     }
     for (k, t) in span.iter().enumerate() {
         let next = span.get(k + 1);
-        if let Some(n) = int_of(t) {
+        if let Some(n) = int_of(t).or_else(|| number_word(t)) {
             let marked_before =
                 k > 0 && (span[k - 1].is(Canon::Task) || span[k - 1].is(Canon::NumMark));
             let marked_after = next
@@ -91,12 +166,15 @@ pub(super) fn resolve_ref(span: &[&Tok]) -> Option<TaskRef> {
     if let Some(r) = pure_ref(core) {
         return Some(r);
     }
-    // "that meeting task" -> "meeting"
+    // "that meeting task" -> "meeting", "the dentist thing" -> "dentist"
     let mut core = core;
     while core.first().is_some_and(|t| t.is(Canon::Prev)) {
         core = strip_edges(&core[1..]);
     }
-    while core.last().is_some_and(|t| t.is(Canon::Prev)) {
+    while core
+        .last()
+        .is_some_and(|t| t.is(Canon::Prev) || VAGUE_NOUNS.contains(&t.key.as_str()))
+    {
         core = strip_edges(&core[..core.len() - 1]);
     }
     if core.is_empty() {

@@ -1,11 +1,16 @@
 //! Titles: the words of a message that are left once its verb, date and priority are read.
 //!
-//! Filler words ("the", "my", "please", "wala", "ka", "kar do", …) are trimmed from the edges of
-//! the span, a trailing "to my list" is dropped, and the remaining words are joined into the
-//! title of a new task, the new title of a renamed one, or the title words of a task reference.
+//! Filler words ("the", "my", "please", "for me", "zara", "wala", "ka", "kar do", …) are trimmed
+//! from the edges of the span, and the remaining words are joined into the title of a new task,
+//! the new title of a renamed one, or the title words of a task reference. A new task's title is
+//! also trimmed of the deixis that points at it ("add this to my list: …", "yeh bhi likh lo",
+//! "… isko yaad rakhna").
 
 use super::normalise::Tok;
-use super::vocabulary::{edge_fillers, Canon};
+use super::vocabulary::{edge_fillers, Canon, Tag};
+
+/// Words of address ("bhai", "yaar") that are fillers in a request but people in a title.
+const ADDRESS: &[&str] = &["bhai", "yaar", "yar", "dost"];
 
 /// A word that carries no content of its own at the edge of a title or reference.
 pub(super) fn is_filler(t: &Tok) -> bool {
@@ -26,14 +31,21 @@ pub(super) fn is_filler(t: &Tok) -> bool {
                 | Canon::DateWord
                 | Canon::Naam
                 | Canon::Weak
+                | Canon::Filler
+                | Canon::Dest
+                | Canon::DestOut
+                | Canon::Agenda
         )
-    ) || edge_fillers().contains(t.raw.as_str())
+    ) || edge_fillers().contains(&t.key)
 }
 
 /// The span without the filler words at either end.
 pub(super) fn strip_edges<'s, 't>(mut span: &'s [&'t Tok]) -> &'s [&'t Tok] {
     while let Some((first, rest)) = span.split_first() {
-        if !is_filler(first) {
+        // "bhai ko", "yaar ki shaadi": a word of address before "ko" / "ki" is the person.
+        let owned =
+            ADDRESS.contains(&first.key.as_str()) && rest.first().is_some_and(|t| t.is(Canon::Ka));
+        if !is_filler(first) || owned {
             break;
         }
         span = rest;
@@ -55,19 +67,21 @@ pub(super) fn join(toks: &[&Tok]) -> String {
         .join(" ")
 }
 
-/// "milk to my shopping list" -> "milk": drops a trailing "to/in … list".
-pub(super) fn drop_list_destination(rest: &mut Vec<&Tok>) {
-    let ends_in_list = rest
-        .last()
-        .is_some_and(|t| !t.quoted && (t.raw == "list" || t.is(Canon::Task)));
-    if !ends_in_list {
-        return;
-    }
-    let n = rest.len();
-    let cut = (n.saturating_sub(5)..n.saturating_sub(1)).rev().find(|&k| {
-        !rest[k].quoted && matches!(rest[k].raw.as_str(), "to" | "in" | "on" | "into" | "mein")
-    });
-    if let Some(k) = cut.filter(|&k| k > 0) {
-        rest.truncate(k);
+/// A new task's title: the span without fillers at its edges, without a leading "this" /
+/// "yeh" / "woh wala", and without a trailing Urdu "isko" / "yeh".
+pub(super) fn strip_title_edges<'s, 't>(span: &'s [&'t Tok]) -> &'s [&'t Tok] {
+    let mut span = strip_edges(span);
+    loop {
+        let lead = span
+            .first()
+            .is_some_and(|t| t.is(Canon::Prev) || t.is(Canon::Wala));
+        let trail = span
+            .last()
+            .is_some_and(|t| t.is(Canon::Prev) && t.tag == Tag::Urdu);
+        match (lead, trail) {
+            (true, _) => span = strip_edges(&span[1..]),
+            (_, true) => span = strip_edges(&span[..span.len() - 1]),
+            _ => return span,
+        }
     }
 }

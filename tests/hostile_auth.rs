@@ -1,24 +1,16 @@
-//! Authentication: every protected route refuses bad tokens with 401 and our shape, and every
-//! way a token comes in (HTTP, the WebSockets, frames) applies the same checks.
+//! Hostile tokens over HTTP and every way in: each refused one gets 401 in our shape (4401 on a
+//! socket), on REST, SSE, the three WebSocket ways, ChatKit, attachments, MCP and the AI SDK's
+//! (its HTTP routes, its socket's handshake and its frames' headers) alike. The cases: `alg`
+//! none (however spelt) and confused (RS256, ES256, HS512 … over an HMAC signature), bad
+//! signatures, expired, missing or malformed `exp`, `nbf` ahead, a `crit` header, and a `sub`
+//! of every wrong type; the largest `exp` is accepted and overflows nothing.
 
 mod common;
 
+use common::jwt::{now, sign, sign_with_header, signed, unsigned};
 use common::{assert_error, json_of, TestApp, SECRET};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde_json::json;
-
-fn now() -> u64 {
-    agentwire::auth::now_secs()
-}
-
-fn sign(alg: Algorithm, claims: serde_json::Value, secret: &str) -> String {
-    encode(
-        &Header::new(alg),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
 
 const ROUTES: [(&str, &str); 5] = [
     ("POST", "/api/u/chat"),
@@ -31,20 +23,133 @@ const ROUTES: [(&str, &str); 5] = [
     ("GET", "/api/u/tasks"),
 ];
 
+/// Tokens every way in must refuse, each validly formed but for one thing: (what, token).
+fn refused_tokens() -> Vec<(&'static str, String)> {
+    let exp = now() + 3600;
+    let claims = json!({"sub": "u", "exp": exp});
+    let hs256 = json!({"alg": "HS256", "typ": "JWT"});
+    let valid = signed(claims.clone());
+    let (head, signature) = valid.rsplit_once('.').unwrap();
+    // The signature's first character changed (its last one carries padding bits, which a
+    // lenient decoder could ignore).
+    let first = if signature.starts_with('A') { "B" } else { "A" };
+    let flipped = format!("{first}{}", &signature[1..]);
+    let with_sub = |sub: Value| signed(json!({"sub": sub, "exp": exp}));
+    vec![
+        ("malformed", "not-a-jwt".into()),
+        ("two segments", head.to_string()),
+        (
+            "bad signature",
+            sign(Algorithm::HS256, claims.clone(), "wrong-secret"),
+        ),
+        ("flipped signature", format!("{head}.{flipped}")),
+        ("no signature", format!("{head}.")),
+        (
+            "signature of another token",
+            format!(
+                "{head}.{}",
+                signed(json!({"sub": "v", "exp": exp}))
+                    .rsplit_once('.')
+                    .unwrap()
+                    .1
+            ),
+        ),
+        (
+            "alg none",
+            unsigned(json!({"alg": "none", "typ": "JWT"}), claims.clone()),
+        ),
+        ("alg None", unsigned(json!({"alg": "None"}), claims.clone())),
+        ("alg NONE", unsigned(json!({"alg": "NONE"}), claims.clone())),
+        ("alg nOnE", unsigned(json!({"alg": "nOnE"}), claims.clone())),
+        (
+            "alg none, signed",
+            sign_with_header(json!({"alg": "none"}), claims.clone()),
+        ),
+        (
+            "no alg",
+            sign_with_header(json!({"typ": "JWT"}), claims.clone()),
+        ),
+        (
+            "alg RS256 over HMAC",
+            sign_with_header(json!({"alg": "RS256", "typ": "JWT"}), claims.clone()),
+        ),
+        (
+            "alg ES256 over HMAC",
+            sign_with_header(json!({"alg": "ES256"}), claims.clone()),
+        ),
+        (
+            "alg PS256 over HMAC",
+            sign_with_header(json!({"alg": "PS256"}), claims.clone()),
+        ),
+        (
+            "alg EdDSA over HMAC",
+            sign_with_header(json!({"alg": "EdDSA"}), claims.clone()),
+        ),
+        ("alg HS384", sign(Algorithm::HS384, claims.clone(), SECRET)),
+        ("alg HS512", sign(Algorithm::HS512, claims.clone(), SECRET)),
+        (
+            "crit header",
+            sign_with_header(json!({"alg": "HS256", "crit": ["exp"]}), claims.clone()),
+        ),
+        (
+            "header not JSON",
+            format!("bm90IGpzb24.{}", valid.split_once('.').unwrap().1),
+        ),
+        ("expired", signed(json!({"sub": "u", "exp": now() - 120}))),
+        ("no exp", signed(json!({"sub": "u"}))),
+        (
+            "exp a string",
+            signed(json!({"sub": "u", "exp": exp.to_string()})),
+        ),
+        ("exp negative", signed(json!({"sub": "u", "exp": -1}))),
+        (
+            "nbf an hour ahead",
+            signed(json!({"sub": "u", "exp": exp, "nbf": now() + 3600})),
+        ),
+        (
+            "nbf a string",
+            signed(json!({"sub": "u", "exp": exp, "nbf": "0"})),
+        ),
+        ("no sub", signed(json!({"exp": exp}))),
+        ("sub a number", with_sub(json!(42))),
+        ("sub null", with_sub(Value::Null)),
+        ("sub an object", with_sub(json!({"id": "u"}))),
+        ("sub an array", with_sub(json!(["u"]))),
+        ("sub empty", with_sub(json!(""))),
+        ("sub a control character", with_sub(json!("u\n"))),
+        ("sub of 129 characters", with_sub(json!("u".repeat(129)))),
+        (
+            "sub and user_id disagree",
+            signed(json!({"sub": "u", "user_id": "v", "exp": exp})),
+        ),
+        (
+            "user_id a number",
+            signed(json!({"user_id": 42, "exp": exp})),
+        ),
+        (
+            "hs256 header, claims not JSON",
+            format!("{}.bm90IGpzb24.{signature}", common::jwt::segment(&hs256)),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn bad_tokens_get_401_with_www_authenticate_on_every_route() {
     let app = TestApp::spawn().await;
-    let tokens: Vec<(&str, Option<String>)> = vec![
+    let mut headers: Vec<(&str, Option<String>)> = vec![
         ("missing", None),
-        ("malformed", Some("Bearer not-a-jwt".into())),
-        ("wrong scheme", Some(format!("Basic {}", app.token_for("u")))),
-        ("bad signature", Some(format!("Bearer {}", sign(Algorithm::HS256, json!({"sub":"u","exp":now()+60}), "wrong-secret")))),
-        ("expired", Some(format!("Bearer {}", sign(Algorithm::HS256, json!({"sub":"u","exp":now()-120}), SECRET)))),
-        ("no exp", Some(format!("Bearer {}", sign(Algorithm::HS256, json!({"sub":"u"}), SECRET)))),
-        ("other algorithm", Some(format!("Bearer {}", sign(Algorithm::HS512, json!({"sub":"u","exp":now()+60}), SECRET)))),
-        ("alg none", Some("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1IiwiZXhwIjo5OTk5OTk5OTk5fQ.".into())),
+        (
+            "wrong scheme",
+            Some(format!("Basic {}", app.token_for("u"))),
+        ),
+        ("bearer without a token", Some("Bearer".into())),
+        // (An empty token on a socket is no token: the socket waits for an `auth` frame.)
+        ("bearer, empty token", Some("Bearer ".into())),
     ];
-    for (what, header) in &tokens {
+    for (what, token) in refused_tokens() {
+        headers.push((what, Some(format!("Bearer {token}"))));
+    }
+    for (what, header) in &headers {
         for (method, path) in ROUTES {
             let mut req = app
                 .client()
@@ -123,18 +228,6 @@ async fn health_needs_no_token() {
     assert_eq!(r.status(), 200);
 }
 
-/// A token with this exact header JSON (jsonwebtoken's `Header` cannot carry `crit`), signed
-/// HS256 with the test secret.
-fn sign_with_header(header: serde_json::Value, claims: serde_json::Value) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    let segment = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let message = format!("{}.{}", segment(header), segment(claims));
-    let key = EncodingKey::from_secret(SECRET.as_bytes());
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
-    format!("{message}.{signature}")
-}
-
 /// Every way a user token comes in.
 #[derive(Debug, Clone, Copy)]
 enum Way {
@@ -200,11 +293,7 @@ async fn accepted(app: &TestApp, way: Way, token: &str) -> bool {
         Way::Mcp => (
             http("POST", "/api/mcp")
                 .header("accept", "application/json, text/event-stream")
-                .json(
-                    &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-06-18", "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"}}}),
-                ),
+                .json(&common::mcp::initialize()),
             200,
         ),
         Way::AiSdkHttp => (
@@ -319,53 +408,40 @@ async fn ai_sdk_socket_accepts(app: &TestApp, way: Way, token: &str) -> bool {
 #[tokio::test]
 async fn every_way_in_applies_the_same_token_checks() {
     let app = TestApp::spawn().await;
-    let plain = json!({"alg": "HS256", "typ": "JWT"});
-    let claims = json!({"sub": "u", "exp": now() + 3600});
-    let cases = [
+    let exp = now() + 3600;
+    let mut cases: Vec<(&str, String, bool)> = vec![
         // (what, token, accepted)
         ("valid", app.token_for("u"), true),
         (
-            "nbf an hour ahead",
-            sign(
-                Algorithm::HS256,
-                json!({"sub": "u", "exp": now() + 7200, "nbf": now() + 3600}),
-                SECRET,
-            ),
-            false,
+            "nbf passed",
+            signed(json!({"sub": "u", "exp": exp, "nbf": now() - 60})),
+            true,
         ),
         (
-            "nbf passed",
-            sign(
-                Algorithm::HS256,
-                json!({"sub": "u", "exp": now() + 3600, "nbf": now() - 60}),
-                SECRET,
-            ),
+            "user_id without sub",
+            signed(json!({"user_id": "u", "exp": exp})),
             true,
         ),
         (
             "hand-made header",
-            sign_with_header(plain, claims.clone()),
-            true,
-        ),
-        (
-            "crit header",
             sign_with_header(
-                json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}),
-                claims,
+                json!({"alg": "HS256", "typ": "JWT"}),
+                json!({"sub": "u", "exp": exp}),
             ),
-            false,
+            true,
         ),
         // The largest exp a token can carry: accepted, and nothing overflows after `ready`.
         (
             "exp u64::MAX",
-            sign(
-                Algorithm::HS256,
-                json!({"sub": "u", "exp": u64::MAX}),
-                SECRET,
-            ),
+            signed(json!({"sub": "u", "exp": u64::MAX})),
             true,
         ),
     ];
+    cases.extend(
+        refused_tokens()
+            .into_iter()
+            .map(|(what, t)| (what, t, false)),
+    );
     let mut wrong = Vec::new();
     for (what, token, expected) in &cases {
         for way in WAYS {

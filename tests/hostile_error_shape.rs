@@ -7,10 +7,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use common::chatkit::ck;
+use common::source::registered_paths;
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -52,12 +52,6 @@ fn ai_sdk_body() -> Value {
         "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "hello"}]}]})
 }
 
-fn mcp_body() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "walk", "version": "1"}}})
-}
-
 /// Every route of the router (development mode, so `/api/dev/token` is mounted).
 const ROUTES: &[Route] = &[
     Route {
@@ -76,7 +70,17 @@ const ROUTES: &[Route] = &[
         body: Body::None,
     },
     Route {
+        path: "/assets/vendor/{file}",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
         path: "/api/health",
+        methods: GET,
+        body: Body::None,
+    },
+    Route {
+        path: "/api/openapi.json",
         methods: GET,
         body: Body::None,
     },
@@ -113,6 +117,11 @@ const ROUTES: &[Route] = &[
     Route {
         path: "/api/{user_id}/conversations/{conversation_id}/stream",
         methods: GET,
+        body: Body::None,
+    },
+    Route {
+        path: "/api/{user_id}/conversations/{conversation_id}/queue/{message_id}",
+        methods: &[Method::DELETE],
         body: Body::None,
     },
     Route {
@@ -156,7 +165,7 @@ const ROUTES: &[Route] = &[
         body: Body::None,
     },
     Route {
-        path: "/api/ai-sdk/{id}/stream",
+        path: "/api/ai-sdk/{chat_id}/stream",
         methods: GET,
         body: Body::None,
     },
@@ -168,7 +177,7 @@ const ROUTES: &[Route] = &[
     Route {
         path: "/api/mcp",
         methods: &[Method::GET, Method::POST, Method::DELETE],
-        body: Body::Json(mcp_body),
+        body: Body::Json(common::mcp::initialize),
     },
 ];
 
@@ -192,40 +201,13 @@ const MAX_ATTACHMENT: usize = 2048;
 /// Over the JSON limit and over the upload routes' (the attachment limit plus 16 KiB of framing).
 const OVERSIZED: usize = 64 * 1024;
 
-/// The paths the router's source registers (`.route("…"` and `.nest_service("…"`), however the
-/// call is laid out.
-fn registered_paths() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut files = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
-    while let Some(path) = files.pop() {
-        if path.is_dir() {
-            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        for call in [".route(", ".nest_service(", ".route_service(", ".nest("] {
-            for (at, _) in text.match_indices(call) {
-                let rest = text[at + call.len()..].trim_start();
-                let literal = rest
-                    .strip_prefix('"')
-                    .unwrap_or_else(|| panic!("{}: {call} without a literal path", path.display()));
-                found.insert(literal[..literal.find('"').unwrap()].to_string());
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn the_walk_covers_every_route_of_the_router() {
     let listed: BTreeSet<String> = ROUTES.iter().map(|r| r.path.to_string()).collect();
     assert_eq!(
         listed,
-        registered_paths(),
-        "add new routes to ROUTES in tests/error_shape.rs"
+        common::source::registered_paths(),
+        "add new routes to ROUTES in tests/hostile_error_shape.rs"
     );
 }
 
@@ -276,6 +258,8 @@ impl Walk {
             ("user_id", "alice"),
             ("conversation_id", self.conversation.as_str()),
             ("id", self.attachment.as_str()),
+            ("message_id", "00000000-0000-4000-8000-000000000000"),
+            ("chat_id", "walk"),
             ("file", "app.js"),
         ] {
             let value = match bad {
