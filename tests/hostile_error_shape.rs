@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::chatkit::ck;
-use common::source::registered_paths;
 use common::TestApp;
 use reqwest::Method;
 use serde_json::{json, Value};

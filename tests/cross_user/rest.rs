@@ -61,6 +61,7 @@ pub const ROUTES: &[(&str, Route)] = &[
     ("/assets/{file}", Route::Calls(&[get])),
     ("/assets/vendor/{file}", Route::Calls(&[get])),
     ("/api/health", Route::Calls(&[get])),
+    ("/api/openapi.json", Route::Calls(&[get])),
     ("/metrics", Route::Calls(&[get])),
     // Every frame type: FRAMES.
     ("/api/ws", Route::Elsewhere),

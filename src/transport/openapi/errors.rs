@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::error::{AgentError, Error};
 
-/// Codes answered outside [`Error`]: the router's 405 and MCP's 406 (`transport::mcp::edge`).
-const OTHER_CODES: &[(u16, &str)] = &[(405, "method_not_allowed"), (406, "not_acceptable")];
+/// Codes answered outside [`Error`]: MCP's 406 (`transport::mcp::edge`).
+const OTHER_CODES: &[(u16, &str)] = &[(406, "not_acceptable")];
 
 /// One error of each variant. The match below has no wildcard, so a new variant does not
 /// compile until it is listed here too.
@@ -37,6 +37,7 @@ fn every_error() -> Vec<Error> {
         Error::RequestTimeout,
         Error::TooManyConnections,
         Error::DatabaseUnavailable(String::new()),
+        Error::MethodNotAllowed,
         Error::Db(sqlx::Error::PoolClosed),
         Error::Sqlite(rusqlite::Error::QueryReturnedNoRows),
         Error::Internal(String::new()),
@@ -64,6 +65,9 @@ fn every_error() -> Vec<Error> {
             | Error::RequestTimeout
             | Error::TooManyConnections
             | Error::DatabaseUnavailable(_)
+            | Error::MethodNotAllowed
+            // A reported error carries one of the codes above.
+            | Error::Reported(_)
             | Error::Db(_)
             | Error::Sqlite(_)
             | Error::Internal(_) => {}
@@ -73,16 +77,16 @@ fn every_error() -> Vec<Error> {
 }
 
 /// Every error code, by the status it is answered with.
-pub fn codes_by_status() -> BTreeMap<u16, BTreeSet<&'static str>> {
-    let mut codes: BTreeMap<u16, BTreeSet<&'static str>> = BTreeMap::new();
+pub fn codes_by_status() -> BTreeMap<u16, BTreeSet<String>> {
+    let mut codes: BTreeMap<u16, BTreeSet<String>> = BTreeMap::new();
     for e in every_error() {
         codes
             .entry(e.status().as_u16())
             .or_default()
-            .insert(e.code());
+            .insert(e.code().to_string());
     }
     for (status, code) in OTHER_CODES {
-        codes.entry(*status).or_default().insert(code);
+        codes.entry(*status).or_default().insert(code.to_string());
     }
     codes
 }
