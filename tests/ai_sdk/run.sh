@@ -3,7 +3,7 @@
 # lock file (npm ci, when node_modules does not match it), builds the server, starts it on a
 # temp SQLite database (and, with TEST_DATABASE_URL set, two instances on a fresh PostgreSQL
 # database), runs every *.test.mjs (or the files named as arguments), and always stops the
-# servers.
+# servers. (`ai` 7 declares Node 22; what the suite uses of it runs on Node 20 as well.)
 set -euo pipefail
 cd "$(dirname "$0")"
 SUITE_DIR=$(pwd)
