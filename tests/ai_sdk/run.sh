@@ -39,9 +39,10 @@ free_port() {
   node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# start NAME DATABASE_URL: starts an instance, waits for it, prints its URL.
+# start VAR NAME DATABASE_URL: starts an instance, waits for it, and sets VAR to its URL. Not
+# run in a subshell, so that cleanup knows its pid.
 start() {
-  local name=$1 database=$2 port
+  local var=$1 name=$2 database=$3 port
   port=$(free_port)
   # Deltas 40 ms apart, so an answer is long enough to cut and resume.
   BIND_ADDR="127.0.0.1:$port" \
@@ -53,14 +54,16 @@ start() {
   LOG_FORMAT=json \
   RUST_LOG=warn \
     "$ROOT/target/debug/agentwire" serve >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  local pid=$!
+  PIDS+=("$pid")
   local url="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do
     if curl -fs "$url/api/health" >/dev/null; then
-      echo "$url"
+      printf -v "$var" '%s' "$url"
+      export "${var?}"
       return
     fi
-    if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then break; fi
     sleep 0.1
   done
   echo "the $name server did not start:" >&2
@@ -68,15 +71,13 @@ start() {
   exit 1
 }
 
-export AGENTWIRE_URL
-AGENTWIRE_URL=$(start sqlite "sqlite://$WORK/ai-sdk.db")
+start AGENTWIRE_URL sqlite "sqlite://$WORK/ai-sdk.db"
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   PG_DB="agentwire_ai_sdk_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
   psql "$TEST_DATABASE_URL" -q -c "CREATE DATABASE $PG_DB" >/dev/null
   PG_URL="${TEST_DATABASE_URL%/*}/$PG_DB"
-  export AGENTWIRE_URL_PG_A AGENTWIRE_URL_PG_B
-  AGENTWIRE_URL_PG_A=$(start pg-a "$PG_URL")
-  AGENTWIRE_URL_PG_B=$(start pg-b "$PG_URL")
+  start AGENTWIRE_URL_PG_A pg-a "$PG_URL"
+  start AGENTWIRE_URL_PG_B pg-b "$PG_URL"
 fi
 
 status=0
