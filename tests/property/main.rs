@@ -11,6 +11,7 @@
 //! `tests/PROPERTIES.md`.
 
 mod chatkit_request;
+mod jwt;
 mod rest_body;
 mod ws_frame;
 
