@@ -12,6 +12,7 @@
 
 mod chatkit_request;
 mod jwt;
+mod offline_intent;
 mod rest_body;
 mod ws_frame;
 
