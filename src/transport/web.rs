@@ -59,7 +59,17 @@ const ASSETS: &[Asset] = &[
 
 /// The names `/assets/{file}` serves.
 pub fn asset_files() -> impl Iterator<Item = &'static str> {
-    ASSETS.iter().filter_map(|a| a.name.strip_prefix("assets/"))
+    ASSETS
+        .iter()
+        .filter_map(|a| a.name.strip_prefix("assets/"))
+        .filter(|name| !name.contains('/'))
+}
+
+/// The names `/assets/vendor/{file}` serves.
+pub fn vendor_files() -> impl Iterator<Item = &'static str> {
+    ASSETS
+        .iter()
+        .filter_map(|a| a.name.strip_prefix("assets/vendor/"))
 }
 
 /// The pages only load their own scripts and styles and only talk to this origin; `'self'`

@@ -87,12 +87,25 @@ fn web(s: &mut Spec) {
         "/assets/{file}",
         "A script, style or icon of the web demo",
     )
-    .parameters(vec![file, revalidate])
+    .parameters(vec![file, revalidate.clone()])
     .answer(
         200,
         "The file",
         json!({"text/javascript": {}, "text/css": {}, "image/svg+xml": {}}),
     )
+    .answer(304, "Not modified", Value::Null)
+    .errors(&[400, 404]);
+    s.add(op);
+    let files: Vec<&str> = web::vendor_files().collect();
+    let file = json!({"name": "file", "in": "path", "required": true,
+        "schema": {"type": "string", "enum": files}});
+    let op = Op::new(
+        "get",
+        "/assets/vendor/{file}",
+        "A third-party script the web demo vendors (its Markdown renderer and sanitiser)",
+    )
+    .parameters(vec![file, revalidate])
+    .answer(200, "The file", json!({"text/javascript": {}}))
     .answer(304, "Not modified", Value::Null)
     .errors(&[400, 404]);
     s.add(op);
