@@ -54,159 +54,137 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 impl Metrics {
     fn new() -> Self {
-        let registry = Registry::new();
-        let http_requests = IntCounterVec::new(
-            Opts::new("agentwire_http_requests_total", "HTTP requests answered"),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        let http_errors = IntCounterVec::new(
-            Opts::new(
+        let r = Registry::new();
+        let relay_events = counters(
+            &r,
+            "agentwire_relay_events_total",
+            "Events relayed between instances: sent, failed (not sent) and received",
+            &["outcome"],
+        );
+        Metrics {
+            http_requests: counters(
+                &r,
+                "agentwire_http_requests_total",
+                "HTTP requests answered",
+                &["route", "status"],
+            ),
+            http_errors: counters(
+                &r,
                 "agentwire_http_errors_total",
                 "HTTP requests answered with status 400 or above",
+                &["route", "status"],
             ),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        let http_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "agentwire_http_request_duration_seconds",
-                "Time to the response head (a stream's first byte, not its end)",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route"],
-        )
-        .expect("valid metric");
-        let sockets_open = IntGauge::new(
-            "agentwire_ws_sockets_open",
-            "Authenticated WebSockets open now",
-        )
-        .expect("valid metric");
-        let sockets_opened = IntCounter::new(
-            "agentwire_ws_sockets_opened_total",
-            "WebSockets authenticated since start",
-        )
-        .expect("valid metric");
-        let queue_drops = IntCounter::new(
-            "agentwire_ws_queue_drops_total",
-            "WebSockets closed with 1013: too far behind, or relayed events may have been lost",
-        )
-        .expect("valid metric");
-        let resumes = IntCounterVec::new(
-            Opts::new(
+            http_latency: register(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "agentwire_http_request_duration_seconds",
+                        "Time to the response head (a stream's first byte, not its end)",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["route"],
+                ),
+            ),
+            sockets_open: gauge(
+                &r,
+                "agentwire_ws_sockets_open",
+                "Authenticated WebSockets open now",
+            ),
+            sockets_opened: counter(
+                &r,
+                "agentwire_ws_sockets_opened_total",
+                "WebSockets authenticated since start",
+            ),
+            queue_drops: counter(
+                &r,
+                "agentwire_ws_queue_drops_total",
+                "WebSockets closed with 1013: too far behind, or relayed events may have been lost",
+            ),
+            resumes: counters(
+                &r,
                 "agentwire_ws_resumes_total",
                 "WebSocket resumes, by whether the missed events could be replayed",
+                &["recovered"],
             ),
-            &["recovered"],
-        )
-        .expect("valid metric");
-        let resume_bytes = IntGauge::new(
-            "agentwire_resume_kept_bytes",
-            "Bytes of recent events kept for resumes, over all users",
-        )
-        .expect("valid metric");
-        let resume_users = IntGauge::new(
-            "agentwire_resume_users",
-            "Users whose recent events (or open sockets) the hub keeps",
-        )
-        .expect("valid metric");
-        let turns_running =
-            IntGauge::new("agentwire_turns_running", "Turns running now").expect("valid metric");
-        let turns_finished = IntCounterVec::new(
-            Opts::new(
+            resume_bytes: gauge(
+                &r,
+                "agentwire_resume_kept_bytes",
+                "Bytes of recent events kept for resumes, over all users",
+            ),
+            resume_users: gauge(
+                &r,
+                "agentwire_resume_users",
+                "Users whose recent events (or open sockets) the hub keeps",
+            ),
+            turns_running: gauge(&r, "agentwire_turns_running", "Turns running now"),
+            turns_finished: counters(
+                &r,
                 "agentwire_turns_finished_total",
                 "Turns ended, by final status",
+                &["status"],
             ),
-            &["status"],
-        )
-        .expect("valid metric");
-        let deltas_sent = IntCounter::new(
-            "agentwire_stream_deltas_total",
-            "stream.delta events emitted by finished turns",
-        )
-        .expect("valid metric");
-        let tokens_used = IntCounterVec::new(
-            Opts::new(
+            deltas_sent: counter(
+                &r,
+                "agentwire_stream_deltas_total",
+                "stream.delta events emitted by finished turns",
+            ),
+            tokens_used: counters(
+                &r,
                 "agentwire_tokens_total",
                 "Model tokens used by finished turns",
+                &["kind"],
             ),
-            &["kind"],
-        )
-        .expect("valid metric");
-        let relay_events = IntCounterVec::new(
-            Opts::new(
-                "agentwire_relay_events_total",
-                "Events relayed between instances: sent, failed (not sent) and received",
-            ),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let relay_gaps = IntCounter::new(
-            "agentwire_relay_gaps_total",
-            "Times events from other instances may have been lost and local sockets were closed",
-        )
-        .expect("valid metric");
-        let answer_saves = IntCounter::new(
-            "agentwire_answer_saves_total",
-            "Saves of answers in progress (their text so far) while they stream",
-        )
-        .expect("valid metric");
-        let answers_interrupted = IntCounter::new(
-            "agentwire_answers_interrupted_total",
-            "Answers this instance marked interrupted: their process or instance died mid-turn",
-        )
-        .expect("valid metric");
-        let turns_queued = IntCounter::new(
-            "agentwire_turns_queued_total",
-            "Messages queued behind a running turn (on_busy enqueue).",
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_errors.clone()),
-            Box::new(http_latency.clone()),
-            Box::new(sockets_open.clone()),
-            Box::new(sockets_opened.clone()),
-            Box::new(queue_drops.clone()),
-            Box::new(resumes.clone()),
-            Box::new(resume_bytes.clone()),
-            Box::new(resume_users.clone()),
-            Box::new(turns_running.clone()),
-            Box::new(turns_finished.clone()),
-            Box::new(deltas_sent.clone()),
-            Box::new(tokens_used.clone()),
-            Box::new(relay_events.clone()),
-            Box::new(relay_gaps.clone()),
-            Box::new(answer_saves.clone()),
-            Box::new(answers_interrupted.clone()),
-            Box::new(turns_queued.clone()),
-        ] {
-            registry.register(c).expect("metric names are unique");
-        }
-        Metrics {
-            registry,
-            http_requests,
-            http_errors,
-            http_latency,
-            sockets_open,
-            sockets_opened,
-            queue_drops,
-            resumes,
-            resume_bytes,
-            resume_users,
-            turns_running,
-            turns_finished,
-            deltas_sent,
-            tokens_used,
             relay_sent: relay_events.with_label_values(&["sent"]),
             relay_failed: relay_events.with_label_values(&["failed"]),
             relay_received: relay_events.with_label_values(&["received"]),
-            relay_gaps,
-            answer_saves,
-            answers_interrupted,
-            turns_queued,
+            relay_gaps: counter(
+                &r,
+                "agentwire_relay_gaps_total",
+                "Times events from other instances may have been lost and local sockets were closed",
+            ),
+            answer_saves: counter(
+                &r,
+                "agentwire_answer_saves_total",
+                "Saves of answers in progress (their text so far) while they stream",
+            ),
+            answers_interrupted: counter(
+                &r,
+                "agentwire_answers_interrupted_total",
+                "Answers this instance marked interrupted: their process or instance died mid-turn",
+            ),
+            turns_queued: counter(
+                &r,
+                "agentwire_turns_queued_total",
+                "Messages queued behind a running turn (on_busy enqueue).",
+            ),
+            registry: r,
         }
     }
+}
+
+/// Adds a new metric to the registry and returns it: each metric is made and registered in one
+/// place, so none can be declared and forgotten.
+fn register<C>(registry: &Registry, made: prometheus::Result<C>) -> C
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = made.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    register(registry, IntCounter::new(name, help))
+}
+
+fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    register(registry, IntGauge::new(name, help))
 }
 
 /// Counts one answered HTTP request on `route` (the matched pattern, e.g.
