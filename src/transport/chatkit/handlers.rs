@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::actions::run_action;
 use super::attachments::{check_mime, check_size, parse_attachment_id, stored_form, Links};
 use super::items::{self, assistant_item, page, page_limit, TaskBoard};
-use super::request::{Request, UserInput};
+use super::request::{Action, Request, UserInput};
 use super::stream::{self, Mapper, Mode, Run};
 use super::types::{Item, Page, StreamEvent, Thread};
 use crate::chat::{Chat, OnBusy, TurnRequest};
@@ -27,6 +27,7 @@ use crate::transport::parse_thread_id;
 /// Items `threads.get_by_id` returns with the thread.
 const THREAD_ITEMS: u32 = 20;
 
+/// Routes one parsed request to its handler; each arm names the request's one job.
 pub(super) async fn dispatch(
     state: &AppState,
     user: UserId,
@@ -56,88 +57,24 @@ pub(super) async fn dispatch(
             ))
         }
         Request::RetryAfterItem { thread_id, item_id } => {
-            let id = parse_thread_id(&thread_id)?;
-            chat.thread(&user, id).await?;
-            // Only a user message can be retried; its item id is its message id.
-            let item = find_item(state, &user, &links, id, &item_id).await?;
-            if !item.is_user_message() {
-                return Err(Error::invalid("only a user message can be retried"));
-            }
-            let message =
-                MessageId(Uuid::parse_str(&item.id).map_err(|_| Error::NotFound("item"))?);
-            let turn = chat.retry_turn(&user, id, message, None).await?;
-            let mapper = Mapper::new(Mode::Retry, links, None);
-            Ok(Run::new(chat.clone(), user, turn, mapper).into_response())
+            retry_after_item(state, user, links, &thread_id, &item_id).await
         }
         Request::CustomAction {
             thread_id,
             item_id,
             action,
-        } => {
-            let (id, widget) = action_widget(state, &user, &links, &thread_id, item_id).await?;
-            let Ok(widget) = widget else {
-                // The reference's answer for an action on any other item: one non-retryable
-                // error event and nothing else.
-                return Ok(stream::fixed(vec![StreamEvent::Error {
-                    code: "stream.error",
-                    message: None,
-                    allow_retry: false,
-                }]));
-            };
-            let (done, updated) = run_action(state, &user, &links, id, &action, widget).await?;
-            let mut events = vec![StreamEvent::stream_options()];
-            if let Some(item) = updated {
-                events.push(StreamEvent::ItemReplaced { item });
-            }
-            events.push(StreamEvent::ItemDone {
-                item: assistant_item(&done.message, &done.message.content),
-            });
-            Ok(stream::fixed(events))
-        }
+        } => custom_action(state, user, links, &thread_id, item_id, &action).await,
         Request::SyncCustomAction {
             thread_id,
             item_id,
             action,
-        } => {
-            let (id, widget) = action_widget(state, &user, &links, &thread_id, item_id).await?;
-            let widget =
-                widget.map_err(|NotAWidget| Error::invalid("that item is not a widget"))?;
-            let (_, updated) = run_action(state, &user, &links, id, &action, widget).await?;
-            Ok(match updated {
-                Some(item) => Json(json!({ "updated_item": item })).into_response(),
-                None => Json(json!({})).into_response(),
-            })
-        }
-        Request::GetThread { thread_id } => {
-            let id = parse_thread_id(&thread_id)?;
-            let conversation = chat.thread(&user, id).await?;
-            let all = thread_items(state, &user, &links, id).await?;
-            let mut thread = Thread::of(&conversation);
-            thread.items = page(all, crate::store::Order::Asc, None, THREAD_ITEMS)?;
-            Ok(Json(thread).into_response())
-        }
+        } => sync_custom_action(state, user, links, &thread_id, item_id, &action).await,
+        Request::GetThread { thread_id } => get_thread(state, user, links, &thread_id).await,
         Request::ListThreads {
             limit,
             order,
             after,
-        } => {
-            let after = after
-                .map(|a| {
-                    Uuid::parse_str(&a)
-                        .map(ThreadId)
-                        .map_err(|_| Error::invalid("invalid cursor"))
-                })
-                .transpose()?;
-            let got = chat
-                .threads_by_creation(&user, order, after, page_limit(limit))
-                .await?;
-            Ok(Json(Page {
-                data: got.data.iter().map(Thread::of).collect(),
-                has_more: got.has_more,
-                after: got.after,
-            })
-            .into_response())
-        }
+        } => list_threads(chat, user, limit, order, after).await,
         Request::UpdateThread { thread_id, title } => {
             let id = parse_thread_id(&thread_id)?;
             let conversation = chat.rename_thread(&user, id, &title).await?;
@@ -163,38 +100,12 @@ pub(super) async fn dispatch(
             thread_id,
             item_ids,
             kind,
-        } => {
-            let kind = FeedbackKind::parse(&kind).ok_or_else(|| {
-                Error::invalid("items.feedback: kind must be \"positive\" or \"negative\"")
-            })?;
-            if item_ids.is_empty() {
-                return Err(Error::invalid("items.feedback: item_ids must not be empty"));
-            }
-            let id = parse_thread_id(&thread_id)?;
-            let all = thread_items(state, &user, &links, id).await?;
-            if let Some(missing) = item_ids.iter().find(|i| !all.iter().any(|it| &it.id == *i)) {
-                return Err(Error::Invalid(format!(
-                    "items.feedback: no item {missing:?} in this thread"
-                )));
-            }
-            chat.record_feedback(&user, id, &item_ids, kind).await?;
-            Ok(Json(json!({})).into_response())
-        }
+        } => feedback(state, user, links, &thread_id, &item_ids, &kind).await,
         Request::CreateAttachment {
             name,
             size,
             mime_type,
-        } => {
-            let mime_type = check_mime(&mime_type)?;
-            check_size(size, state.config.attachment_max_bytes)?;
-            let new = NewAttachment {
-                name,
-                mime_type,
-                size,
-            };
-            let a = chat.create_attachment(&user, &new, None).await?;
-            Ok(Json(links.attachment_json(&a)).into_response())
-        }
+        } => create_attachment(state, user, links, name, size, &mime_type).await,
         Request::DeleteAttachment { attachment_id } => {
             chat.delete_attachment(&user, parse_attachment_id(&attachment_id)?)
                 .await?;
@@ -205,6 +116,168 @@ pub(super) async fn dispatch(
             mime_type,
         } => transcribe(state, &audio_base64, &mime_type).await,
     }
+}
+
+/// `threads.retry_after_item`: runs the turn of a user message again and streams it. Only a
+/// user message can be retried; its item id is its message id.
+async fn retry_after_item(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread_id: &str,
+    item_id: &str,
+) -> Result<Response> {
+    let chat = &state.chat;
+    let id = parse_thread_id(thread_id)?;
+    chat.thread(&user, id).await?;
+    let item = find_item(state, &user, &links, id, item_id).await?;
+    if !item.is_user_message() {
+        return Err(Error::invalid("only a user message can be retried"));
+    }
+    let message = MessageId(Uuid::parse_str(&item.id).map_err(|_| Error::NotFound("item"))?);
+    let turn = chat.retry_turn(&user, id, message, None).await?;
+    let mapper = Mapper::new(Mode::Retry, links, None);
+    Ok(Run::new(chat.clone(), user, turn, mapper).into_response())
+}
+
+/// `threads.custom_action`: the action's result as a short fixed stream (the widget as it is
+/// afterwards, then the core's assistant message).
+async fn custom_action(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread_id: &str,
+    item_id: Option<String>,
+    action: &Action,
+) -> Result<Response> {
+    let (id, widget) = action_widget(state, &user, &links, thread_id, item_id).await?;
+    let Ok(widget) = widget else {
+        // The reference's answer for an action on any other item: one non-retryable
+        // error event and nothing else.
+        return Ok(stream::fixed(vec![StreamEvent::Error {
+            code: "stream.error",
+            message: None,
+            allow_retry: false,
+        }]));
+    };
+    let (done, updated) = run_action(state, &user, &links, id, action, widget).await?;
+    let mut events = vec![StreamEvent::stream_options()];
+    if let Some(item) = updated {
+        events.push(StreamEvent::ItemReplaced { item });
+    }
+    events.push(StreamEvent::ItemDone {
+        item: assistant_item(&done.message, &done.message.content),
+    });
+    Ok(stream::fixed(events))
+}
+
+/// `threads.sync_custom_action`: the same action answered as JSON, with the updated widget.
+async fn sync_custom_action(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread_id: &str,
+    item_id: Option<String>,
+    action: &Action,
+) -> Result<Response> {
+    let (id, widget) = action_widget(state, &user, &links, thread_id, item_id).await?;
+    let widget = widget.map_err(|NotAWidget| Error::invalid("that item is not a widget"))?;
+    let (_, updated) = run_action(state, &user, &links, id, action, widget).await?;
+    Ok(match updated {
+        Some(item) => Json(json!({ "updated_item": item })).into_response(),
+        None => Json(json!({})).into_response(),
+    })
+}
+
+/// `threads.get_by_id`: the thread with its first page of items.
+async fn get_thread(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread_id: &str,
+) -> Result<Response> {
+    let id = parse_thread_id(thread_id)?;
+    let conversation = state.chat.thread(&user, id).await?;
+    let all = thread_items(state, &user, &links, id).await?;
+    let mut thread = Thread::of(&conversation);
+    thread.items = page(all, crate::store::Order::Asc, None, THREAD_ITEMS)?;
+    Ok(Json(thread).into_response())
+}
+
+/// `threads.list`: one page of the user's threads by creation time; `after` is a thread id.
+async fn list_threads(
+    chat: &Chat,
+    user: UserId,
+    limit: Option<u32>,
+    order: crate::store::Order,
+    after: Option<String>,
+) -> Result<Response> {
+    let after = after
+        .map(|a| {
+            Uuid::parse_str(&a)
+                .map(ThreadId)
+                .map_err(|_| Error::invalid("invalid cursor"))
+        })
+        .transpose()?;
+    let got = chat
+        .threads_by_creation(&user, order, after, page_limit(limit))
+        .await?;
+    Ok(Json(Page {
+        data: got.data.iter().map(Thread::of).collect(),
+        has_more: got.has_more,
+        after: got.after,
+    })
+    .into_response())
+}
+
+/// `items.feedback`: every named item must be one of the thread's.
+async fn feedback(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    thread_id: &str,
+    item_ids: &[String],
+    kind: &str,
+) -> Result<Response> {
+    let kind = FeedbackKind::parse(kind).ok_or_else(|| {
+        Error::invalid("items.feedback: kind must be \"positive\" or \"negative\"")
+    })?;
+    if item_ids.is_empty() {
+        return Err(Error::invalid("items.feedback: item_ids must not be empty"));
+    }
+    let id = parse_thread_id(thread_id)?;
+    let all = thread_items(state, &user, &links, id).await?;
+    if let Some(missing) = item_ids.iter().find(|i| !all.iter().any(|it| &it.id == *i)) {
+        return Err(Error::Invalid(format!(
+            "items.feedback: no item {missing:?} in this thread"
+        )));
+    }
+    state
+        .chat
+        .record_feedback(&user, id, item_ids, kind)
+        .await?;
+    Ok(Json(json!({})).into_response())
+}
+
+/// `attachments.create`: checks the type and size, then records the attachment awaiting its
+/// upload.
+async fn create_attachment(
+    state: &AppState,
+    user: UserId,
+    links: Links,
+    name: String,
+    size: i64,
+    mime_type: &str,
+) -> Result<Response> {
+    let mime_type = check_mime(mime_type)?;
+    check_size(size, state.config.attachment_max_bytes)?;
+    let new = NewAttachment {
+        name,
+        mime_type,
+        size,
+    };
+    let a = state.chat.create_attachment(&user, &new, None).await?;
+    Ok(Json(links.attachment_json(&a)).into_response())
 }
 
 /// `threads.create` / `threads.add_user_message`: checks everything, starts the turn in the
