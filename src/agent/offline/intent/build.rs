@@ -64,19 +64,13 @@ pub(super) fn parse_add(
         };
     }
     let core = strip_title_edges(&rest);
-    let placeholder = core
-        .iter()
-        .all(|t| PLACEHOLDERS.contains(&t.key.as_str()) || is_filler(t));
-    if core.is_empty() || placeholder {
-        return Intent::Incomplete {
-            action: Action::Add,
-        };
-    }
-    // "task 3 ko zaroori bana do", "passport wala kaam agle hafte pe daal do": making an
-    // existing task something.
+    // "task 3 ko zaroori bana do", "isko zaroori bana do", "passport wala kaam agle hafte pe
+    // daal do": making an existing task something.
     if priority.is_some() || due_date.is_some() {
-        let task =
-            pure_ref(core).or_else(|| names_existing(&rest).then(|| resolve_ref(&rest)).flatten());
+        // The title's edges lose a bare "isko" / "it", which here is the task itself.
+        let task = pure_ref(core)
+            .or_else(|| pure_ref(&rest))
+            .or_else(|| names_existing(&rest).then(|| resolve_ref(&rest)).flatten());
         if let Some(task) = task {
             return Intent::Update {
                 task,
@@ -85,7 +79,11 @@ pub(super) fn parse_add(
                 due_date,
             };
         }
-    } else if pure_ref(core).is_some() {
+    }
+    let placeholder = core
+        .iter()
+        .all(|t| PLACEHOLDERS.contains(&t.key.as_str()) || is_filler(t));
+    if core.is_empty() || placeholder || pure_ref(core).is_some() {
         return Intent::Incomplete {
             action: Action::Add,
         };

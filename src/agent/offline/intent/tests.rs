@@ -379,6 +379,10 @@ fn urdu_cases() -> Vec<(&'static str, Intent)> {
             upd(named("meeting"), None, None, day(1)),
         ),
         ("task 3 ko zaroori bana do", upd(num(3), None, HIGH, None)),
+        (
+            "Isko zaroori bana do",
+            upd(TaskRef::Previous, None, HIGH, None),
+        ),
         ("task 2 ko update kar do", upd(num(2), None, None, None)),
         (
             "task 6 ki tareekh badal do parson",
