@@ -132,6 +132,94 @@ async fn paced_streams_answers_back_to_back_and_times_every_delta() {
     assert_eq!(threads, 4);
 }
 
+#[tokio::test]
+async fn chat_over_the_ai_sdk_protocol_counts_every_turn_and_every_text_delta() {
+    let app = bench_app().await;
+    let s = load(
+        &app,
+        &[
+            "chat",
+            "--protocol",
+            "ai-sdk",
+            "--connections",
+            "5",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert_eq!(s.connects.ok, 5);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= 25, "{s:?}");
+    // Each of the bench agent's deltas arrives as one `text-delta` chunk.
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    for name in ["message_added", "first_delta", "done"] {
+        assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
+    }
+    // One chat per socket, kept for the run: one conversation each, with every turn's two
+    // messages in it (history grows as with our protocol).
+    let pool = sqlite(&app).await;
+    let threads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(threads, 5);
+    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(messages as u64, 2 * s.turns.completed);
+}
+
+#[tokio::test]
+async fn chat_over_the_ai_sdk_protocol_counts_refused_turns_by_code() {
+    let app = bench_app().await;
+    let s = load(
+        &app,
+        &[
+            "chat",
+            "--protocol",
+            "ai-sdk",
+            "--connections",
+            "2",
+            "--interval",
+            "100ms",
+            "--duration",
+            "500ms",
+            "--message",
+            "   ",
+        ],
+    )
+    .await;
+    assert_accounted(&s);
+    assert!(s.turns.sent >= 2);
+    assert_eq!(s.turns.completed, 0);
+    assert_eq!(s.errors.get("invalid_frame"), Some(&s.turns.sent), "{s:?}");
+}
+
+#[tokio::test]
+async fn twins_on_another_instance_are_refused_with_the_ai_sdk_protocol() {
+    let parsed = LoadArgs::try_parse_from([
+        "load",
+        "chat",
+        "--protocol",
+        "ai-sdk",
+        "--watch-url",
+        "http://127.0.0.1:1",
+        "--url",
+        "http://127.0.0.1:1",
+        "--secret",
+        SECRET,
+    ])
+    .unwrap();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_agentwire"));
+    let e = run(parsed, exe).await.unwrap_err();
+    assert!(e.starts_with("--watch-url"), "{e}");
+}
+
 async fn sqlite(app: &TestApp) -> sqlx::SqlitePool {
     sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
         .await

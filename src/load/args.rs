@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::dialect::Protocol;
+
 /// `agentwire load <scenario> …`.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -132,6 +134,11 @@ pub struct ChatArgs {
     /// `watch_done`).
     #[arg(long)]
     pub watch_url: Option<String>,
+    /// The protocol the sockets speak: ours on `/api/ws`, or the Vercel AI SDK's
+    /// `WebSocketChatTransport` on `/api/ai-sdk/ws` (one chat per socket; a delta is a
+    /// `text-delta` chunk). A baseline run always speaks ours: it is all the baseline knows.
+    #[arg(long, value_enum, default_value_t = Protocol::Agentwire)]
+    pub protocol: Protocol,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -252,8 +259,17 @@ mod tests {
         };
         assert_eq!(c.interval, Duration::from_millis(500));
         assert!(c.poisson);
+        assert_eq!(c.protocol, Protocol::Agentwire);
         assert_eq!(c.common.source_ips.len(), 2);
         assert_eq!(a.scenario.users(), 20);
+        let Scenario::Chat(c) =
+            LoadArgs::try_parse_from(["load", "chat", "--secret", "s", "--protocol", "ai-sdk"])
+                .unwrap()
+                .scenario
+        else {
+            panic!("chat expected")
+        };
+        assert_eq!(c.protocol, Protocol::AiSdk);
         for s in ["idle", "storm", "rest", "sse", "chatkit", "paced"] {
             assert!(
                 LoadArgs::try_parse_from(["load", s, "--secret", "s"]).is_ok(),

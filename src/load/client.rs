@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::dialect::Protocol;
 use crate::auth::Jwt;
 use crate::model::UserId;
 
@@ -22,8 +23,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where the sockets go and who they are.
 pub struct Target {
-    /// `ws://host:port/api/ws`.
+    /// `ws://host:port/api/ws` (or the path of [`Target::speaking`]'s protocol).
     pub ws_url: String,
+    /// Whether the server greets a socket with `ready`, which connect then waits for.
+    greets: bool,
     pub addr: SocketAddr,
     /// One token per user; socket `i` uses `tokens[i % len]`.
     pub tokens: Vec<(String, String)>,
@@ -61,11 +64,20 @@ impl Target {
             })
             .collect();
         Ok(Target {
-            ws_url: format!("ws://{authority}/api/ws"),
+            ws_url: format!("ws://{authority}{}", Protocol::Agentwire.path()),
+            greets: true,
             addr,
             tokens,
             sources,
         })
+    }
+
+    /// The same target, its sockets speaking `protocol`.
+    pub fn speaking(mut self, protocol: Protocol) -> Self {
+        let base = self.ws_url.trim_end_matches(Protocol::Agentwire.path());
+        self.ws_url = format!("{base}{}", protocol.path());
+        self.greets = protocol.greets();
+        self
     }
 
     /// The user and token of socket (or worker) `i`.
@@ -79,7 +91,7 @@ impl Target {
     }
 
     /// Opens socket `i`: TCP from its source address, the upgrade with a bearer header, and
-    /// the `ready` frame. Errors are codes for the summary: `connect_refused`, `timeout`,
+    /// the `ready` frame (when the protocol has one). Errors are codes for the summary: `connect_refused`, `timeout`,
     /// `handshake_<status>`, `close_<code>` (e.g. `close_4401`), `closed`.
     pub async fn connect(&self, i: usize) -> Result<(Socket, Duration), String> {
         let started = Instant::now();
@@ -128,6 +140,9 @@ impl Target {
                 }
                 _ => "handshake".to_string(),
             })?;
+        if !self.greets {
+            return Ok(ws);
+        }
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(t))) => {

@@ -1,4 +1,4 @@
-//! `agentwire load`: a load tester that speaks our protocol.
+//! `agentwire load`: a load tester that speaks our protocol (and, in `chat`, the AI SDK's).
 //!
 //! Scenarios: `idle` (hold N authenticated sockets), `storm` (connect as fast as possible),
 //! `chat` (turns on N sockets at a steady pace), `rest`, `sse` and `chatkit` (turns over HTTP at
@@ -10,10 +10,12 @@
 
 mod args;
 mod client;
+mod dialect;
 mod http;
 mod paced;
 pub mod report;
 mod split;
+mod talker;
 mod watch;
 mod ws;
 
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use args::{ChatArgs, Common, HttpArgs, IdleArgs, LoadArgs, Scenario, StormArgs};
+pub use dialect::Protocol;
 pub use report::Summary;
 use report::{Counters, ServerMemory};
 
@@ -39,6 +42,13 @@ pub async fn run(args: LoadArgs, exe: &std::path::Path) -> Result<Summary, Strin
     if common.procs == 0 {
         return Err("--procs must be at least 1".into());
     }
+    if let Scenario::Chat(a) = &scenario {
+        if a.protocol == Protocol::AiSdk && a.watch_url.is_some() {
+            return Err(
+                "--watch-url: the twins speak our protocol only; drop --protocol ai-sdk".into(),
+            );
+        }
+    }
     raise_open_file_limit();
     let mut summary = run_once(&scenario, exe).await?;
     if common.scrape_metrics {
@@ -52,6 +62,9 @@ pub async fn run(args: LoadArgs, exe: &std::path::Path) -> Result<Summary, Strin
             return Err("--baseline-url: the baseline server speaks only WebSocket".into());
         }
         let mut against = scenario.clone();
+        if let Scenario::Chat(a) = &mut against {
+            a.protocol = Protocol::Agentwire;
+        }
         let c = against.common_mut();
         c.url = baseline_url;
         c.server_pid = common.baseline_pid;
@@ -107,6 +120,10 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
         common.source_ips.clone(),
     )
     .await?;
+    let target = match scenario {
+        Scenario::Chat(a) => target.speaking(a.protocol),
+        _ => target,
+    };
     let target = Arc::new(target);
     let child = common.child;
     let connected = move || {
@@ -160,6 +177,8 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
                 poisson: a.poisson,
                 duration: a.duration,
                 message: a.message.clone(),
+                protocol: a.protocol,
+                run: run_nonce(),
             };
             ws::chat(target, counters.clone(), plan).await
         }
@@ -196,6 +215,14 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
     let mut summary = counters.summary(scenario.name(), &common.url, elapsed, child);
     summary.server = server;
     Ok(summary)
+}
+
+/// Distinct for every run of every process: what keeps a run's AI SDK chats its own.
+fn run_nonce() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:x}{:x}", std::process::id(), now.as_micros())
 }
 
 /// The live progress line on a terminal's stderr (indicatif); nothing when not a terminal.

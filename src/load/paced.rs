@@ -12,15 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use serde_json::json;
-use tokio::task::JoinSet;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Frame, Socket, Target};
+use super::client::{Socket, Target};
+use super::dialect::{Heard, Protocol, TurnKey};
 use super::report::Counters;
-use super::ws::{all_attempted, close, deltas_in, ramp_at, DELTA_PREFIX, GRACE};
+use super::ws::{close, fleet};
 
 /// How `paced` runs.
 #[derive(Clone)]
@@ -38,48 +37,30 @@ pub struct PacedPlan {
 /// Opens the sockets; once all are open, each streams answers back to back for `duration`.
 /// Returns the asking window.
 pub async fn paced(target: Arc<Target>, c: Arc<Counters>, plan: PacedPlan) -> Duration {
-    let (go_tx, go_rx) = tokio::sync::watch::channel(None::<Instant>);
-    let stop = CancellationToken::new();
     let plan = Arc::new(plan);
-    let mut tasks = JoinSet::new();
-    let start = Instant::now();
-    for i in 0..plan.connections {
-        sleep_until(ramp_at(start, i, plan.ramp)).await;
-        let (target, c, stop, plan) = (target.clone(), c.clone(), stop.clone(), plan.clone());
-        let mut go = go_rx.clone();
-        tasks.spawn(async move {
-            let ws = match target.connect(i).await {
-                Ok((ws, latency)) => {
-                    c.record("connect", latency);
-                    Counters::add(&c.connects_ok);
-                    ws
+    let (connections, ramp, duration) = (plan.connections, plan.ramp, plan.duration);
+    let counters = c.clone();
+    fleet(
+        target,
+        c,
+        connections,
+        ramp,
+        duration,
+        move |i, ws, go, stop| {
+            let (c, plan) = (counters.clone(), plan.clone());
+            async move {
+                if let Some(begin) = go.wait().await {
+                    Reader::new(i, ws, c, plan).run(begin, stop).await;
                 }
-                Err(code) => return c.connect_failed(&code),
-            };
-            let Ok(begin) = go.wait_for(Option::is_some).await.map(|b| b.expect("set")) else {
-                return;
-            };
-            Reader::new(i, ws, c, plan).run(begin, stop).await;
-        });
-    }
-    all_attempted(&c, plan.connections).await;
-    let begin = Instant::now();
-    let _ = go_tx.send(Some(begin));
-    sleep_until(begin + plan.duration).await;
-    let window = begin.elapsed();
-    let all_done = async { while tasks.join_next().await.is_some() {} };
-    tokio::pin!(all_done);
-    if tokio::time::timeout(GRACE, &mut all_done).await.is_err() {
-        stop.cancel();
-        all_done.await;
-    }
-    window
+            }
+        },
+    )
+    .await
 }
 
 /// The answer a socket is reading.
 struct Answer {
-    request_id: String,
-    marker: String,
+    key: TurnKey,
     sent_at: Instant,
     /// When its first delta arrived: the schedule's origin.
     first: Option<Instant>,
@@ -150,20 +131,17 @@ impl Reader {
     async fn ask(&mut self) -> Option<Answer> {
         self.sent += 1;
         let request_id = format!("p{}-t{}", self.id, self.sent);
-        let mut frame =
-            json!({"type": "message", "content": self.plan.message, "request_id": request_id});
-        if let Some(t) = &self.thread_id {
-            frame["thread_id"] = json!(t);
-        }
+        let frame = Protocol::Agentwire.ask(
+            &request_id,
+            &self.plan.message,
+            self.thread_id.as_deref(),
+            "",
+        );
         let sent_at = Instant::now();
-        self.ws
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .ok()?;
+        self.ws.send(Message::Text(frame.into())).await.ok()?;
         Counters::add(&self.c.turns_sent);
         Some(Answer {
-            marker: format!(",\"request_id\":\"{request_id}\""),
-            request_id,
+            key: Protocol::Agentwire.key(request_id),
             sent_at,
             first: None,
             next: 0,
@@ -172,42 +150,34 @@ impl Reader {
 
     /// Handles one frame of `answer`; true when the answer ended.
     fn on_text(&mut self, text: &str, answer: &mut Answer) -> bool {
-        if text.starts_with(DELTA_PREFIX) {
-            if text.contains(&answer.marker) {
-                self.delta(text, answer);
+        match Protocol::Agentwire.read(text, Some(&answer.key)) {
+            Heard::Delta { count, seq } => {
+                self.delta(count, seq, answer);
+                false
             }
-            return false;
-        }
-        let frame = Frame::parse(text);
-        if frame.request_id.as_deref() != Some(answer.request_id.as_str()) {
-            return false;
-        }
-        match frame.kind.as_str() {
-            "message.added" => {
-                if frame.thread_id.is_some() {
-                    self.thread_id = frame.thread_id;
+            Heard::Added { thread_id } => {
+                if thread_id.is_some() {
+                    self.thread_id = thread_id;
                 }
                 false
             }
-            "message.done" => {
+            Heard::Done => {
                 self.c.record("done", answer.sent_at.elapsed());
                 Counters::add(&self.c.turns_completed);
                 true
             }
-            "error" => {
-                self.c
-                    .turn_failed(frame.code.as_deref().unwrap_or("error_without_code"));
+            Heard::Failed(code) => {
+                self.c.turn_failed(&code);
                 true
             }
-            _ => false,
+            Heard::OtherDelta(_) | Heard::Other => false,
         }
     }
 
     /// Times the deltas a frame covers against the answer's schedule.
-    fn delta(&mut self, text: &str, answer: &mut Answer) {
+    fn delta(&mut self, count: u64, seq: Option<u64>, answer: &mut Answer) {
         let now = Instant::now();
-        let count = deltas_in(text);
-        let Some(seq) = seq_of(text) else {
+        let Some(seq) = seq else {
             return self.c.error("delta_without_seq");
         };
         Counters::add_n(&self.c.deltas, count);
@@ -227,29 +197,5 @@ impl Reader {
                 .record("delta_lateness", now.saturating_duration_since(due));
         }
         answer.next = seq + count;
-    }
-}
-
-/// The `seq` of a `stream.delta` frame, read without a JSON parse: the delta's text comes
-/// before it, so the last `"seq":` of the frame is it.
-fn seq_of(frame: &str) -> Option<u64> {
-    const KEY: &str = ",\"seq\":";
-    let at = frame.rfind(KEY)?;
-    let digits: String = frame[at + KEY.len()..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::seq_of;
-
-    #[test]
-    fn the_seq_is_read_after_the_delta_text() {
-        let frame = r#"{"type":"stream.delta","delta":"a,\"seq\":9","seq":31,"count":2}"#;
-        assert_eq!(seq_of(frame), Some(31));
-        assert_eq!(seq_of(r#"{"type":"stream.delta","delta":"x"}"#), None);
     }
 }

@@ -10,8 +10,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Frame, Socket, Target};
+use super::dialect::DELTA_PREFIX;
 use super::report::Counters;
-use super::ws::{close, DELTA_PREFIX};
+use super::ws::close;
 
 /// How long a twin keeps reading after its socket's last turn ended.
 const WATCH_TAIL: Duration = Duration::from_millis(500);
