@@ -60,10 +60,14 @@ fn assert_accounted(s: &Summary) {
 #[tokio::test]
 async fn chat_counts_every_turn_and_every_delta() {
     let app = bench_app().await;
+    // The server runs in this process: its CPU is ours.
+    let pid = std::process::id().to_string();
     let s = load(
         &app,
         &[
             "chat",
+            "--server-pid",
+            &pid,
             "--connections",
             "6",
             "--interval",
@@ -83,6 +87,11 @@ async fn chat_counts_every_turn_and_every_delta() {
         assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
     }
     assert!(s.latency["first_delta"].p99_ms <= s.latency["done"].max_ms);
+    // The server's CPU while turns ran, and per turn.
+    let cpu = s.server_cpu.expect("read with --server-pid");
+    assert!(cpu.cpu_secs > 0.0, "{cpu:?}");
+    let per_turn = cpu.cpu_secs * 1e6 / s.turns.completed as f64;
+    assert!((cpu.per_turn_us - per_turn).abs() < 1e-6, "{cpu:?}");
     // The turns really ran: one thread per socket, each with every turn's two messages.
     let threads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM conversations")
         .fetch_one(&sqlite(&app).await)

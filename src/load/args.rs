@@ -59,14 +59,14 @@ pub struct Common {
     /// Split the load over this many processes (this binary, run again); summaries merge.
     #[arg(long, default_value_t = 1)]
     pub procs: usize,
-    /// The server's pid, to report its RSS growth (idle).
+    /// The server's pid, to report its RSS growth (idle) or its CPU per turn (chat, paced).
     #[arg(long)]
     pub server_pid: Option<u32>,
     /// A baseline server (examples/baseline_ws) to run the same scenario against right after;
     /// the summary then carries its figures and our ratio to them.
     #[arg(long)]
     pub baseline_url: Option<String>,
-    /// The baseline server's pid, for its RSS (idle).
+    /// The baseline server's pid, for its RSS (idle) or CPU per turn (chat, paced).
     #[arg(long)]
     pub baseline_pid: Option<u32>,
     /// Read the server's `/metrics` after the run and add its counters to the summary.

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use args::{ChatArgs, Common, HttpArgs, IdleArgs, LoadArgs, Scenario, StormArgs};
 pub use dialect::Protocol;
 pub use report::Summary;
-use report::{Counters, ServerMemory};
+use report::{Counters, ServerCpu, ServerMemory};
 
 /// Runs the scenario (split over processes when `--procs` > 1, then against the baseline when
 /// given) and returns its summary. `exe` is the binary a split run starts (this one, normally).
@@ -133,9 +133,10 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
         }
     };
     let mut server: Option<ServerMemory> = None;
+    let mut server_cpu_secs: Option<f64> = None;
+    let pid = if child { None } else { common.server_pid };
     let elapsed = match scenario {
         Scenario::Idle(a) => {
-            let pid = if child { None } else { common.server_pid };
             let out = ws::idle(
                 target,
                 counters.clone(),
@@ -179,8 +180,11 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
                 message: a.message.clone(),
                 protocol: a.protocol,
                 run: run_nonce(),
+                server_pid: pid,
             };
-            ws::chat(target, counters.clone(), plan).await
+            let (window, cpu) = ws::chat(target, counters.clone(), plan).await;
+            server_cpu_secs = cpu;
+            window
         }
         Scenario::Paced(a) => {
             connected();
@@ -190,8 +194,11 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
                 pace: a.pace,
                 duration: a.duration,
                 message: a.message.clone(),
+                server_pid: pid,
             };
-            paced::paced(target, counters.clone(), plan).await
+            let (window, cpu) = paced::paced(target, counters.clone(), plan).await;
+            server_cpu_secs = cpu;
+            window
         }
         Scenario::Rest(a) | Scenario::Sse(a) | Scenario::Chatkit(a) => {
             connected();
@@ -214,6 +221,11 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
     progress.finish();
     let mut summary = counters.summary(scenario.name(), &common.url, elapsed, child);
     summary.server = server;
+    summary.server_cpu = pid.zip(server_cpu_secs).map(|(pid, cpu_secs)| ServerCpu {
+        pid,
+        cpu_secs,
+        per_turn_us: cpu_secs * 1e6 / summary.turns.completed.max(1) as f64,
+    });
     Ok(summary)
 }
 

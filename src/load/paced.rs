@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{Socket, Target};
 use super::dialect::{Heard, Protocol, TurnKey};
 use super::report::Counters;
-use super::ws::{close, fleet};
+use super::ws::{close, fleet, Shape};
 
 /// How `paced` runs.
 #[derive(Clone)]
@@ -32,29 +32,33 @@ pub struct PacedPlan {
     /// How long answers are asked for, once every socket is connected.
     pub duration: Duration,
     pub message: String,
+    /// The server's pid, to read its CPU while answers stream.
+    pub server_pid: Option<u32>,
 }
 
 /// Opens the sockets; once all are open, each streams answers back to back for `duration`.
-/// Returns the asking window.
-pub async fn paced(target: Arc<Target>, c: Arc<Counters>, plan: PacedPlan) -> Duration {
+/// Returns the asking window, and the server's CPU seconds meanwhile when its pid is known.
+pub async fn paced(
+    target: Arc<Target>,
+    c: Arc<Counters>,
+    plan: PacedPlan,
+) -> (Duration, Option<f64>) {
     let plan = Arc::new(plan);
-    let (connections, ramp, duration) = (plan.connections, plan.ramp, plan.duration);
+    let shape = Shape {
+        connections: plan.connections,
+        ramp: plan.ramp,
+        duration: plan.duration,
+        server_pid: plan.server_pid,
+    };
     let counters = c.clone();
-    fleet(
-        target,
-        c,
-        connections,
-        ramp,
-        duration,
-        move |i, ws, go, stop| {
-            let (c, plan) = (counters.clone(), plan.clone());
-            async move {
-                if let Some(begin) = go.wait().await {
-                    Reader::new(i, ws, c, plan).run(begin, stop).await;
-                }
+    fleet(target, c, shape, move |i, ws, go, stop| {
+        let (c, plan) = (counters.clone(), plan.clone());
+        async move {
+            if let Some(begin) = go.wait().await {
+                Reader::new(i, ws, c, plan).run(begin, stop).await;
             }
-        },
-    )
+        }
+    })
     .await
 }
 

@@ -113,6 +113,7 @@ impl Counters {
             latency,
             errors: self.errors.lock().expect("not poisoned").clone(),
             server: None,
+            server_cpu: None,
             baseline: None,
             ratio: BTreeMap::new(),
             metrics: BTreeMap::new(),
@@ -144,6 +145,9 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub server: Option<ServerMemory>,
+    /// The server's CPU while turns ran (`--server-pid`, chat and paced).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server_cpu: Option<ServerCpu>,
     /// The same scenario against the baseline server, run right after.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub baseline: Option<Box<Summary>>,
@@ -195,6 +199,28 @@ pub struct ServerMemory {
     pub rss_after_kib: u64,
     /// Growth divided by the sockets open when `after` was read.
     pub growth_per_socket_kib: f64,
+}
+
+/// The server's CPU time (user + system, every thread) from the moment every socket was open
+/// and told to start until the last turn ended (`--server-pid`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ServerCpu {
+    pub pid: u32,
+    pub cpu_secs: f64,
+    /// Of that, per completed turn, in microseconds.
+    pub per_turn_us: f64,
+}
+
+/// CPU seconds process `pid` has used so far (user + system), from `/proc`.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces): state is the 3rd; utime the 14th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf with a valid name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks as f64 / hz as f64)
 }
 
 /// One latency distribution, in milliseconds.
@@ -294,6 +320,9 @@ pub fn ratios(ours: &Summary, baseline: &Summary) -> BTreeMap<String, f64> {
         ours.rates.deltas_per_sec,
         baseline.rates.deltas_per_sec,
     );
+    if let (Some(a), Some(b)) = (ours.server_cpu, baseline.server_cpu) {
+        put("cpu_per_turn".into(), a.per_turn_us, b.per_turn_us);
+    }
     for (name, l) in &ours.latency {
         if let Some(b) = baseline.latency.get(name) {
             put(format!("{name}_p99"), l.p99_ms, b.p99_ms);
@@ -333,6 +362,12 @@ pub fn human(s: &Summary) -> String {
             m.rss_before_kib, m.rss_after_kib, m.growth_per_socket_kib
         );
     }
+    if let Some(c) = &s.server_cpu {
+        out += &format!(
+            "  server cpu {:.2} s: {:.0} µs per turn\n",
+            c.cpu_secs, c.per_turn_us
+        );
+    }
     for (code, n) in &s.errors {
         out += &format!("  error {code}: {n}\n");
     }
@@ -364,6 +399,18 @@ mod tests {
             c.turn_failed("thread_busy");
         }
         c.summary("chat", "http://x", Duration::from_secs(2), true)
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc() {
+        let before = cpu_secs(std::process::id()).expect("our own stat");
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(cpu_secs(std::process::id()).unwrap() > before);
+        assert_eq!(cpu_secs(u32::MAX), None);
     }
 
     #[test]

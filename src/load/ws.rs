@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{rss_kib, Socket, Target};
 use super::dialect::Protocol;
-use super::report::{Counters, ServerMemory};
+use super::report::{cpu_secs, Counters, ServerMemory};
 use super::talker::Talker;
 use super::watch::Watcher;
 
@@ -168,15 +168,14 @@ impl Go {
 /// The frame of the socket scenarios that run turns: opens `connections` sockets at `ramp`
 /// per second, hands each to `socket` (with its index, the start signal and the stop token),
 /// starts them together once every connect has been attempted, and after `duration` gives
-/// them [`GRACE`] to finish before cancelling the stop token. Returns the sending window.
+/// them [`GRACE`] to finish before cancelling the stop token. Returns the sending window and,
+/// given the server's pid, the CPU it used from the start until the last socket ended.
 pub(super) async fn fleet<F, Fut>(
     target: Arc<Target>,
     c: Arc<Counters>,
-    connections: usize,
-    ramp: u32,
-    duration: Duration,
+    shape: Shape,
     socket: F,
-) -> Duration
+) -> (Duration, Option<f64>)
 where
     F: Fn(usize, Socket, Go, CancellationToken) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -186,6 +185,12 @@ where
     let socket = Arc::new(socket);
     let mut tasks = JoinSet::new();
     let start = Instant::now();
+    let Shape {
+        connections,
+        ramp,
+        duration,
+        server_pid,
+    } = shape;
     for i in 0..connections {
         sleep_until(ramp_at(start, i, ramp)).await;
         let (target, c, stop, socket) = (target.clone(), c.clone(), stop.clone(), socket.clone());
@@ -202,6 +207,7 @@ where
         });
     }
     all_attempted(&c, connections).await;
+    let cpu_before = server_pid.and_then(cpu_secs);
     let begin = Instant::now();
     let _ = go_tx.send(Some(begin));
     sleep_until(begin + duration).await;
@@ -213,7 +219,20 @@ where
         stop.cancel();
         all_done.await;
     }
-    window
+    let cpu = match (server_pid.and_then(cpu_secs), cpu_before) {
+        (Some(after), Some(before)) => Some(after - before),
+        _ => None,
+    };
+    (window, cpu)
+}
+
+/// How many sockets [`fleet`] opens, how fast, for how long, and whose CPU it reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shape {
+    pub connections: usize,
+    pub ramp: u32,
+    pub duration: Duration,
+    pub server_pid: Option<u32>,
 }
 
 /// How `chat` paces each socket's turns.
@@ -234,42 +253,47 @@ pub struct ChatPlan {
     pub protocol: Protocol,
     /// What makes this run's AI SDK chat ids its own (a run starts its conversations afresh).
     pub run: String,
+    /// The server's pid, to read its CPU while turns run.
+    pub server_pid: Option<u32>,
 }
 
 /// Opens `plan.connections` sockets; once all are open, each sends a `message` every
 /// `interval` (starting at a random offset) for `duration`, one turn in flight at a time, on
 /// one thread per socket. Returns the sending window. Every turn sent ends completed
 /// (`message.done`, or the AI SDK's `end`) or failed (its `error` code, `socket_closed`, or
-/// `timeout` when it had not finished `GRACE` after sending stopped).
-pub async fn chat(target: Arc<Target>, c: Arc<Counters>, plan: ChatPlan) -> Duration {
+/// `timeout` when it had not finished `GRACE` after sending stopped). Also returns the server's
+/// CPU seconds meanwhile, when its pid is known.
+pub async fn chat(
+    target: Arc<Target>,
+    c: Arc<Counters>,
+    plan: ChatPlan,
+) -> (Duration, Option<f64>) {
     let plan = Arc::new(plan);
-    let (connections, ramp, duration) = (plan.connections, plan.ramp, plan.duration);
+    let shape = Shape {
+        connections: plan.connections,
+        ramp: plan.ramp,
+        duration: plan.duration,
+        server_pid: plan.server_pid,
+    };
     let counters = c.clone();
-    fleet(
-        target,
-        c,
-        connections,
-        ramp,
-        duration,
-        move |i, ws, go, stop| {
-            let (c, plan) = (counters.clone(), plan.clone());
-            async move {
-                let Ok(watcher) = Watcher::connect(plan.watch.as_deref(), i, &c).await else {
-                    return;
-                };
-                let Some(begin) = go.wait().await else {
-                    return;
-                };
-                let mut talker = Talker::new(i, ws, c, plan);
-                match watcher {
-                    None => talker.run(begin, stop).await,
-                    Some(watcher) => {
-                        talker.watched = Some(watcher.watched.clone());
-                        watcher.watch_while(talker.run(begin, stop)).await;
-                    }
+    fleet(target, c, shape, move |i, ws, go, stop| {
+        let (c, plan) = (counters.clone(), plan.clone());
+        async move {
+            let Ok(watcher) = Watcher::connect(plan.watch.as_deref(), i, &c).await else {
+                return;
+            };
+            let Some(begin) = go.wait().await else {
+                return;
+            };
+            let mut talker = Talker::new(i, ws, c, plan);
+            match watcher {
+                None => talker.run(begin, stop).await,
+                Some(watcher) => {
+                    talker.watched = Some(watcher.watched.clone());
+                    watcher.watch_while(talker.run(begin, stop)).await;
                 }
             }
-        },
-    )
+        }
+    })
     .await
 }
