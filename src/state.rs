@@ -68,7 +68,8 @@ impl AppState {
             Agent::OpenAi(OpenAiAgent::new(&config.provider, fallback))
         } else {
             Agent::Offline(offline)
-        };
+        }
+        .coalesced(config.stream_coalesce);
         let limiter = RateLimiter::new(config.rate_limit_requests, config.rate_limit_window);
         let chat = Chat::new(
             store.clone(),

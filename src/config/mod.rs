@@ -91,6 +91,9 @@ pub struct Config {
     pub offline_delta_delay: Duration,
     /// When set, every turn is answered by the bench agent instead (load runs only).
     pub bench_agent: Option<BenchAgentConfig>,
+    /// The delta coalescing window (`STREAM_COALESCE_MS`; zero, the default, is off): text an
+    /// agent produces within it of a delta's first piece travels as one delta.
+    pub stream_coalesce: Duration,
     /// WebSocket settings.
     pub ws: WsConfig,
     /// HTTP timeouts and connection caps.
@@ -262,6 +265,13 @@ impl Config {
         let shutdown_drain = Duration::from_secs(parse_num(&get, "SHUTDOWN_DRAIN_SECS", 10u64)?);
         let offline_delta_delay =
             Duration::from_millis(parse_num(&get, "OFFLINE_DELTA_DELAY_MS", 0u64)?);
+        let stream_coalesce = Duration::from_millis(parse_num(&get, "STREAM_COALESCE_MS", 0u64)?);
+        if stream_coalesce > Duration::from_secs(1) {
+            return Err(bad(
+                "STREAM_COALESCE_MS",
+                "must be at most 1000: a longer window holds text back for longer than it saves",
+            ));
+        }
         let bench_agent = match parse_num(&get, "BENCH_AGENT_DELTAS", 0u32)? {
             0 => {
                 if get("BENCH_AGENT_DELAY_MS").is_some() {
@@ -348,6 +358,7 @@ impl Config {
             shutdown_drain,
             offline_delta_delay,
             bench_agent,
+            stream_coalesce,
             ws,
             http,
             mcp,
@@ -435,6 +446,7 @@ mod tests {
         assert_eq!(c.partial_save_every, Duration::from_millis(250));
         assert_eq!(c.partial_save_bytes, 1024);
         assert_eq!(c.instance_dead_after, Duration::from_secs(60));
+        assert_eq!(c.stream_coalesce, Duration::ZERO);
     }
 
     #[test]
@@ -497,6 +509,16 @@ mod tests {
             ),
         ] {
             assert_eq!(Config::from_vars(&vars(pairs)).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn the_coalescing_window_is_off_unless_set_and_bounded() {
+        let c = Config::from_vars(&vars(&[("STREAM_COALESCE_MS", "40")])).unwrap();
+        assert_eq!(c.stream_coalesce, Duration::from_millis(40));
+        for bad in ["-1", "soon", "1001"] {
+            let e = Config::from_vars(&vars(&[("STREAM_COALESCE_MS", bad)])).unwrap_err();
+            assert_eq!(e.var, "STREAM_COALESCE_MS", "{bad}");
         }
     }
 
