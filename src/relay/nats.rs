@@ -201,6 +201,8 @@ pub(super) struct Listening {
     sub: Subscriber,
     /// The probe sent since the last reconnect, not heard yet.
     probe: Option<Bytes>,
+    /// A reconnect was reported: a probe is to be sent.
+    probe_due: bool,
     probes: u64,
     /// Messages heard while start waited for its probe.
     early: VecDeque<Message>,
@@ -219,6 +221,7 @@ impl Listening {
             nats: nats.clone(),
             sub,
             probe: None,
+            probe_due: false,
             probes: 0,
             early: VecDeque::new(),
         };
@@ -243,14 +246,15 @@ impl Listening {
     pub(super) async fn next(&mut self) -> Heard {
         loop {
             let raised = self.nats.alarms.take();
-            if raised & BACK != 0 {
-                self.send_probe().await;
-            }
+            self.probe_due |= raised & BACK != 0;
             if raised & DROPPED != 0 {
                 return Heard::Lost("the connection to NATS dropped");
             }
             if raised & BEHIND != 0 {
                 return Heard::Lost("this instance fell behind the messages from NATS");
+            }
+            if std::mem::take(&mut self.probe_due) {
+                self.send_probe().await;
             }
             let message = match self.early.pop_front() {
                 Some(m) => m,
@@ -282,13 +286,10 @@ impl Listening {
         self.probes += 1;
         let probe = Bytes::from(format!("{} {}", self.nats.origin, self.probes));
         self.probe = Some(probe.clone());
-        let client = &self.nats.client;
-        let sent = client
-            .publish(self.nats.subjects.probe.clone(), probe)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "event relay: could not probe NATS");
-        } else if let Err(e) = client.flush().await {
+        // Queued, not flushed: the client writes it out once connected, while the listener
+        // goes on hearing (and reporting) meanwhile.
+        let subject = self.nats.subjects.probe.clone();
+        if let Err(e) = self.nats.client.publish(subject, probe).await {
             tracing::warn!(error = %e, "event relay: could not probe NATS");
         }
     }
