@@ -12,7 +12,7 @@
 //! - [`hub`] keeps each user's recent events and fans them out to all of that user's
 //!   subscribers, which resume from a position after a reconnect;
 //! - [`relay`] carries the hub's events, cancels and queue hints between instances that share
-//!   one PostgreSQL database.
+//!   one PostgreSQL database, through PostgreSQL itself or a NATS server.
 //!
 //! Around them: [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one
 //! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages),

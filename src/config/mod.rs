@@ -4,8 +4,8 @@
 //! names the variable; secrets never appear in `Debug` output.
 //!
 //! The WebSocket settings ([`WsConfig`]), the HTTP connection limits ([`HttpConfig`]), the MCP
-//! session limits ([`McpConfig`]) and the model provider's ([`ProviderConfig`]) each read their
-//! own variables in a file of their own;
+//! session limits ([`McpConfig`]), the model provider's ([`ProviderConfig`]) and the relay's
+//! between instances ([`EventBroker`]) each read their own variables in a file of their own;
 //! [`Config`] holds them with everything else.
 
 use std::collections::HashMap;
@@ -16,11 +16,13 @@ use std::time::Duration;
 mod http;
 mod mcp;
 mod provider;
+mod relay;
 mod ws;
 
 pub use http::{default_max_connections, open_file_limit, HttpConfig};
 pub use mcp::McpConfig;
 pub use provider::ProviderConfig;
+pub use relay::{EventBroker, NatsConfig};
 pub use ws::WsConfig;
 
 /// Where the server runs; production refuses unsafe defaults.
@@ -107,6 +109,9 @@ pub struct Config {
     /// claim threads in a shared registry (`MULTI_INSTANCE`: `auto`, the default, is on for
     /// PostgreSQL and off for SQLite).
     pub multi_instance: bool,
+    /// With several instances: what carries events and cancels between them (`EVENT_BROKER`:
+    /// `postgres`, the default, or `nats` with `NATS_URL` and `NATS_SUBJECT_PREFIX`).
+    pub event_broker: EventBroker,
     /// Longest time an answer's streamed text may wait before it is saved (`PARTIAL_SAVE_MS`).
     pub partial_save_every: Duration,
     /// Most streamed text, in bytes, that may wait before it is saved (`PARTIAL_SAVE_BYTES`).
@@ -138,6 +143,8 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("rate_limit_requests", &self.rate_limit_requests)
             .field("rate_limit_window", &self.rate_limit_window)
+            .field("multi_instance", &self.multi_instance)
+            .field("event_broker", &self.event_broker)
             .finish_non_exhaustive()
     }
 }
@@ -304,23 +311,7 @@ impl Config {
         };
 
         let postgres = !database_url.starts_with("sqlite:");
-        let multi_instance = match get("MULTI_INSTANCE").as_deref() {
-            None | Some("auto") => postgres,
-            Some("off") => false,
-            Some("on") if postgres => true,
-            Some("on") => {
-                return Err(bad(
-                    "MULTI_INSTANCE",
-                    "needs a postgres:// DATABASE_URL (SQLite serves one instance)",
-                ))
-            }
-            Some(other) => {
-                return Err(bad(
-                    "MULTI_INSTANCE",
-                    format!("expected auto, on or off, got {other:?}"),
-                ))
-            }
-        };
+        let (multi_instance, event_broker) = relay::from_vars(&get, postgres)?;
 
         let partial_save_every = Duration::from_millis(parse_num(&get, "PARTIAL_SAVE_MS", 250u64)?);
         if partial_save_every.is_zero() {
@@ -364,6 +355,7 @@ impl Config {
             mcp,
             tcp_send_buffer,
             multi_instance,
+            event_broker,
             partial_save_every,
             partial_save_bytes,
             instance_dead_after,
@@ -559,6 +551,8 @@ mod tests {
             ("ATTACHMENT_MAX_BYTES", "ten"),
             ("MULTI_INSTANCE", "redis"),
             ("MULTI_INSTANCE", "on"),
+            ("EVENT_BROKER", "kafka"),
+            ("EVENT_BROKER", "nats"),
             ("PARTIAL_SAVE_MS", "0"),
             ("PARTIAL_SAVE_BYTES", "0"),
             ("PARTIAL_SAVE_BYTES", "lots"),
