@@ -186,7 +186,7 @@ impl Nats {
     /// Publishes a cancel request.
     pub(super) async fn cancel(&self, request: &str) -> Result<()> {
         let payload = Bytes::copy_from_slice(request.as_bytes());
-        let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("NATS: {e}"));
+        let failed = |e: &dyn std::fmt::Display| Error::BrokerUnavailable(format!("NATS: {e}"));
         self.client
             .publish(self.subjects.cancel.clone(), payload)
             .await
