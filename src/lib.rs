@@ -7,7 +7,8 @@
 //! - [`chat`] runs one turn: history, agent, tools, persistence, events; it queues messages sent
 //!   to a busy thread and follows turns for clients that lost their stream;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
-//!   [`agent::tools::Tools`] bound to the authenticated user;
+//!   [`agent::tools::Tools`] bound to the authenticated user, and tells which language a
+//!   message is written in ([`agent::language`]);
 //! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL;
 //! - [`hub`] keeps each user's recent events and fans them out to all of that user's
 //!   subscribers, which resume from a position after a reconnect;

@@ -5,6 +5,7 @@
 //! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
 
 pub mod bench;
+pub mod language;
 pub mod offline;
 pub mod openai;
 pub mod tools;
@@ -15,7 +16,7 @@ use futures::stream::BoxStream;
 use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
 pub use bench::BenchAgent;
-pub use offline::intent::Language;
+pub use language::{detect_language, Language};
 pub use offline::OfflineAgent;
 pub use openai::OpenAiAgent;
 use tools::Tools;

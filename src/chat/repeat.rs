@@ -209,7 +209,7 @@ pub(super) fn language_of(req: &TurnRequest, content: &str) -> Language {
         .get("language")
         .and_then(|l| l.as_str())
         .and_then(Language::from_tag)
-        .unwrap_or_else(|| crate::agent::offline::intent::detect_language(content))
+        .unwrap_or_else(|| crate::agent::detect_language(content))
 }
 
 /// The turn a follower forwards: its answer, and before that, for a send still queued, the

@@ -192,9 +192,7 @@ impl Chat {
             .get("language")
             .and_then(Value::as_str)
             .and_then(Language::from_tag)
-            .unwrap_or_else(|| {
-                crate::agent::offline::intent::detect_language(&user_message.content)
-            });
+            .unwrap_or_else(|| crate::agent::detect_language(&user_message.content));
         let (tx, rx) = mpsc::unbounded_channel();
         let message_id = answer.id;
         let job = turn::TurnJob {
