@@ -16,11 +16,12 @@
 //!   one PostgreSQL database.
 //!
 //! Around them: [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one
-//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages),
-//! [`ratelimit`] is the per-user turn allowance, [`state`] builds everything a request needs
-//! ([`AppState`]), [`metrics`] counts requests, sockets and turns for `GET /metrics`, and [`load`]
-//! is the load tester behind `agentwire load`, a client of the server like any other. `server`
-//! is the accept loop under the router: connection caps and HTTP timeouts.
+//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages and the
+//! order a listing runs in), [`ratelimit`] is the per-user turn allowance, [`state`] builds
+//! everything a request needs ([`AppState`]), [`metrics`] counts requests, sockets and turns for
+//! `GET /metrics`, and [`load`] is the load tester behind `agentwire load`, a client of the server
+//! like any other. `server` is the accept loop under the router: connection caps and HTTP
+//! timeouts.
 //!
 //! Words, one per concept:
 //! - **thread**: a conversation. The store's table and the REST paths say `conversation`

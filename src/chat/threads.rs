@@ -16,9 +16,8 @@ use crate::agent::Language;
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId, MessageStatus,
-    NewMessage, Page, PageRequest, Role, ThreadId, UserId,
+    NewMessage, Order, Page, PageRequest, Role, ThreadId, UserId,
 };
-use crate::store::Order;
 
 /// A change to a task requested directly (a button), not through the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::{now, postgres_items, sqlite_items, Backend, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    NewAttachment, ThreadId, UserId,
+    NewAttachment, Order, ThreadId, UserId,
 };
 
 macro_rules! dispatch_items {
@@ -23,13 +23,6 @@ macro_rules! dispatch_items {
             Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
         }
     };
-}
-
-/// Sort direction of a listing by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Asc,
-    Desc,
 }
 
 /// Where a listing by creation time resumes: strictly after this row in the listing's order.

@@ -29,7 +29,6 @@ mod sqlite_rows;
 mod sqlite_url;
 
 pub use answers::{Interrupted, PartialAnswer, SentTurn, Stale, TurnStart};
-pub use items::Order;
 pub use queue::{NewQueued, Queued};
 
 use std::borrow::Cow;

@@ -8,12 +8,12 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 
-use super::items::{CreatedKey, Order};
+use super::items::CreatedKey;
 use super::postgres::{conversation, message, CONVERSATION, MESSAGE};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    ThreadId, UserId,
+    Order, ThreadId, UserId,
 };
 
 const ATTACHMENT: &str =

@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use serde_json::Value;
 
-use super::items::{CreatedKey, Order};
+use super::items::CreatedKey;
 use super::sqlite::{conversation, conversations_page, message, CONVERSATION, MESSAGE};
 use super::sqlite_rows::{all, execute, json, one, to_json, ts, uuid};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    ThreadId, UserId,
+    Order, ThreadId, UserId,
 };
 
 const ATTACHMENT: &str =

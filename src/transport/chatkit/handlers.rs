@@ -19,7 +19,7 @@ use super::types::{Item, Page, StreamEvent, Thread};
 use crate::chat::{Chat, OnBusy, TurnRequest};
 use crate::error::{Error, Result};
 use crate::model::{
-    FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
+    FeedbackKind, MessageId, NewAttachment, Order, PageRequest, TaskFilter, ThreadId, UserId,
 };
 use crate::state::AppState;
 use crate::transport::parse_thread_id;
@@ -200,7 +200,7 @@ async fn get_thread(
     let conversation = state.chat.thread(&user, id).await?;
     let all = thread_items(state, &user, &links, id).await?;
     let mut thread = Thread::of(&conversation);
-    thread.items = page(all, crate::store::Order::Asc, None, THREAD_ITEMS)?;
+    thread.items = page(all, Order::Asc, None, THREAD_ITEMS)?;
     Ok(Json(thread).into_response())
 }
 
@@ -209,7 +209,7 @@ async fn list_threads(
     chat: &Chat,
     user: UserId,
     limit: Option<u32>,
-    order: crate::store::Order,
+    order: Order,
     after: Option<String>,
 ) -> Result<Response> {
     let after = after

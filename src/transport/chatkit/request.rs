@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::store::Order;
+use crate::model::Order;
 
 /// Keys whose values are the client's own data and are relayed as they are.
 const OPAQUE_KEYS: &[&str] = &["result", "payload", "data", "answers"];
