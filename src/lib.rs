@@ -9,7 +9,8 @@
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
 //!   [`agent::tools::Tools`] bound to the authenticated user, and tells which language a
 //!   message is written in ([`agent::language`]);
-//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL;
+//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL, each
+//!   backend's SQL in a folder of its own (`store/sqlite/`, `store/postgres/`);
 //! - [`hub`] keeps each user's recent events and fans them out to all of that user's
 //!   subscribers, which resume from a position after a reconnect;
 //! - [`relay`] carries the hub's events, cancels and queue hints between instances that share

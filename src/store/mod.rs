@@ -1,8 +1,8 @@
 //! The persistence layer: one concrete [`Store`] over SQLite or PostgreSQL.
 //!
 //! This module owns the public store API, URL dispatch, input validation and the helpers both
-//! backends share. Each backend's SQL lives in `sqlite.rs` / `postgres.rs`, side by side; nothing
-//! outside this module writes SQL. Every user-data query filters by `user_id` in SQL, so another
+//! backends share. Each backend's SQL lives in its own folder, `sqlite/` and `postgres/`, a file
+//! for each concern in both; nothing outside this module writes SQL. Every user-data query filters by `user_id` in SQL, so another
 //! user's row is indistinguishable from a missing one. This module must not know about HTTP,
 //! WebSockets or the agent.
 
@@ -10,23 +10,9 @@ mod answers;
 mod cursor;
 mod items;
 mod postgres;
-mod postgres_answers;
-mod postgres_items;
-#[cfg(test)]
-mod postgres_plans;
-mod postgres_queue;
 mod queue;
 pub mod relay_db;
 mod sqlite;
-mod sqlite_answers;
-mod sqlite_append;
-mod sqlite_checkpoint;
-mod sqlite_conn;
-mod sqlite_items;
-mod sqlite_migrate;
-mod sqlite_queue;
-mod sqlite_rows;
-mod sqlite_url;
 
 pub use answers::{Interrupted, PartialAnswer, SentTurn, Stale, TurnStart};
 pub use queue::{NewQueued, Queued};
@@ -87,7 +73,7 @@ impl Default for ClaimLapse {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(sqlite_conn::Conn),
+    Sqlite(sqlite::conn::Conn),
     Postgres(PgPool),
 }
 
@@ -104,7 +90,7 @@ macro_rules! dispatch {
 
 impl Store {
     /// Opens the database: for PostgreSQL a pool of at most `pool_size` connections (at least
-    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite_conn`).
+    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite::conn`).
     ///
     /// `sqlite://path.db` creates the file if missing (`?mode=rw` requires it to exist; WAL
     /// journal, foreign keys on, synchronous NORMAL); `sqlite::memory:` is a private in-memory

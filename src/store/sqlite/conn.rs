@@ -20,12 +20,12 @@
 //! the database file and syncing both, which takes milliseconds. Left automatic it would run
 //! inside whichever write crossed the threshold, stalling that caller's thread (and every task
 //! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
-//! with a connection of its own (`sqlite_checkpoint`) runs passive checkpoints, which never
+//! with a connection of its own (`sqlite::checkpoint`) runs passive checkpoints, which never
 //! block the writer, by rows changed and by time. When the WAL has grown long all the same,
 //! the store holds its connection for one checkpoint that copies every frame, so the WAL starts
 //! over ([`reset_wal`]). The rest is folded in when the store closes.
 //!
-//! Message appends, most of the writes, are committed in groups (`sqlite_append`).
+//! Message appends, most of the writes, are committed in groups (`sqlite::append`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -34,9 +34,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::sqlite_append::Appends;
-use super::sqlite_checkpoint::{Checkpointer, Policy};
-use super::sqlite_url::Location;
+use super::append::Appends;
+use super::checkpoint::{Checkpointer, Policy};
+use super::url::Location;
 use crate::error::{Error, Result};
 
 /// How long the checkpointer waits on a lock held by another connection before failing; the
@@ -51,7 +51,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Cheap to clone; every clone shares the connection.
 #[derive(Debug, Clone)]
-pub(super) struct Conn(Arc<Shared>);
+pub(in crate::store) struct Conn(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
@@ -77,13 +77,17 @@ impl Conn {
     /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
     /// starts its checkpointer; operations wait for the connection as long as the checkpointer.
     #[cfg(test)]
-    pub fn open(location: &Location) -> Result<Self> {
+    pub(super) fn open(location: &Location) -> Result<Self> {
         Self::open_with(location, Policy::default(), BUSY_TIMEOUT)
     }
 
     /// `open`, checkpointing by `policy`, each operation waiting at most `timeout` for the
     /// connection or a lock on the file.
-    pub fn open_with(location: &Location, policy: Policy, timeout: Duration) -> Result<Self> {
+    pub(super) fn open_with(
+        location: &Location,
+        policy: Policy,
+        timeout: Duration,
+    ) -> Result<Self> {
         let oversized = Arc::new(AtomicBool::new(false));
         let (conn, checkpointer) = match location {
             Location::Memory => (Connection::open_in_memory()?, None),
@@ -128,7 +132,7 @@ impl Conn {
         })))
     }
 
-    /// The appends waiting to be committed together (`sqlite_append`).
+    /// The appends waiting to be committed together (`sqlite::append`).
     pub(super) fn appends(&self) -> &Mutex<Appends> {
         &self.0.appends
     }

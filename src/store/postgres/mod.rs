@@ -5,6 +5,12 @@
 //! not validate or build cursors. Every user-data query filters by `user_id`, on the row or
 //! on the conversation it belongs to.
 
+pub(super) mod answers;
+pub(super) mod items;
+#[cfg(test)]
+mod plans;
+pub(super) mod queue;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -38,7 +44,7 @@ const TASK: &str = "number, title, priority, due_date, completed, created_at, up
 /// a handful of rows, read the whole thread with a bitmap scan and sorted it. That made every
 /// turn's history read grow with the thread (1.5 ms at 500 messages). Conditioned on the
 /// conversation alone, the rows come straight off the `(conversation_id, seq)` index, and the
-/// owner check runs once. The plans are checked in `postgres_plans`, generic and custom.
+/// owner check runs once. The plans are checked in `postgres::plans`, generic and custom.
 pub(super) fn thread_page() -> String {
     format!("SELECT {MESSAGE} FROM messages WHERE conversation_id = $1 AND seq > $3 AND {OWNED} ORDER BY seq")
 }
@@ -103,37 +109,37 @@ fn migrations() -> sqlx::migrate::Migrator {
         (
             1,
             "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
+            include_str!("../../../migrations/postgres/0001_init.sql"),
         ),
         (
             2,
             "chatkit",
-            include_str!("../../migrations/postgres/0002_chatkit.sql"),
+            include_str!("../../../migrations/postgres/0002_chatkit.sql"),
         ),
         (
             3,
             "drop_messages_user",
-            include_str!("../../migrations/postgres/0003_drop_messages_user.sql"),
+            include_str!("../../../migrations/postgres/0003_drop_messages_user.sql"),
         ),
         (
             4,
             "event_relay",
-            include_str!("../../migrations/postgres/0004_event_relay.sql"),
+            include_str!("../../../migrations/postgres/0004_event_relay.sql"),
         ),
         (
             5,
             "running_turns",
-            include_str!("../../migrations/postgres/0005_running_turns.sql"),
+            include_str!("../../../migrations/postgres/0005_running_turns.sql"),
         ),
         (
             6,
             "durable_answers",
-            include_str!("../../migrations/postgres/0006_durable_answers.sql"),
+            include_str!("../../../migrations/postgres/0006_durable_answers.sql"),
         ),
         (
             7,
             "queued_messages",
-            include_str!("../../migrations/postgres/0007_queued_messages.sql"),
+            include_str!("../../../migrations/postgres/0007_queued_messages.sql"),
         ),
     ])
 }

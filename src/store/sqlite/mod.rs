@@ -2,8 +2,18 @@
 //!
 //! Storage forms: UUIDs as lowercase hyphenated TEXT, timestamps as INTEGER unix microseconds,
 //! JSON as TEXT, dates as TEXT `YYYY-MM-DD`, booleans as INTEGER 0/1. Functions here are called
-//! only through `Store`, on its one connection (`sqlite_conn`), receive already-validated input
+//! only through `Store`, on its one connection (`sqlite::conn`), receive already-validated input
 //! and must not validate or build cursors. Every user-data query filters by `user_id`.
+
+pub(super) mod answers;
+mod append;
+mod checkpoint;
+pub(super) mod conn;
+pub(super) mod items;
+mod migrate;
+pub(super) mod queue;
+mod rows;
+mod url;
 
 use std::time::Duration;
 
@@ -12,11 +22,8 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
+use self::url::Location;
 use super::cursor::ConversationKey;
-use super::sqlite_checkpoint::Policy;
-use super::sqlite_conn::Conn;
-use super::sqlite_rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
-use super::sqlite_url::Location;
 use super::{
     added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, shown_next_seq,
     FIND_TASKS_LIMIT,
@@ -26,6 +33,9 @@ use crate::model::{
     Conversation, Message, MessageId, NewMessage, NewTask, Task, TaskFilter, TaskPatch, ThreadId,
     UserId,
 };
+use checkpoint::Policy;
+use conn::Conn;
+use rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
 
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
 /// The columns `message` reads, in this order.
@@ -45,38 +55,38 @@ pub(super) fn migrations() -> Migrator {
         (
             1,
             "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
         ),
         (
             2,
             "chatkit",
-            include_str!("../../migrations/sqlite/0002_chatkit.sql"),
+            include_str!("../../../migrations/sqlite/0002_chatkit.sql"),
         ),
         (
             3,
             "append",
-            include_str!("../../migrations/sqlite/0003_append.sql"),
+            include_str!("../../../migrations/sqlite/0003_append.sql"),
         ),
         (
             4,
             "drop_messages_user",
-            include_str!("../../migrations/sqlite/0004_drop_messages_user.sql"),
+            include_str!("../../../migrations/sqlite/0004_drop_messages_user.sql"),
         ),
         (
             5,
             "durable_answers",
-            include_str!("../../migrations/sqlite/0005_durable_answers.sql"),
+            include_str!("../../../migrations/sqlite/0005_durable_answers.sql"),
         ),
         (
             6,
             "queued_messages",
-            include_str!("../../migrations/sqlite/0006_queued_messages.sql"),
+            include_str!("../../../migrations/sqlite/0006_queued_messages.sql"),
         ),
     ])
 }
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    super::sqlite_migrate::run(conn, &migrations())
+    migrate::run(conn, &migrations())
 }
 
 pub(super) fn ping(conn: &Connection) -> Result<()> {
@@ -270,7 +280,7 @@ pub(super) fn append_message(
         return Err(Error::NotFound("conversation"));
     };
     if let Some(details) = &msg.details {
-        super::sqlite_items::set_message_details(conn, user, msg.id, details)?;
+        items::set_message_details(conn, user, msg.id, details)?;
     }
     Ok(appended(msg, seq, now))
 }

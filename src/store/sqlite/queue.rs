@@ -1,16 +1,16 @@
 //! SQLite queries of `queue.rs`. Same storage forms as `sqlite.rs`: ids as text, times as
-//! microseconds, JSON as text. The writes run in `sqlite_append`'s groups.
+//! microseconds, JSON as text. The writes run in `sqlite::append`'s groups.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode, Row};
 
-use super::queue::{NewQueued, Queued};
-use super::sqlite_rows::{all, execute, json, one, text, ts, uuid, At};
+use super::rows::{all, execute, json, one, text, ts, uuid, At};
 use crate::error::{Error, Result};
 use crate::model::{MessageId, QueuedMessage, QueuedStatus, Role, ThreadId, UserId};
+use crate::store::queue::{NewQueued, Queued};
 
 /// A [`NewQueued`] the grouped writer can keep until its turn comes.
-pub(super) struct OwnedQueued {
+pub(in crate::store) struct OwnedQueued {
     id: MessageId,
     thread: ThreadId,
     answer_id: MessageId,
@@ -22,7 +22,7 @@ pub(super) struct OwnedQueued {
 }
 
 impl OwnedQueued {
-    pub(super) fn of(new: &NewQueued<'_>) -> Self {
+    pub(in crate::store) fn of(new: &NewQueued<'_>) -> Self {
         OwnedQueued {
             id: new.id,
             thread: new.thread,
@@ -39,7 +39,7 @@ impl OwnedQueued {
 const QUEUED: &str =
     "n, id, conversation_id, user_id, answer_id, content, metadata, request_id, created_at";
 
-pub(super) fn enqueue(
+pub(in crate::store) fn enqueue(
     conn: &Connection,
     user: &UserId,
     q: &OwnedQueued,
@@ -107,7 +107,11 @@ pub(super) fn enqueue(
         .ok_or_else(|| Error::Internal("a queued message vanished as it was written".into()))
 }
 
-pub(super) fn queued(conn: &Connection, user: &UserId, thread: ThreadId) -> Result<Vec<Queued>> {
+pub(in crate::store) fn queued(
+    conn: &Connection,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<Queued>> {
     let sql = format!(
         "SELECT {QUEUED} FROM queued_messages WHERE conversation_id = ? AND user_id = ? \
          ORDER BY n"
@@ -147,7 +151,7 @@ fn queued_row(row: &Row<'_>) -> Result<Queued> {
     })
 }
 
-pub(super) fn unqueue(
+pub(in crate::store) fn unqueue(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -162,7 +166,7 @@ pub(super) fn unqueue(
 }
 
 /// Deletes the queued message `id` as its turn starts; `NotFound` when it is gone.
-pub(super) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()> {
+pub(in crate::store) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()> {
     let done = execute(
         conn,
         "DELETE FROM queued_messages WHERE id = ? AND user_id = ?",
@@ -174,7 +178,7 @@ pub(super) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()
     }
 }
 
-pub(super) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, ThreadId)>> {
+pub(in crate::store) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, ThreadId)>> {
     all(
         conn,
         "SELECT DISTINCT user_id, conversation_id FROM queued_messages",
@@ -189,7 +193,7 @@ pub(super) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, Threa
 }
 
 /// Whether the message `id` of `user` is queued.
-pub(super) fn is_queued(conn: &Connection, user: &UserId, id: MessageId) -> Result<bool> {
+pub(in crate::store) fn is_queued(conn: &Connection, user: &UserId, id: MessageId) -> Result<bool> {
     let found = one(
         conn,
         "SELECT 1 FROM queued_messages WHERE id = ? AND user_id = ?",
