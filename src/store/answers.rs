@@ -32,6 +32,18 @@ pub struct TurnStart<'a> {
     pub claim: ClaimStep,
 }
 
+impl<'a> TurnStart<'a> {
+    /// The write of one message on its own: no answer, no client id, `claim`'s step.
+    pub(super) fn message(question: &'a NewMessage, claim: ClaimStep) -> Self {
+        TurnStart {
+            question,
+            answer: None,
+            client_message_id: None,
+            claim,
+        }
+    }
+}
+
 /// An answer's text and tool calls so far, saved as it streams.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartialAnswer {
@@ -129,12 +141,7 @@ impl Store {
         id: MessageId,
     ) -> Result<Message> {
         let answer = new_answer(id, thread);
-        let start = TurnStart {
-            question: &answer,
-            answer: None,
-            client_message_id: None,
-            claim: ClaimStep::None,
-        };
+        let start = TurnStart::message(&answer, ClaimStep::None);
         Ok(self.start(user, &start).await?.0)
     }
 

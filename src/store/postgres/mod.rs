@@ -1,4 +1,7 @@
 //! The PostgreSQL backend: pool options, migrations and every PostgreSQL query of the store.
+//! This file holds the queries on conversations, messages and tasks; the files beside it the
+//! pool and migrations (`pool`), a message's append (`append`) and the rest (answers, items,
+//! queue).
 //!
 //! Native types throughout: UUID, TIMESTAMPTZ (microsecond precision), JSONB, DATE, BOOLEAN.
 //! Functions here are called only through `Store`, receive already-validated input and must
@@ -6,36 +9,33 @@
 //! on the conversation it belongs to.
 
 pub(super) mod answers;
+mod append;
 pub(super) mod items;
 #[cfg(test)]
 mod plans;
+mod pool;
 pub(super) mod queue;
 
-use std::str::FromStr;
-use std::time::Duration;
+pub(super) use append::{append_message, duplicate_send, free_cte, start_conversation};
+pub(super) use pool::{connect, migrate};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::query::QueryAs;
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
+use sqlx::{PgPool, Row};
 
 use super::cursor::ConversationKey;
-use super::{
-    added, appended, migrator, parse_priority, parse_role, parse_status, shown_next_seq, ClaimStep,
-    TurnStart, FIND_TASKS_LIMIT,
-};
-use crate::error::{Error, Result};
+use super::{added, parse_priority, parse_role, parse_status, shown_next_seq, FIND_TASKS_LIMIT};
+use crate::error::Result;
 use crate::model::{
-    Conversation, Message, MessageId, NewMessage, NewTask, Task, TaskFilter, TaskPatch, ThreadId,
-    ToolCall, Usage, UserId,
+    Conversation, Message, MessageId, NewTask, Task, TaskFilter, TaskPatch, ThreadId, ToolCall,
+    Usage, UserId,
 };
 
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
 pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at, next_seq";
-const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
 /// A thread's messages after seq `$3`, oldest first; `$1` the conversation, `$2` its owner.
 ///
@@ -59,90 +59,6 @@ pub(super) fn thread_newest() -> String {
 
 /// Conversation `$1` is user `$2`'s.
 const OWNED: &str = "EXISTS (SELECT 1 FROM conversations c WHERE c.id = $1 AND c.user_id = $2)";
-
-/// A pool of at most `pool_size` connections to `url`, after one connection proved the server
-/// reachable. Waiting for a pooled connection and running one statement each take at most
-/// `timeout`; past it the operation fails (`Error::DatabaseUnavailable`).
-pub(super) async fn connect(url: &str, pool_size: u32, timeout: Duration) -> Result<PgPool> {
-    // The server cancels a statement that runs past the timeout (57014); a startup parameter,
-    // so it costs no round trip.
-    let options = PgConnectOptions::from_str(url)?
-        .options([("statement_timeout", timeout.as_millis().to_string())]);
-    // The pool retries a refused connection until its acquire timeout and then says only that
-    // it timed out; one attempt of our own first says where and why, as soon as it fails.
-    let place = format!("{}:{}", options.get_host(), options.get_port());
-    let unreachable = |why: String| {
-        Error::DatabaseUnavailable(format!("cannot connect to PostgreSQL at {place}: {why}"))
-    };
-    match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-        }
-        Ok(Err(sqlx::Error::Io(e))) => return Err(unreachable(e.to_string())),
-        Ok(Err(e)) => return Err(unreachable(e.to_string())),
-        Err(_) => return Err(unreachable(format!("no answer within {timeout:?}"))),
-    }
-    // sqlx already pings each connection when it comes back to the pool; a second ping when it
-    // is taken out again would cost every query one more round trip to the server.
-    Ok(PgPoolOptions::new()
-        .max_connections(pool_size)
-        .test_before_acquire(false)
-        .acquire_timeout(timeout)
-        .connect_lazy_with(options))
-}
-
-pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
-    // A migration may rewrite a large table: it runs without the statement timeout, on a
-    // connection taken out of the pool for good so the setting never reaches a request.
-    let mut conn = pool.acquire().await?.detach();
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut conn)
-        .await?;
-    let result = migrations().run_direct(&mut conn).await;
-    let _ = conn.close().await;
-    result.map_err(sqlx::Error::from)?;
-    Ok(())
-}
-
-fn migrations() -> sqlx::migrate::Migrator {
-    migrator(&[
-        (
-            1,
-            "init",
-            include_str!("../../../migrations/postgres/0001_init.sql"),
-        ),
-        (
-            2,
-            "chatkit",
-            include_str!("../../../migrations/postgres/0002_chatkit.sql"),
-        ),
-        (
-            3,
-            "drop_messages_user",
-            include_str!("../../../migrations/postgres/0003_drop_messages_user.sql"),
-        ),
-        (
-            4,
-            "event_relay",
-            include_str!("../../../migrations/postgres/0004_event_relay.sql"),
-        ),
-        (
-            5,
-            "running_turns",
-            include_str!("../../../migrations/postgres/0005_running_turns.sql"),
-        ),
-        (
-            6,
-            "durable_answers",
-            include_str!("../../../migrations/postgres/0006_durable_answers.sql"),
-        ),
-        (
-            7,
-            "queued_messages",
-            include_str!("../../../migrations/postgres/0007_queued_messages.sql"),
-        ),
-    ])
-}
 
 pub(super) async fn ping(pool: &PgPool) -> Result<()> {
     sqlx::query("SELECT 1").execute(pool).await?;
@@ -173,18 +89,6 @@ pub(super) fn message(row: &PgRow) -> Result<Message> {
         usage: row.try_get::<Option<Json<Usage>>, _>("usage")?.map(|u| u.0),
         created_at: row.try_get("created_at")?,
         next_seq: shown_next_seq(status, row.try_get("next_seq")?)?,
-    })
-}
-
-fn task(row: &PgRow) -> Result<Task> {
-    Ok(Task {
-        number: row.try_get("number")?,
-        title: row.try_get("title")?,
-        priority: parse_priority(row.try_get("priority")?)?,
-        due_date: row.try_get::<Option<NaiveDate>, _>("due_date")?,
-        completed: row.try_get("completed")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
     })
 }
 
@@ -288,241 +192,6 @@ pub(super) async fn delete_conversation(
     Ok(done.rows_affected() > 0)
 }
 
-/// Starts a turn on an existing conversation (see `Store::start_turn`): its user message and,
-/// when asked, its answer in progress and its client id, with the step on the thread's claim.
-pub(super) async fn append_message(
-    pool: impl sqlx::PgExecutor<'_>,
-    user: &UserId,
-    start: &TurnStart<'_>,
-    now: DateTime<Utc>,
-    lapse_secs: f64,
-) -> Result<(Message, Option<Message>)> {
-    // One statement, so one round trip and atomic without a transaction: the UPDATE takes the
-    // conversation's next seq (two with an answer; its row lock serialises concurrent appends
-    // to one conversation) and the INSERTs use them; the details, when given, go in with it,
-    // and so do the step on the thread's claim and the client's id of the send. No
-    // conversation row (another user's or missing) means no insert. A client id already used
-    // fails the whole statement on the key of `client_messages`.
-    //
-    // A taken claim gates the UPDATE; a freed one is deleted whatever the append does (every
-    // statement of a WITH runs to completion).
-    //
-    // The last two columns say whether the claim was taken and whether the thread is there:
-    // together, busy or missing.
-    let msg = start.question;
-    let mut params = Params(11);
-    let (claim_cte, gate, answered) = match start.claim {
-        ClaimStep::None => (String::new(), "", "true, true"),
-        ClaimStep::Free(_) => (free_cte(params.take(), "$2"), "", "true, true"),
-        ClaimStep::Take(_) => {
-            let (instance, lapse) = (params.take(), params.take());
-            let answer = match start.answer {
-                Some(_) => format!("${}::uuid", params.peek()),
-                None => "NULL::uuid".into(),
-            };
-            (
-                take_cte(instance, lapse, &answer),
-                "AND EXISTS (SELECT 1 FROM k)",
-                "EXISTS (SELECT 1 FROM k), \
-                 EXISTS (SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3)",
-            )
-        }
-    };
-    let rows = 1 + i64::from(start.answer.is_some());
-    let answer_p = start.answer.map(|_| params.take());
-    let client_p = start.client_message_id.map(|_| params.take());
-    let extra = turn_ctes(answer_p, client_p, "c.last_seq");
-    let sql = format!(
-        "WITH {claim_cte} c AS (UPDATE conversations SET last_seq = last_seq + {rows}, \
-         updated_at = $1 WHERE id = $2 AND user_id = $3 {gate} \
-         RETURNING id, user_id, last_seq), \
-         m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
-         tool_calls, status, usage, created_at) \
-         SELECT $4, c.id, c.user_id, c.last_seq - {rows} + 1, $5, $6, $7, $8, $9, $1 FROM c \
-         RETURNING id, user_id, seq), {DETAILS}{extra} \
-         SELECT (SELECT seq FROM m), {answered}"
-    );
-    let query = sqlx::query_as::<_, (Option<i64>, bool, bool)>(&sql);
-    let mut query = bind_message(query, now, msg.conversation_id, user, msg);
-    match start.claim {
-        ClaimStep::None => {}
-        ClaimStep::Take(instance) => query = query.bind(instance).bind(lapse_secs),
-        ClaimStep::Free(instance) => query = query.bind(instance),
-    }
-    if let Some(answer) = start.answer {
-        query = query.bind(answer.0);
-    }
-    if let Some(client) = start.client_message_id {
-        query = query.bind(client);
-    }
-    match query.fetch_one(pool).await.map_err(duplicate_send)? {
-        (Some(seq), _, _) => Ok(started(start, seq, now)),
-        (None, false, true) => Err(Error::ThreadBusy),
-        (None, _, _) => Err(Error::NotFound("conversation")),
-    }
-}
-
-/// Numbers the parameters a statement adds after its fixed ones.
-struct Params(u32);
-
-impl Params {
-    /// The next parameter's number, taken.
-    fn take(&mut self) -> u32 {
-        self.0 += 1;
-        self.0 - 1
-    }
-
-    /// The next parameter's number, not taken.
-    fn peek(&self) -> u32 {
-        self.0
-    }
-}
-
-/// The messages a turn's start wrote, without reading them back: the user message at `seq`,
-/// its answer (when asked for) right after it.
-fn started(start: &TurnStart<'_>, seq: i64, now: DateTime<Utc>) -> (Message, Option<Message>) {
-    let question = appended(start.question, seq, now);
-    let answer = start.answer.map(|id| {
-        let answer = super::answers::new_answer(id, start.question.conversation_id);
-        appended(&answer, seq + 1, now)
-    });
-    (question, answer)
-}
-
-/// A client id already used is `Error::DuplicateSend`; any other failure is kept.
-pub(super) fn duplicate_send(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("client_messages_pkey") => {
-            Error::DuplicateSend
-        }
-        _ => e.into(),
-    }
-}
-
-/// The CTEs a turn's start adds after its user message (CTE `m`): its answer in progress at
-/// seq `{last}` (id `$answer`) and the client's id of the send (`$client`), both for the
-/// conversation of CTE `c`. Each begins with a comma.
-fn turn_ctes(answer: Option<u32>, client: Option<u32>, last: &str) -> String {
-    let mut out = String::new();
-    if let Some(a) = answer {
-        out.push_str(&format!(
-            ", a AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
-             tool_calls, status, usage, created_at, next_seq) \
-             SELECT ${a}, c.id, c.user_id, {last}, 'assistant', '', '[]'::jsonb, 'in_progress', \
-             NULL, $1, 0 FROM c)"
-        ));
-    }
-    if let Some(k) = client {
-        let answer = answer.map_or("NULL".to_string(), |a| format!("${a}"));
-        out.push_str(&format!(
-            ", i AS (INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
-             message_id, answer_id, created_at) SELECT c.user_id, ${k}, c.id, $4, {answer}, $1 \
-             FROM c)"
-        ));
-    }
-    out
-}
-
-/// The message's details, `$10`, stored with the row of CTE `m` (see `append_message`).
-const DETAILS: &str = "d AS (INSERT INTO message_details (message_id, user_id, data) \
-     SELECT id, user_id, $10 FROM m WHERE $10::jsonb IS NOT NULL)";
-
-/// Takes the claim on conversation `$2` of user `$3` for instance `$instance` (`relay_db`'s
-/// `claim_turn`, as CTE `k`), for the answer `answer` (an SQL expression): no row when a claim
-/// refreshed within `$lapse` seconds holds it.
-fn take_cte(instance: u32, lapse: u32, answer: &str) -> String {
-    format!(
-        "k AS (INSERT INTO running_turns (thread_id, user_id, instance, message_id) \
-         SELECT id, user_id, ${instance}, {answer} FROM conversations WHERE id = $2 AND user_id = $3 \
-         ON CONFLICT (thread_id) DO UPDATE \
-           SET user_id = EXCLUDED.user_id, instance = EXCLUDED.instance, \
-               message_id = EXCLUDED.message_id, seen_at = now() \
-           WHERE running_turns.seen_at < now() - make_interval(secs => ${lapse}) \
-         RETURNING 1),"
-    )
-}
-
-/// Frees the claim on conversation `{thread}` (an SQL expression) if instance `$instance` holds
-/// it, as CTE `r`.
-pub(super) fn free_cte(instance: u32, thread: &str) -> String {
-    format!(
-        "r AS (DELETE FROM running_turns WHERE thread_id = {thread} AND instance = ${instance}),"
-    )
-}
-
-/// Starts a turn on a new conversation (see `Store::start_turn_in_new`).
-pub(super) async fn start_conversation(
-    pool: &PgPool,
-    c: &Conversation,
-    start: &TurnStart<'_>,
-    now: DateTime<Utc>,
-) -> Result<(Message, Option<Message>)> {
-    // One statement: the conversation, its first message, that message's details, its answer
-    // in progress and the client's id of the send when asked, and, for a turn among several
-    // instances, the new thread's claim (nobody else can hold it yet).
-    let mut params = Params(13);
-    let instance_p = matches!(start.claim, ClaimStep::Take(_)).then(|| params.take());
-    let answer_p = start.answer.map(|_| params.take());
-    let client_p = start.client_message_id.map(|_| params.take());
-    let rows = 1 + i64::from(start.answer.is_some());
-    let claim_cte = match instance_p {
-        Some(instance) => {
-            let answer = answer_p.map_or("NULL::uuid".to_string(), |a| format!("${a}::uuid"));
-            format!(
-                ", k AS (INSERT INTO running_turns (thread_id, user_id, instance, message_id) \
-                 SELECT id, user_id, ${instance}, {answer} FROM c)"
-            )
-        }
-        None => String::new(),
-    };
-    let extra = turn_ctes(answer_p, client_p, "2");
-    let sql = format!(
-        "WITH c AS (INSERT INTO conversations (id, user_id, title, created_at, updated_at, \
-         metadata, last_seq) VALUES ($2, $3, $11, $1, $1, $12, {rows}) RETURNING id, user_id), \
-         m AS (INSERT INTO messages (id, conversation_id, user_id, seq, role, content, \
-         tool_calls, status, usage, created_at) \
-         SELECT $4, c.id, c.user_id, 1, $5, $6, $7, $8, $9, $1 FROM c RETURNING id, user_id, seq), \
-         {DETAILS}{claim_cte}{extra} SELECT seq FROM m"
-    );
-    let query = sqlx::query_as::<_, (i64,)>(&sql);
-    let mut query = bind_message(query, now, c.id, &c.user_id, start.question)
-        .bind(c.title.as_deref())
-        .bind(Json(&c.metadata));
-    if let ClaimStep::Take(instance) = start.claim {
-        query = query.bind(instance);
-    }
-    if let Some(answer) = start.answer {
-        query = query.bind(answer.0);
-    }
-    if let Some(client) = start.client_message_id {
-        query = query.bind(client);
-    }
-    let (seq,) = query.fetch_one(pool).await.map_err(duplicate_send)?;
-    Ok(started(start, seq, now))
-}
-
-/// Binds `$1`–`$10` of a message write, as `append_message` and `start_conversation` number
-/// them: the time, the conversation and its owner, then the message and its details.
-fn bind_message<'q, O>(
-    query: QueryAs<'q, Postgres, O, PgArguments>,
-    now: DateTime<Utc>,
-    conversation: ThreadId,
-    user: &'q UserId,
-    msg: &'q NewMessage,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    query
-        .bind(now)
-        .bind(conversation.0)
-        .bind(user.as_str())
-        .bind(msg.id.0)
-        .bind(msg.role.as_str())
-        .bind(&msg.content)
-        .bind(Json(&msg.tool_calls))
-        .bind(msg.status.as_str())
-        .bind(msg.usage.map(Json))
-        .bind(msg.details.as_ref().map(Json))
-}
-
 pub(super) async fn list_messages(
     pool: &PgPool,
     user: &UserId,
@@ -554,6 +223,20 @@ pub(super) async fn recent_messages(
         .fetch_all(pool)
         .await?;
     rows.iter().rev().map(message).collect()
+}
+
+const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
+
+fn task(row: &PgRow) -> Result<Task> {
+    Ok(Task {
+        number: row.try_get("number")?,
+        title: row.try_get("title")?,
+        priority: parse_priority(row.try_get("priority")?)?,
+        due_date: row.try_get::<Option<NaiveDate>, _>("due_date")?,
+        completed: row.try_get("completed")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 pub(super) async fn add_task(

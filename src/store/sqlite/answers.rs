@@ -56,29 +56,42 @@ pub(in crate::store) fn start(
     };
     let answer = append_message(conn, user, &new_answer(id, question.conversation_id), now)?;
     if let Some(client) = &start.client_message_id {
-        let recorded = execute(
-            conn,
-            "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
-             message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![
-                user.as_str(),
-                client,
-                question.conversation_id.0.to_string(),
-                question.id.0.to_string(),
-                id.0.to_string(),
-                now.timestamp_micros(),
-            ],
-        );
-        match recorded {
-            Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                return Err(Error::DuplicateSend)
-            }
-            other => other?,
-        };
+        let ids = (question.conversation_id, question.id, id);
+        record_send(conn, user, client, ids, now)?;
     }
     Ok((question, Some(answer)))
+}
+
+/// Records `user`'s client id of a send with what it wrote: its thread, its user message and
+/// the answer it started. `Error::DuplicateSend` when the user has sent with that id before.
+pub(in crate::store) fn record_send(
+    conn: &Connection,
+    user: &UserId,
+    client: &str,
+    (thread, message, answer): (ThreadId, MessageId, MessageId),
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let recorded = execute(
+        conn,
+        "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
+         message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![
+            user.as_str(),
+            client,
+            thread.0.to_string(),
+            message.0.to_string(),
+            answer.0.to_string(),
+            now.timestamp_micros(),
+        ],
+    );
+    match recorded {
+        Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == ErrorCode::ConstraintViolation =>
+        {
+            Err(Error::DuplicateSend)
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 /// Each save is one statement; several run in the caller's savepoint.

@@ -2,8 +2,9 @@
 //! microseconds, JSON as text. The writes run in `sqlite::append`'s groups.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, ErrorCode, Row};
+use rusqlite::{params, Connection, Row};
 
+use super::answers::record_send;
 use super::rows::{all, execute, json, one, text, ts, uuid, At};
 use crate::error::{Error, Result};
 use crate::model::{MessageId, QueuedMessage, QueuedStatus, Role, ThreadId, UserId};
@@ -78,27 +79,7 @@ pub(in crate::store) fn enqueue(
         });
     }
     if let Some(client) = &q.client_message_id {
-        let recorded = execute(
-            conn,
-            "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
-             message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![
-                user.as_str(),
-                client,
-                thread,
-                q.id.0.to_string(),
-                q.answer_id.0.to_string(),
-                now.timestamp_micros(),
-            ],
-        );
-        match recorded {
-            Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                return Err(Error::DuplicateSend)
-            }
-            other => other?,
-        };
+        record_send(conn, user, client, (q.thread, q.id, q.answer_id), now)?;
     }
     let queue = queued(conn, user, q.thread)?;
     queue
