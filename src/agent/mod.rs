@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod coalesce;
+pub mod language;
 pub mod offline;
 pub mod openai;
 pub mod tools;
@@ -16,7 +17,7 @@ use futures::stream::BoxStream;
 use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
 pub use bench::BenchAgent;
-pub use offline::intent::Language;
+pub use language::{detect_language, Language};
 pub use offline::OfflineAgent;
 pub use openai::OpenAiAgent;
 use tools::Tools;

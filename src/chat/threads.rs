@@ -16,9 +16,8 @@ use crate::agent::Language;
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId, MessageStatus,
-    NewMessage, Page, PageRequest, Role, ThreadId, UserId,
+    NewMessage, Order, Page, PageRequest, Role, ThreadId, UserId,
 };
-use crate::store::Order;
 
 /// A change to a task requested directly (a button), not through the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,9 +191,7 @@ impl Chat {
             .get("language")
             .and_then(Value::as_str)
             .and_then(Language::from_tag)
-            .unwrap_or_else(|| {
-                crate::agent::offline::intent::detect_language(&user_message.content)
-            });
+            .unwrap_or_else(|| crate::agent::detect_language(&user_message.content));
         let (tx, rx) = mpsc::unbounded_channel();
         let message_id = answer.id;
         let job = turn::TurnJob {
