@@ -20,9 +20,9 @@
 //! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages and the
 //! order a listing runs in), [`ratelimit`] is the per-user turn allowance, [`state`] builds
 //! everything a request needs ([`AppState`]), [`metrics`] counts requests, sockets and turns for
-//! `GET /metrics`, and [`load`] is the load tester behind `agentwire load`, a client of the server
-//! like any other. `server` is the accept loop under the router: connection caps and HTTP
-//! timeouts.
+//! `GET /metrics`. `server` is the accept loop under the router: connection caps and HTTP
+//! timeouts. The load tester behind `agentwire load` (`src/load`) is part of the binary, not of
+//! this library: a client of the server like any other, it reaches it only over the network.
 //!
 //! Words, one per concept:
 //! - **thread**: a conversation. The store's table and the REST paths say `conversation`
@@ -42,7 +42,6 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod hub;
-pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;

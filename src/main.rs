@@ -11,6 +11,10 @@ use agentwire::model::UserId;
 use agentwire::store::Store;
 use agentwire::AppState;
 
+/// The load tester (`agentwire load`): a client of the server, so it is part of the binary and
+/// not of the library.
+mod load;
+
 /// mimalloc rather than glibc's malloc: a turn allocates many small short-lived buffers across
 /// threads (JSON, events, rows), and glibc's arenas spent about 15% of a loaded server's CPU on
 /// them (BENCHMARKS.md).
@@ -50,7 +54,7 @@ enum Command {
         user: String,
     },
     /// Drive load at a running server (idle, storm, chat, rest, sse) and report.
-    Load(agentwire::load::LoadArgs),
+    Load(load::LoadArgs),
 }
 
 #[tokio::main]
@@ -65,7 +69,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The load tester is a client: it needs none of the server's configuration.
     if let Some(Command::Load(args)) = cli.command {
-        return match agentwire::load::main(args).await {
+        return match load::main(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use agentwire::config::BenchAgentConfig;
-use agentwire::load::{run, LoadArgs, Summary};
-use clap::Parser;
 use common::{TestApp, SECRET};
+use serde::Deserialize;
 
 /// Deltas per turn of the test server's bench agent.
 const DELTAS: u64 = 8;
@@ -27,16 +28,82 @@ async fn load(app: &TestApp, args: &[&str]) -> Summary {
     load_with_secret(app, args, SECRET).await
 }
 
+/// Runs `agentwire load …` against `app` as a user would, and reads its JSON summary.
 async fn load_with_secret(app: &TestApp, args: &[&str], secret: &str) -> Summary {
-    let mut argv = vec!["load"];
-    argv.extend_from_slice(args);
-    argv.extend_from_slice(&["--url", &app.url, "--secret", secret]);
-    let parsed = LoadArgs::try_parse_from(argv).expect("valid arguments");
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_agentwire"));
-    tokio::time::timeout(Duration::from_secs(60), run(parsed, exe))
+    let out = agentwire_load(args, &["--url", &app.url, "--secret", secret, "--json"]).await;
+    assert!(
+        out.status.success(),
+        "the run fails: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON summary")
+}
+
+async fn agentwire_load(args: &[&str], more: &[&str]) -> std::process::Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_agentwire"))
+        .arg("load")
+        .args(args)
+        .args(more)
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(60), run)
         .await
         .expect("the run ends")
-        .expect("the run succeeds")
+        .expect("the binary starts")
+}
+
+/// What these tests read of the load tester's JSON summary (`--json`).
+#[derive(Debug, Deserialize)]
+struct Summary {
+    processes: u32,
+    connects: Connects,
+    turns: Turns,
+    deltas: u64,
+    rates: Rates,
+    latency: BTreeMap<String, Latency>,
+    errors: BTreeMap<String, u64>,
+    #[serde(default)]
+    server: Option<ServerMemory>,
+    #[serde(default)]
+    server_cpu: Option<ServerCpu>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Connects {
+    ok: u64,
+    failed: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Turns {
+    sent: u64,
+    completed: u64,
+    failed: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Rates {
+    connects_per_sec: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Latency {
+    count: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerMemory {
+    rss_before_kib: u64,
+    rss_after_kib: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerCpu {
+    cpu_secs: f64,
+    per_turn_us: f64,
 }
 
 fn assert_accounted(s: &Summary) {
@@ -211,22 +278,20 @@ async fn chat_over_the_ai_sdk_protocol_counts_refused_turns_by_code() {
 
 #[tokio::test]
 async fn twins_on_another_instance_are_refused_with_the_ai_sdk_protocol() {
-    let parsed = LoadArgs::try_parse_from([
-        "load",
-        "chat",
-        "--protocol",
-        "ai-sdk",
-        "--watch-url",
-        "http://127.0.0.1:1",
-        "--url",
-        "http://127.0.0.1:1",
-        "--secret",
-        SECRET,
-    ])
-    .unwrap();
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_agentwire"));
-    let e = run(parsed, exe).await.unwrap_err();
-    assert!(e.starts_with("--watch-url"), "{e}");
+    let out = agentwire_load(
+        &[
+            "chat",
+            "--protocol",
+            "ai-sdk",
+            "--watch-url",
+            "http://127.0.0.1:1",
+        ],
+        &["--url", "http://127.0.0.1:1", "--secret", SECRET],
+    )
+    .await;
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.starts_with("error: --watch-url"), "{e}");
 }
 
 async fn sqlite(app: &TestApp) -> sqlx::SqlitePool {

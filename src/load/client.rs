@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::dialect::Protocol;
-use crate::auth::Jwt;
-use crate::model::UserId;
+use agentwire::auth::Jwt;
+use agentwire::model::UserId;
 
 pub type Socket = WebSocketStream<TcpStream>;
 

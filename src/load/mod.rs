@@ -23,7 +23,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use args::{ChatArgs, Common, HttpArgs, IdleArgs, LoadArgs, Scenario, StormArgs};
+pub use args::{LoadArgs, Scenario};
 pub use dialect::Protocol;
 pub use report::Summary;
 use report::{Counters, ServerCpu, ServerMemory};
