@@ -16,68 +16,24 @@ fi
 
 (cd "$ROOT" && cargo build --locked --bin agentwire)
 
-WORK=$(mktemp -d)
-PIDS=()
-PG_DB=
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
-  if [ -n "$PG_DB" ]; then
-    psql "$TEST_DATABASE_URL" -q -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/tests/lib/server.sh"
+server_scratch
+SECRET="ai-sdk-secret-$(random_hex 16)"
 
-SECRET="ai-sdk-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-
-free_port() {
-  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+# Deltas 40 ms apart, so an answer is long enough to cut and resume.
+serve() {
+  start_server "$1" "$2" "$3" JWT_SECRET_KEY="$SECRET" OFFLINE_DELTA_DELAY_MS=40 \
+    RATE_LIMIT_REQUESTS=1000
 }
 
-# start VAR NAME DATABASE_URL: starts an instance, waits for it, and sets VAR to its URL. Not
-# run in a subshell, so that cleanup knows its pid.
-start() {
-  local var=$1 name=$2 database=$3 port
-  port=$(free_port)
-  # Deltas 40 ms apart, so an answer is long enough to cut and resume.
-  BIND_ADDR="127.0.0.1:$port" \
-  DATABASE_URL="$database" \
-  ENVIRONMENT=development \
-  JWT_SECRET_KEY="$SECRET" \
-  OFFLINE_DELTA_DELAY_MS=40 \
-  RATE_LIMIT_REQUESTS=1000 \
-  LOG_FORMAT=json \
-  RUST_LOG=warn \
-    "$ROOT/target/debug/agentwire" serve >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  local url="http://127.0.0.1:$port"
-  for _ in $(seq 1 100); do
-    if curl -fs "$url/api/health" >/dev/null; then
-      printf -v "$var" '%s' "$url"
-      export "${var?}"
-      return
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  echo "the $name server did not start:" >&2
-  cat "$WORK/$name.log" >&2
-  exit 1
-}
-
-start AGENTWIRE_URL sqlite "sqlite://$WORK/ai-sdk.db"
+serve AGENTWIRE_URL sqlite "sqlite://$WORK/ai-sdk.db"
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
-  PG_DB="agentwire_ai_sdk_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+  PG_DB="agentwire_ai_sdk_$(random_hex 6)"
   psql "$TEST_DATABASE_URL" -q -c "CREATE DATABASE $PG_DB" >/dev/null
+  on_cleanup 'psql "$TEST_DATABASE_URL" -q -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1'
   PG_URL="${TEST_DATABASE_URL%/*}/$PG_DB"
-  start AGENTWIRE_URL_PG_A pg-a "$PG_URL"
-  start AGENTWIRE_URL_PG_B pg-b "$PG_URL"
+  serve AGENTWIRE_URL_PG_A pg-a "$PG_URL"
+  serve AGENTWIRE_URL_PG_B pg-b "$PG_URL"
 fi
 
 status=0
@@ -88,9 +44,6 @@ else
 fi
 node --test --test-concurrency=1 "${TESTS[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
-  for log in "$WORK"/*.log; do
-    echo "--- $(basename "$log") (last 30 lines) ---" >&2
-    tail -n 30 "$log" >&2
-  done
+  show_logs 30
 fi
 exit "$status"

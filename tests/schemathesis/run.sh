@@ -17,44 +17,16 @@ SCHEMATHESIS_VERSION=4.32.5
 
 cargo build --locked --quiet --bin agentwire
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/tests/lib/server.sh"
+server_scratch
 
 python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-
 # Development mode mounts /api/dev/token (fuzzed too, and where the token comes from). The rate
 # limit is lifted so that turns are fuzzed, not 429s; its own tests are in tests/rest.rs.
-BIND_ADDR="127.0.0.1:$PORT" \
-DATABASE_URL="sqlite://$WORK/fuzz.db" \
-ENVIRONMENT=development \
-JWT_SECRET_KEY="fuzz-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" \
-RATE_LIMIT_REQUESTS=1000000 \
-LOG_FORMAT=json \
-RUST_LOG=warn \
-  "$ROOT/target/debug/agentwire" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-for _ in $(seq 1 100); do
-  if curl -fs "$URL/api/health" >/dev/null; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+start_server URL server "sqlite://$WORK/fuzz.db" JWT_SECRET_KEY="fuzz-$(random_hex 16)" \
+  RATE_LIMIT_REQUESTS=1000000
 
 export FUZZ_USER=fuzz
 FUZZ_TOKEN=$(curl -fs -X POST "$URL/api/dev/token" -H 'content-type: application/json' \
@@ -74,7 +46,6 @@ timeout 300 "$WORK/venv/bin/schemathesis" \
   --generation-database none \
   "$@" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "--- server log (last 50 lines) ---" >&2
-  tail -n 50 "$WORK/server.log" >&2
+  show_logs 50
 fi
 exit "$status"

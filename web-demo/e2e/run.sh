@@ -19,45 +19,15 @@ fi
 
 (cd "$ROOT" && cargo build --locked --bin agentwire)
 
-WORK=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-export AGENTWIRE_URL="http://127.0.0.1:$PORT"
+source "$ROOT/tests/lib/server.sh"
+server_scratch
 # For tests that start a server of their own (lib/instance.js).
 export AGENTWIRE_BIN="$ROOT/target/debug/agentwire"
-export E2E_JWT_SECRET="e2e-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+export E2E_JWT_SECRET="e2e-secret-$(random_hex 16)"
 
 # Deltas 100 ms apart, so a stream is slow enough to watch and to stop.
-BIND_ADDR="127.0.0.1:$PORT" \
-DATABASE_URL="sqlite://$WORK/e2e.db" \
-ENVIRONMENT=development \
-JWT_SECRET_KEY="$E2E_JWT_SECRET" \
-OFFLINE_DELTA_DELAY_MS=100 \
-RATE_LIMIT_REQUESTS=100 \
-LOG_FORMAT=json \
-RUST_LOG=warn \
-  "$ROOT/target/debug/agentwire" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-for _ in $(seq 1 100); do
-  if curl -fs "$AGENTWIRE_URL/api/health" >/dev/null; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "the server did not start:" >&2
-    cat "$WORK/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-curl -fs "$AGENTWIRE_URL/api/health" >/dev/null
+start_server AGENTWIRE_URL server "sqlite://$WORK/e2e.db" JWT_SECRET_KEY="$E2E_JWT_SECRET" \
+  OFFLINE_DELTA_DELAY_MS=100 RATE_LIMIT_REQUESTS=100
 
 export E2E_SCREENSHOT="${E2E_SCREENSHOT:-$ROOT/docs/screenshot.png}"
 status=0
@@ -68,7 +38,6 @@ else
 fi
 node --test --test-concurrency=1 "${TESTS[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "--- server log (last 50 lines) ---" >&2
-  tail -n 50 "$WORK/server.log" >&2
+  show_logs 50
 fi
 exit "$status"
