@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::ws::{Ended, Stream, WAIT};
+use super::ws::{next_json, open, Ended, Stream, WAIT};
 use super::TestApp;
 
 pub struct AiSocket {
@@ -102,10 +102,7 @@ impl AiSocket {
     }
 
     pub async fn connect_request(request: impl IntoClientRequest + Unpin) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws connects");
-        AiSocket::from(ws)
+        AiSocket::from(open(request).await)
     }
 
     pub fn from(ws: Stream) -> Self {
@@ -135,18 +132,7 @@ impl AiSocket {
     }
 
     async fn read_socket(&mut self) -> Value {
-        loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait")
-                .expect("socket open")
-                .expect("frame ok");
-            match m {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("unexpected frame {other:?}"),
-            }
-        }
+        next_json(&mut self.ws).await
     }
 
     /// The next frame for `request_id` (frames of other requests are held for later).

@@ -16,6 +16,30 @@ pub type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// How long any single wait for a frame may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Opens a WebSocket; panics when it cannot.
+pub async fn open(request: impl IntoClientRequest + Unpin) -> Stream {
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connects");
+    ws
+}
+
+/// The next text frame of `ws` as JSON, pings and pongs skipped; panics on close or timeout.
+pub async fn next_json(ws: &mut Stream) -> Value {
+    loop {
+        let m = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame within the wait")
+            .expect("socket open")
+            .expect("frame ok");
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
 pub struct WsClient {
     pub ws: Stream,
 }
@@ -35,10 +59,9 @@ impl WsClient {
     }
 
     pub async fn connect_request(request: impl IntoClientRequest + Unpin) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws connects");
-        WsClient { ws }
+        WsClient {
+            ws: open(request).await,
+        }
     }
 
     /// Connects with a bearer header for `user` and waits for `ready`.
@@ -71,18 +94,7 @@ impl WsClient {
 
     /// The next JSON frame; panics on close or timeout.
     pub async fn next(&mut self) -> Value {
-        loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a frame within the wait")
-                .expect("socket open")
-                .expect("frame ok");
-            match m {
-                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("unexpected frame {other:?}"),
-            }
-        }
+        next_json(&mut self.ws).await
     }
 
     /// Frames up to and including the first that satisfies `done`.
