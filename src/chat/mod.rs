@@ -284,76 +284,51 @@ impl Chat {
         started
     }
 
+    /// One try at starting `req`'s turn: checked, answered from an earlier send with the same
+    /// client id, or written and launched; the allowance is taken when `limit`.
     async fn start_turn_once(&self, req: &TurnRequest, limit: bool) -> Result<Turn> {
-        let req = req.clone();
         let inner = &self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
-        let content = validate_content(&req.content, inner.settings.max_message_chars)?;
-        let metadata = match &req.metadata {
-            Value::Null => Value::Object(Default::default()),
-            Value::Object(m) => Value::Object(m.clone()),
-            _ => return Err(Error::invalid("metadata must be an object")),
-        };
-        let client_id = req
-            .client_message_id
-            .as_deref()
-            .map(valid_client_message_id)
-            .transpose()?;
+        let checked = Checked::of(req, inner.settings.max_message_chars)?;
         // A retried send is answered with its turn before any limit applies: it runs nothing.
-        if let Some(id) = client_id {
+        if let Some(id) = checked.client_id {
             if inner.store.sent_turn(&req.user, id).await?.is_some() {
-                return self.repeat(&req, id).await;
+                return self.repeat(req, id).await;
             }
         }
         if limit {
             inner.limiter.check(&req.user)?;
         }
-
-        let existing = match req.thread_id {
-            Some(id) => match inner.store.conversation_for_turn(&req.user, id).await? {
-                Some(found) => Some(found),
-                None if req.create_thread => None,
-                None => return Err(Error::NotFound("conversation")),
-            },
-            None => None,
-        };
+        let existing = self.existing_thread(req).await?;
         let named_new = existing.is_none() && req.thread_id.is_some();
         let cancel = inner.kill.child_token();
-        let message = NewMessage {
-            id: MessageId::new(),
-            conversation_id: match &existing {
-                Some((c, _)) => c.id,
-                None => req.thread_id.unwrap_or_default(),
-            },
-            role: Role::User,
-            content: content.clone(),
-            tool_calls: Vec::new(),
-            status: MessageStatus::Completed,
-            usage: None,
-            details: req.details.clone(),
+        let thread_id = match &existing {
+            Some((c, _)) => c.id,
+            None => req.thread_id.unwrap_or_default(),
         };
+        let question = checked.question(thread_id, req.details.clone());
         // With several instances, the write of the user message also takes the thread's claim
         // among them (`thread_busy` when another runs a turn on it).
         let cluster = inner.cluster.get();
         let start = TurnStart {
-            question: &message,
+            question: &question,
             answer: Some(MessageId::new()),
-            client_message_id: client_id,
+            client_message_id: checked.client_id,
             claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
         };
-        let written = self.write_start(&req, existing, &start, &metadata, &cancel, false);
+        let written = self.write_start(req, existing, &start, &checked.metadata, &cancel, false);
         let started = match written.await {
             Ok(started) => started,
-            Err(e) if named_new => return self.named_start_failed(&req, e).await,
-            Err(e) => return self.refused(&req, e).await,
+            Err(e) if named_new => return self.named_start_failed(req, e).await,
+            Err(e) => return self.refused(req, e).await,
         };
-        started.guard.written();
-        let language = repeat::language_of(&req, &content);
+        let language = repeat::language_of(req, &checked.content);
+        let request_id = req.request_id.clone();
         self.launch(
             &req.user,
-            req.request_id,
+            request_id,
             &req.attachments,
             started,
             language,
@@ -362,8 +337,26 @@ impl Chat {
         .await
     }
 
+    /// The thread `req` names, with whether it holds hidden items; `None` for a new thread
+    /// (none named, or a named one to create). `not_found` for a thread the user does not have.
+    async fn existing_thread(&self, req: &TurnRequest) -> Result<Option<(Conversation, bool)>> {
+        let Some(id) = req.thread_id else {
+            return Ok(None);
+        };
+        match self
+            .inner
+            .store
+            .conversation_for_turn(&req.user, id)
+            .await?
+        {
+            Some(found) => Ok(Some(found)),
+            None if req.create_thread => Ok(None),
+            None => Err(Error::NotFound("conversation")),
+        }
+    }
+
     /// Runs the turn whose start `started` wrote, in its own task, after joining `attachments`
-    /// to its thread.
+    /// to its thread. Every turn starts here: a send's, a queued message's and a retry's.
     async fn launch(
         &self,
         user: &UserId,
@@ -381,8 +374,9 @@ impl Chat {
             user_message,
             answer,
             guard,
+            claim,
         } = started;
-        let claim = inner.cluster.get().map(|k| k.held(conversation.id));
+        guard.written();
         if !attachments.is_empty() {
             inner
                 .store
@@ -455,6 +449,7 @@ impl Chat {
         };
         let answer =
             answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
+        let claim = self.inner.cluster.get().map(|k| k.held(conversation.id));
         Ok(Started {
             conversation,
             created,
@@ -462,6 +457,7 @@ impl Chat {
             user_message,
             answer,
             guard,
+            claim,
         })
     }
 
@@ -589,6 +585,8 @@ struct Started {
     user_message: Message,
     answer: Message,
     guard: RunningGuard,
+    /// The thread's claim among instances, when several share the database.
+    claim: Option<cluster::Claim>,
 }
 
 /// Frees a thread for the next turn when the turn ends, however it ends.
@@ -620,6 +618,49 @@ impl Drop for RunningGuard {
                 inner: self.inner.clone(),
             };
             chat.drain_later(self.user.clone(), self.thread_id);
+        }
+    }
+}
+
+/// A send's fields, checked.
+struct Checked<'a> {
+    content: String,
+    metadata: Value,
+    client_id: Option<&'a str>,
+}
+
+impl<'a> Checked<'a> {
+    /// `req`'s content trimmed and bounded, its metadata an object, its client id valid.
+    fn of(req: &'a TurnRequest, max_chars: usize) -> Result<Self> {
+        let content = validate_content(&req.content, max_chars)?;
+        let metadata = match &req.metadata {
+            Value::Null => Value::Object(Default::default()),
+            Value::Object(m) => Value::Object(m.clone()),
+            _ => return Err(Error::invalid("metadata must be an object")),
+        };
+        let client_id = req
+            .client_message_id
+            .as_deref()
+            .map(valid_client_message_id)
+            .transpose()?;
+        Ok(Checked {
+            content,
+            metadata,
+            client_id,
+        })
+    }
+
+    /// The user message to store in `thread`.
+    fn question(&self, thread: ThreadId, details: Option<Value>) -> NewMessage {
+        NewMessage {
+            id: MessageId::new(),
+            conversation_id: thread,
+            role: Role::User,
+            content: self.content.clone(),
+            tool_calls: Vec::new(),
+            status: MessageStatus::Completed,
+            usage: None,
+            details,
         }
     }
 }

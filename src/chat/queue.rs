@@ -229,7 +229,6 @@ impl Chat {
         let started = self
             .write_start(&req, existing, &start, &q.metadata, &cancel, true)
             .await?;
-        started.guard.written();
         // More may wait behind it.
         self.mark_queued(thread);
         self.unqueued(&q.user, thread, q.message.id, Unqueued::Started);

@@ -7,10 +7,9 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::event::{ChatEvent, Event};
-use super::{turn, Chat, Turn};
+use super::{Chat, Started, Turn};
 use crate::agent::tools::{TaskArg, TaskOutcome, TaskRefArgs, Tools};
 use crate::agent::Language;
 use crate::error::{Error, Result};
@@ -195,36 +194,18 @@ impl Chat {
             .unwrap_or_else(|| {
                 crate::agent::offline::intent::detect_language(&user_message.content)
             });
-        let (tx, rx) = mpsc::unbounded_channel();
-        let message_id = answer.id;
-        let job = turn::TurnJob {
-            user: user.clone(),
-            request_id,
+        let started = Started {
             conversation,
             created: false,
             // Retries are rare: look for notes rather than track them.
             has_notes: true,
             user_message,
             answer,
-            language,
-            cancel: cancel.clone(),
-            interrupted: guard.interrupted.clone(),
-            events: tx,
+            guard,
             claim,
         };
-        let inner2 = self.inner.clone();
-        inner.tracker.spawn(async move {
-            let _guard = guard;
-            turn::run(&inner2, job).await;
-        });
-        Ok(Turn {
-            thread_id: id,
-            message_id,
-            language,
-            replayed: Vec::new(),
-            events: rx,
-            cancel,
-        })
+        self.launch(user, request_id, &[], started, language, cancel)
+            .await
     }
 
     /// Completes or deletes one of the user's tasks on a button press in thread `id`, announces
