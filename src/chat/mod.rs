@@ -1,6 +1,6 @@
 //! The chat core: one entry point, [`Chat::start_turn`], that every transport calls.
 //!
-//! A turn loads or creates the conversation, persists the user message with its answer in
+//! A turn loads or creates the thread, persists the user message with its answer in
 //! progress (in one write), runs the agent in its own task, saves the answer as it streams and
 //! emits [`event::ChatEvent`]s, each published to the user's hub subscribers and handed to the
 //! caller's [`Turn`]. REST collects that stream, SSE forwards it, the WebSocket ignores it (its
@@ -9,6 +9,7 @@
 //! (`recovery`). Nothing here knows about HTTP, sockets or SQL.
 
 mod attachments;
+mod claim;
 pub mod cluster;
 pub mod event;
 mod follow;
@@ -45,7 +46,8 @@ use crate::model::{
     UserId,
 };
 use crate::ratelimit::RateLimiter;
-use crate::store::{ClaimStep, Store, TurnStart};
+use crate::store::{Store, TurnStart};
+use claim::Claim;
 use event::Event;
 
 /// Limits the core enforces on every transport's behalf.
@@ -65,7 +67,7 @@ pub struct ChatSettings {
 #[derive(Debug, Clone)]
 pub struct TurnRequest {
     pub user: UserId,
-    /// `None` starts a new conversation.
+    /// `None` starts a new thread.
     pub thread_id: Option<ThreadId>,
     pub content: String,
     /// Client metadata; `language` ("en", "roman-urdu") overrides detection.
@@ -83,7 +85,7 @@ pub struct TurnRequest {
     /// What to do when the thread is answering another message.
     pub on_busy: OnBusy,
     /// With `thread_id`: when the user has no thread with that id, start one with that id
-    /// instead of refusing with `not_found` (for clients that name their conversations; see
+    /// instead of refusing with `not_found` (for clients that name their threads; see
     /// `named`). The caller picks ids no other user can hold.
     pub create_thread: bool,
 }
@@ -311,12 +313,11 @@ impl Chat {
         let question = checked.question(thread_id, req.details.clone());
         // With several instances, the write of the user message also takes the thread's claim
         // among them (`thread_busy` when another runs a turn on it).
-        let cluster = inner.cluster.get();
         let start = TurnStart {
             question: &question,
             answer: Some(MessageId::new()),
             client_message_id: checked.client_id,
-            claim: cluster.map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
+            claim: self.take_step(),
         };
         let written = self.write_start(req, existing, &start, &checked.metadata, &cancel, false);
         let started = match written.await {
@@ -368,43 +369,40 @@ impl Chat {
     ) -> Result<Turn> {
         let inner = &self.inner;
         let Started {
-            conversation,
+            thread,
             created,
             has_notes,
             user_message,
             answer,
-            guard,
             claim,
         } = started;
-        guard.written();
+        claim.written();
         if !attachments.is_empty() {
             inner
                 .store
-                .assign_attachments(user, attachments, conversation.id)
+                .assign_attachments(user, attachments, thread.id)
                 .await?;
         }
-        let thread_id = conversation.id;
+        let thread_id = thread.id;
         let (tx, rx) = mpsc::unbounded_channel();
         let message_id = answer.id;
         let job = turn::TurnJob {
             user: user.clone(),
             request_id,
-            conversation,
+            thread,
             created,
             has_notes,
             user_message,
             answer,
             language,
             cancel: cancel.clone(),
-            interrupted: guard.interrupted.clone(),
             events: tx,
             claim,
         };
-        let inner2 = self.inner.clone();
-        inner.tracker.spawn(async move {
-            let _guard = guard;
-            turn::run(&inner2, job).await;
-        });
+        let inner = self.inner.clone();
+        self.inner
+            .tracker
+            .spawn(async move { turn::run(&inner, job).await });
         Ok(Turn {
             thread_id,
             message_id,
@@ -415,9 +413,9 @@ impl Chat {
         })
     }
 
-    /// The write that starts a turn (see [`Store::start_turn`]), with the thread held here:
-    /// on `existing`, held first; on a new thread, held once the write created it (nobody can
-    /// know its id before the turn announces it).
+    /// The write that starts a turn (see [`Store::start_turn`]), with the thread's claim: on
+    /// `existing`, taken here first; on a new thread, once the write created it (nobody can
+    /// know its id before the turn announces it). `start.claim` takes it among instances.
     async fn write_start(
         &self,
         req: &TurnRequest,
@@ -429,34 +427,33 @@ impl Chat {
     ) -> Result<Started> {
         let store = &self.inner.store;
         let client_id = start.client_message_id;
-        let (conversation, created, has_notes, user_message, answer, guard) = match existing {
-            Some((c, has_notes)) => {
-                let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
+        let (thread, created, has_notes, user_message, answer, mut claim) = match existing {
+            Some((thread, has_notes)) => {
+                let claim = self.take_claim(thread.id, &req.user, cancel.clone(), client_id)?;
                 let (m, a) = match from_queue {
                     true => store.start_queued_turn(&req.user, start).await?,
                     false => store.start_turn(&req.user, start).await?,
                 };
-                (c, false, has_notes, m, a, guard)
+                (thread, false, has_notes, m, a, claim)
             }
             None => {
                 let title = title_from(&start.question.content);
-                let (c, m, a) = store
+                let (thread, m, a) = store
                     .start_turn_in_new(&req.user, Some(&title), metadata, start)
                     .await?;
-                let guard = self.hold(c.id, &req.user, cancel.clone(), client_id)?;
-                (c, true, false, m, a, guard)
+                let claim = self.take_claim(thread.id, &req.user, cancel.clone(), client_id)?;
+                (thread, true, false, m, a, claim)
             }
         };
         let answer =
             answer.ok_or_else(|| Error::Internal("a turn started without its answer".into()))?;
-        let claim = self.inner.cluster.get().map(|k| k.held(conversation.id));
+        claim.taken_with_write();
         Ok(Started {
-            conversation,
+            thread,
             created,
             has_notes,
             user_message,
             answer,
-            guard,
             claim,
         })
     }
@@ -522,104 +519,18 @@ impl Chat {
             let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.tracker.wait()).await;
         }
     }
-
-    /// Marks `thread_id` busy here for the life of the returned guard, and on every instance
-    /// until the claim is released (when several share the database); `thread_busy` when a
-    /// turn runs on it anywhere.
-    async fn claim(
-        &self,
-        thread_id: ThreadId,
-        user: &UserId,
-        cancel: CancellationToken,
-    ) -> Result<(RunningGuard, Option<cluster::Claim>)> {
-        let guard = self.hold(thread_id, user, cancel, None)?;
-        let claim = match self.inner.cluster.get() {
-            Some(cluster) => Some(cluster.claim(thread_id, user).await?),
-            None => None,
-        };
-        Ok((guard, claim))
-    }
-
-    /// Marks `thread_id` busy in this process for the life of the returned guard, for a send
-    /// with `client_id`; `thread_busy` when a turn already runs on it here.
-    fn hold(
-        &self,
-        thread_id: ThreadId,
-        user: &UserId,
-        cancel: CancellationToken,
-        client_id: Option<&str>,
-    ) -> Result<RunningGuard> {
-        use dashmap::mapref::entry::Entry;
-        match self.inner.running.entry(thread_id) {
-            Entry::Occupied(_) => Err(Error::ThreadBusy),
-            Entry::Vacant(v) => {
-                let (written, watch) = watch::channel(false);
-                let interrupted = Arc::new(AtomicBool::new(false));
-                v.insert(Running {
-                    user: user.clone(),
-                    cancel,
-                    client_message_id: client_id.map(str::to_string),
-                    written: watch,
-                    interrupted: interrupted.clone(),
-                    queued: AtomicBool::new(false),
-                });
-                Ok(RunningGuard {
-                    inner: self.inner.clone(),
-                    thread_id,
-                    user: user.clone(),
-                    written,
-                    interrupted,
-                })
-            }
-        }
-    }
 }
 
 /// What the write that starts a turn gave.
 struct Started {
-    conversation: Conversation,
+    thread: Conversation,
     /// Whether the write created the thread.
     created: bool,
     /// Whether the thread held hidden items.
     has_notes: bool,
     user_message: Message,
     answer: Message,
-    guard: RunningGuard,
-    /// The thread's claim among instances, when several share the database.
-    claim: Option<cluster::Claim>,
-}
-
-/// Frees a thread for the next turn when the turn ends, however it ends.
-struct RunningGuard {
-    inner: Arc<Inner>,
-    thread_id: ThreadId,
-    user: UserId,
-    /// Set once the write that starts the turn is done.
-    written: watch::Sender<bool>,
-    /// The turn's `Running::interrupted`.
-    interrupted: Arc<AtomicBool>,
-}
-
-impl RunningGuard {
-    /// Records that the write that starts the turn is done.
-    fn written(&self) {
-        self.written.send_replace(true);
-    }
-}
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        let Some((_, ended)) = self.inner.running.remove(&self.thread_id) else {
-            return;
-        };
-        // A message queued behind the turn starts now (see `queue`).
-        if ended.queued.load(Ordering::Acquire) {
-            let chat = Chat {
-                inner: self.inner.clone(),
-            };
-            chat.drain_later(self.user.clone(), self.thread_id);
-        }
-    }
+    claim: Claim,
 }
 
 /// A send's fields, checked.
@@ -679,7 +590,7 @@ pub fn validate_content(content: &str, max_chars: usize) -> Result<String> {
     Ok(content.to_string())
 }
 
-/// A conversation title from its first message: the first line, at most 60 characters, cut at
+/// A thread title from its first message: the first line, at most 60 characters, cut at
 /// a word boundary.
 pub fn title_from(content: &str) -> String {
     const MAX: usize = 60;

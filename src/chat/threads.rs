@@ -168,7 +168,7 @@ impl Chat {
         if !self.accepting() {
             return Err(Error::ShuttingDown);
         }
-        let conversation = self.thread(user, id).await?;
+        let thread = self.thread(user, id).await?;
         let user_message = inner
             .store
             .get_message(user, id, message)
@@ -179,14 +179,15 @@ impl Chat {
         }
         inner.limiter.check(user)?;
         let cancel = inner.kill.child_token();
-        let (guard, claim) = self.claim(id, user, cancel.clone()).await?;
+        let mut claim = self.take_claim(id, user, cancel.clone(), None)?;
+        claim.take_shared().await?;
         inner
             .store
             .delete_messages_after(user, id, user_message.seq)
             .await?;
         let answer = inner.store.start_answer(user, id, MessageId::new()).await?;
 
-        let language = conversation
+        let language = thread
             .metadata
             .get("language")
             .and_then(Value::as_str)
@@ -195,13 +196,12 @@ impl Chat {
                 crate::agent::offline::intent::detect_language(&user_message.content)
             });
         let started = Started {
-            conversation,
+            thread,
             created: false,
             // Retries are rare: look for notes rather than track them.
             has_notes: true,
             user_message,
             answer,
-            guard,
             claim,
         };
         self.launch(user, request_id, &[], started, language, cancel)
@@ -219,15 +219,13 @@ impl Chat {
         action: TaskAction,
     ) -> Result<TaskActionResult> {
         self.thread(user, id).await?;
-        // Held like a turn, on every instance, until the action's message is written: no turn
-        // can start on the thread meanwhile, and none may be running now (`thread_busy`).
-        let (_guard, claim) = self
-            .claim(id, user, tokio_util::sync::CancellationToken::new())
-            .await?;
+        // Claimed like a turn, on every instance, until the action's message is written: no
+        // turn can start on the thread meanwhile, and none may be running now (`thread_busy`).
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut claim = self.take_claim(id, user, cancel, None)?;
+        claim.take_shared().await?;
         let result = self.run_task_action(user, id, action).await;
-        if let Some(claim) = claim {
-            claim.release().await;
-        }
+        claim.release().await;
         result
     }
 
