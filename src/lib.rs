@@ -40,6 +40,8 @@
 //!   the database they share, where the store's `ClaimStep::{Take, Free}` take and release it
 //!   within a write. No other word (hold, free, lock) names it.
 //! - **queue**: a thread's messages waiting for its running turn to end.
+//! - **read**: what a transport asks of a user's threads and tasks goes through one reader,
+//!   `chat.read(&user)` ([`chat::Reader`]); a turn is started with `chat.start_turn`.
 
 pub mod agent;
 pub mod auth;

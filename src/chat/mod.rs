@@ -24,7 +24,7 @@ mod turn;
 
 pub use follow::Followed;
 pub use partial::SaveLag;
-pub use read::ThreadPage;
+pub use read::{Reader, ThreadPage};
 pub use repeat::{valid_client_message_id, MAX_CLIENT_MESSAGE_ID_CHARS};
 pub use threads::{TaskAction, TaskActionResult};
 
@@ -239,6 +239,21 @@ impl Chat {
     /// Turns running in this process now.
     pub fn running_turns(&self) -> usize {
         self.inner.running.len()
+    }
+
+    /// The task tools of `user`, for transports that expose them directly (MCP).
+    pub fn tools_for(&self, user: &UserId) -> crate::agent::tools::Tools {
+        crate::agent::tools::Tools::new(self.inner.store.clone(), user.clone())
+    }
+
+    /// Speech to text for dictation, through the configured agent's provider.
+    pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String> {
+        self.inner.agent.transcribe(audio, mime_type).await
+    }
+
+    /// Whether the database answers.
+    pub async fn database_ok(&self) -> bool {
+        self.inner.store.ping().await.is_ok()
     }
 
     /// Validates and starts a turn. Errors come back before anything runs: `invalid_request`,

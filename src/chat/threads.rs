@@ -1,5 +1,5 @@
-//! Thread operations beyond starting a turn: loading, listing by creation, renaming, deleting,
-//! feedback, hidden context items, a message's client-facing details, retrying a turn from an
+//! Thread operations beyond starting a turn and reading (`read`): renaming, deleting, feedback,
+//! hidden context items (notes), a message's client-facing details, retrying a turn from an
 //! earlier user message, and task actions triggered by buttons rather than by the agent.
 //!
 //! Every operation is scoped by the authenticated user; another user's thread is `not_found`.
@@ -15,9 +15,8 @@ use crate::agent::Language;
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId, MessageStatus,
-    NewMessage, Page, PageRequest, Role, ThreadId, UserId,
+    NewMessage, Role, ThreadId, UserId,
 };
-use crate::store::Order;
 
 /// A change to a task requested directly (a button), not through the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,57 +33,6 @@ pub struct TaskActionResult {
 }
 
 impl Chat {
-    /// One of the user's threads; `not_found` for anyone else's.
-    pub async fn thread(&self, user: &UserId, id: ThreadId) -> Result<Conversation> {
-        self.inner
-            .store
-            .get_conversation(user, id)
-            .await?
-            .ok_or(Error::NotFound("conversation"))
-    }
-
-    /// The user's threads by creation time, `limit` per page after the thread `after`
-    /// (`invalid_request` when that is not one of the user's threads).
-    pub async fn threads_by_creation(
-        &self,
-        user: &UserId,
-        order: Order,
-        after: Option<ThreadId>,
-        limit: u32,
-    ) -> Result<Page<Conversation>> {
-        let limit = limit.clamp(1, 100) as usize;
-        let mut rows = self
-            .inner
-            .store
-            .conversations_by_creation(user, order, after, limit as i64 + 1)
-            .await?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        let after = has_more
-            .then(|| rows.last().map(|c| c.id.to_string()))
-            .flatten();
-        Ok(Page {
-            data: rows,
-            has_more,
-            after,
-        })
-    }
-
-    /// Every message of one of the user's threads, oldest first.
-    pub async fn thread_messages(&self, user: &UserId, id: ThreadId) -> Result<Vec<Message>> {
-        self.thread(user, id).await?;
-        let mut all = Vec::new();
-        let mut page = PageRequest::first(100);
-        loop {
-            let got = self.inner.store.list_messages(user, id, &page).await?;
-            all.extend(got.data);
-            match got.after {
-                Some(after) if got.has_more => page.after = Some(after),
-                _ => return Ok(all),
-            }
-        }
-    }
-
     /// Renames one of the user's threads.
     pub async fn rename_thread(
         &self,
@@ -168,7 +116,7 @@ impl Chat {
         if !self.accepting() {
             return Err(Error::ShuttingDown);
         }
-        let thread = self.thread(user, id).await?;
+        let thread = self.read(user).thread(id).await?;
         let user_message = inner
             .store
             .get_message(user, id, message)
@@ -218,7 +166,7 @@ impl Chat {
         id: ThreadId,
         action: TaskAction,
     ) -> Result<TaskActionResult> {
-        self.thread(user, id).await?;
+        self.read(user).thread(id).await?;
         // Claimed like a turn, on every instance, until the action's message is written: no
         // turn can start on the thread meanwhile, and none may be running now (`thread_busy`).
         let cancel = tokio_util::sync::CancellationToken::new();
