@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster::SharedClaim;
-use super::{Chat, Inner, Running};
+use super::{Chat, Inner};
 use crate::error::{Error, Result};
 use crate::model::{ThreadId, UserId};
 use crate::store::ClaimStep;
@@ -153,4 +153,19 @@ impl Drop for Claim {
             chat.drain_later(self.user.clone(), self.thread);
         }
     }
+}
+
+/// The claim's part here: the turn running on a thread in this process.
+pub(super) struct Running {
+    pub(super) user: UserId,
+    pub(super) cancel: CancellationToken,
+    /// The client's id of the send that started the turn, and whether the write that starts
+    /// it is done: a repeat of that send arriving meanwhile waits for it (see `repeat`).
+    pub(super) client_message_id: Option<String>,
+    pub(super) written: watch::Receiver<bool>,
+    /// Set when the turn is stopped for another message (`interrupted`, not `cancelled`).
+    pub(super) interrupted: Arc<AtomicBool>,
+    /// Set when a message may be queued behind the turn: the thread's queue is looked at when
+    /// the turn ends.
+    pub(super) queued: AtomicBool,
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::event::{ChatEvent, Event};
-use super::{Chat, Started, Turn};
+use super::start::Started;
+use super::{Chat, Turn};
 use crate::agent::tools::{TaskArg, TaskOutcome, TaskRefArgs, Tools};
 use crate::agent::Language;
 use crate::error::{Error, Result};
