@@ -27,7 +27,7 @@ pub(super) use replay::{Judge, Verdict};
 /// Bytes counted for an entry besides its text, roughly what its allocations cost.
 const ENTRY_OVERHEAD: usize = 160;
 /// Bytes counted per delta of a run besides its text.
-const ITEM_OVERHEAD: usize = 16;
+const DELTA_OVERHEAD: usize = 16;
 
 /// A socket reading the stream.
 pub(super) struct Reader {
@@ -40,7 +40,7 @@ pub(super) struct Reader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Cursor {
     entry: u64,
-    item: u32,
+    delta: u32,
 }
 
 struct Entry {
@@ -65,25 +65,25 @@ struct Run {
     first_seq: u32,
     text: String,
     /// End of each delta in `text`, and its origin number.
-    items: Vec<(u32, u64)>,
+    deltas: Vec<(u32, u64)>,
 }
 
 impl Entry {
     fn len(&self) -> u32 {
         match &self.body {
             Body::Event { .. } => 1,
-            Body::Deltas(run) => run.items.len() as u32,
+            Body::Deltas(run) => run.deltas.len() as u32,
         }
     }
 
-    fn number(&self, item: u32) -> u64 {
+    fn number(&self, i: u32) -> u64 {
         match &self.body {
             Body::Event { n, .. } => *n,
-            Body::Deltas(run) => run.items[item as usize].1,
+            Body::Deltas(run) => run.deltas[i as usize].1,
         }
     }
 
-    /// Items `from..to` of this entry as one delivery, made by `via`.
+    /// Events `from..to` of this entry (deltas, in a run) as one delivery, made by `via`.
     fn deliver(&self, from: u32, to: u32, via: u64) -> Delivery {
         let last = to - 1;
         let mut pos = String::with_capacity(48);
@@ -104,15 +104,16 @@ impl Entry {
                 let start = if from == 0 {
                     0
                 } else {
-                    run.items[from as usize - 1].0
+                    run.deltas[from as usize - 1].0
                 };
                 Delivery::Deltas {
                     thread_id: run.thread_id,
                     message_id: run.message_id,
                     request_id: run.request_id.clone(),
                     seq: run.first_seq + from,
-                    text: run.text[start as usize..run.items[last as usize].0 as usize].to_string(),
-                    ends: run.items[from as usize..to as usize]
+                    text: run.text[start as usize..run.deltas[last as usize].0 as usize]
+                        .to_string(),
+                    ends: run.deltas[from as usize..to as usize]
                         .iter()
                         .map(|(end, _)| end - start)
                         .collect(),
@@ -142,7 +143,7 @@ pub(super) struct UserStream {
     /// Index of `log[0]` since the stream began.
     base: u64,
     /// Events in the log, each delta of a run counted.
-    items: usize,
+    events: usize,
     bytes: usize,
     origins: Vec<OriginState>,
     created_ms: u64,
@@ -157,7 +158,7 @@ impl UserStream {
             readers: Vec::new(),
             log: VecDeque::new(),
             base: 0,
-            items: 0,
+            events: 0,
             bytes: 0,
             origins: vec![OriginState {
                 id: own,
@@ -185,11 +186,11 @@ impl UserStream {
                 },
             ) => Cursor {
                 entry: self.base + self.log.len() as u64 - 1,
-                item: e.len(),
+                delta: e.len(),
             },
             _ => Cursor {
                 entry: self.base + self.log.len() as u64,
-                item: 0,
+                delta: 0,
             },
         }
     }
@@ -232,7 +233,7 @@ impl UserStream {
         };
         self.origins[at].last = n;
         self.last_ms = now_ms;
-        self.items += 1;
+        self.events += 1;
         let before = self.bytes;
         if let ChatEvent::StreamDelta {
             thread_id,
@@ -250,19 +251,19 @@ impl UserStream {
             {
                 if *o == origin
                     && run.message_id == *message_id
-                    && run.first_seq + run.items.len() as u32 == *seq
+                    && run.first_seq + run.deltas.len() as u32 == *seq
                     && run.request_id == event.request_id
                 {
                     run.text.push_str(delta);
-                    run.items.push((run.text.len() as u32, n));
-                    let added = delta.len() + ITEM_OVERHEAD;
+                    run.deltas.push((run.text.len() as u32, n));
+                    let added = delta.len() + DELTA_OVERHEAD;
                     *bytes += added;
                     self.bytes += added;
                     return added;
                 }
             }
             let others = self.others(origin);
-            let bytes = ENTRY_OVERHEAD + delta.len() + ITEM_OVERHEAD;
+            let bytes = ENTRY_OVERHEAD + delta.len() + DELTA_OVERHEAD;
             self.log.push_back(Entry {
                 origin,
                 t_ms: now_ms,
@@ -274,7 +275,7 @@ impl UserStream {
                     request_id: event.request_id.clone(),
                     first_seq: *seq,
                     text: delta.clone(),
-                    items: vec![(delta.len() as u32, n)],
+                    deltas: vec![(delta.len() as u32, n)],
                 }),
             });
             self.bytes += bytes;
@@ -304,18 +305,18 @@ impl UserStream {
             .collect()
     }
 
-    /// Drops the oldest entries while there are more than `max_items` events, more than
+    /// Drops the oldest entries while there are more than `max_events` events, more than
     /// `max_bytes`, or entries that arrived before `before_ms`. Returns the bytes freed.
-    pub fn evict(&mut self, max_items: usize, max_bytes: usize, before_ms: u64) -> usize {
+    pub fn evict(&mut self, max_events: usize, max_bytes: usize, before_ms: u64) -> usize {
         let mut freed = 0;
         while let Some(front) = self.log.front() {
-            let over = self.items > max_items || self.bytes > max_bytes;
+            let over = self.events > max_events || self.bytes > max_bytes;
             if !over && front.t_ms >= before_ms {
                 break;
             }
             let e = self.log.pop_front().expect("front exists");
             self.base += 1;
-            self.items -= e.len() as usize;
+            self.events -= e.len() as usize;
             self.bytes -= e.bytes;
             freed += e.bytes;
             if let Some(o) = self.origins.iter_mut().find(|o| o.id == e.origin) {
@@ -356,18 +357,18 @@ impl UserStream {
         let mut at = cursor;
         while out.len() < max && at.entry < end {
             let e = &self.log[(at.entry - self.base) as usize];
-            if at.item < e.len() {
-                out.push(e.deliver(at.item, e.len(), via));
+            if at.delta < e.len() {
+                out.push(e.deliver(at.delta, e.len(), via));
             }
             let is_last = at.entry + 1 == end;
             if is_last && matches!(e.body, Body::Deltas(_)) {
                 // It may grow: stay inside it.
-                at.item = e.len();
+                at.delta = e.len();
                 break;
             }
             at = Cursor {
                 entry: at.entry + 1,
-                item: 0,
+                delta: 0,
             };
         }
         Some((out, at))

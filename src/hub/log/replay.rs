@@ -88,8 +88,8 @@ impl UserStream {
         let mut out = Vec::new();
         for (at, e) in (self.base..).zip(&self.log) {
             let to = match until {
-                Some(u) if at > u.entry || (at == u.entry && u.item == 0) => break,
-                Some(u) if at == u.entry => u.item.min(e.len()),
+                Some(u) if at > u.entry || (at == u.entry && u.delta == 0) => break,
+                Some(u) if at == u.entry => u.delta.min(e.len()),
                 _ => e.len(),
             };
             let seen = p.seen(e.origin);
