@@ -79,6 +79,10 @@ pub enum Error {
     /// the operator's console, never a client) names the cause.
     #[error("the database is unavailable right now; retry shortly")]
     DatabaseUnavailable(String),
+    /// The broker that relays between instances (NATS) cannot be reached; as above, the detail
+    /// is for the log only.
+    #[error("the event broker is unavailable right now; retry shortly")]
+    BrokerUnavailable(String),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     /// An error already reported as a body (by a turn's `error` event, on this instance or
@@ -125,6 +129,7 @@ impl Error {
             Error::RequestTimeout => "request_timeout",
             Error::TooManyConnections => "too_many_connections",
             Error::DatabaseUnavailable(_) => "database_unavailable",
+            Error::BrokerUnavailable(_) => "broker_unavailable",
             Error::Agent(_) | Error::Db(_) | Error::Sqlite(_) | Error::Internal(_) => "internal",
         }
     }
@@ -145,6 +150,7 @@ impl Error {
             Error::Sqlite(e) => tracing::error!(error = %e, "database error"),
             Error::Internal(e) => tracing::error!(error = %e, "internal error"),
             Error::DatabaseUnavailable(e) => tracing::warn!(error = %e, "database unavailable"),
+            Error::BrokerUnavailable(e) => tracing::warn!(error = %e, "event broker unavailable"),
             Error::Agent(e) | Error::AgentUnavailable(e) => {
                 tracing::warn!(error = %e, "agent error")
             }
@@ -179,7 +185,8 @@ fn status_of(code: &str) -> StatusCode {
         | "agent_unavailable"
         | "shutting_down"
         | "too_many_connections"
-        | "database_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        | "database_unavailable"
+        | "broker_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -289,6 +296,7 @@ mod tests {
             Error::AgentUnavailable(AgentError::Unavailable("down".into())),
             Error::Agent(AgentError::Failed("odd".into())),
             Error::DatabaseUnavailable("gone".into()),
+            Error::BrokerUnavailable("nats down".into()),
             Error::ShuttingDown,
             Error::MethodNotAllowed,
             Error::Internal("secret".into()),

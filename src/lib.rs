@@ -7,19 +7,22 @@
 //! - [`chat`] runs one turn: history, agent, tools, persistence, events; it queues messages sent
 //!   to a busy thread and follows turns for clients that lost their stream;
 //! - [`agent`] turns a message into deltas and tool calls, acting only through
-//!   [`agent::tools::Tools`] bound to the authenticated user;
-//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL;
+//!   [`agent::tools::Tools`] bound to the authenticated user, and tells which language a
+//!   message is written in ([`agent::language`]);
+//! - [`store`] keeps threads, messages, queued messages and tasks in SQLite or PostgreSQL, each
+//!   backend's SQL in a folder of its own (`store/sqlite/`, `store/postgres/`);
 //! - [`hub`] keeps each user's recent events and fans them out to all of that user's
 //!   subscribers, which resume from a position after a reconnect;
 //! - [`relay`] carries the hub's events, cancels and queue hints between instances that share
-//!   one PostgreSQL database.
+//!   one PostgreSQL database, through PostgreSQL itself or a NATS server.
 //!
 //! Around them: [`auth`] verifies JWTs, [`config`] reads the environment, [`error`] is the one
-//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages),
-//! [`ratelimit`] is the per-user turn allowance, [`state`] builds everything a request needs
-//! ([`AppState`]), [`metrics`] counts requests, sockets and turns for `GET /metrics`, and [`load`]
-//! is the load tester behind `agentwire load`, a client of the server like any other. `server`
-//! is the accept loop under the router: connection caps and HTTP timeouts.
+//! error type, [`model`] holds the types every layer shares (ids, messages, tasks, pages and the
+//! order a listing runs in), [`ratelimit`] is the per-user turn allowance, [`state`] builds
+//! everything a request needs ([`AppState`]), [`metrics`] counts requests, sockets and turns for
+//! `GET /metrics`, and [`load`] is the load tester behind `agentwire load`, a client of the server
+//! like any other. `server` is the accept loop under the router: connection caps and HTTP
+//! timeouts.
 //!
 //! Vocabulary, one word per concept (Rust names and docs use these; wire formats, tables and
 //! configuration keep their own):

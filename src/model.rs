@@ -358,6 +358,13 @@ impl PageRequest {
     }
 }
 
+/// Sort direction of a listing by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
 /// One page of a listing. `after` is the cursor to pass for the next page (present when
 /// `has_more`); cursors are opaque strings and stay valid while rows are inserted.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

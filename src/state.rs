@@ -47,8 +47,8 @@ impl AppState {
         let state = Self::with_store(config, store);
         if let (true, Some(db)) = (multi, state.store.relay_db()) {
             let (hub, chat) = (state.hub.clone(), state.chat.clone());
-            let tasks = &state.relay_tasks;
-            crate::relay::start(db, hub, chat, state.closing.clone(), tasks).await?;
+            let (broker, tasks) = (&state.config.event_broker, &state.relay_tasks);
+            crate::relay::start(db, broker, hub, chat, state.closing.clone(), tasks).await?;
         }
         Ok(state)
     }
@@ -68,7 +68,8 @@ impl AppState {
             Agent::OpenAi(OpenAiAgent::new(&config.provider, fallback))
         } else {
             Agent::Offline(offline)
-        };
+        }
+        .coalesced(config.stream_coalesce);
         let limiter = RateLimiter::new(config.rate_limit_requests, config.rate_limit_window);
         let chat = Chat::new(
             store.clone(),

@@ -1,37 +1,97 @@
 //! Several instances on one PostgreSQL database, as behind a load balancer: every event of a
 //! user reaches every socket of that user, whichever instance runs the turn and whichever holds
-//! the socket. Skipped when `TEST_DATABASE_URL` is not set (CI sets it).
+//! the socket. Each test runs once per broker (`postgres::…`, `nats::…`). Skipped when
+//! `TEST_DATABASE_URL` is not set (CI sets it); with it set, the NATS runs need the NATS server
+//! (`TEST_NATS_URL`, else 127.0.0.1:4222) and fail without it.
 
 mod common;
 
 use std::time::Duration;
 
+use agentwire::config::EventBroker;
 use agentwire::model::{NewTask, Priority, UserId};
+use common::nats::{self as nats_server, Proxy};
 use common::ws::{normalised, Ended, WsClient};
 use common::{assert_error, TestApp};
 use serde_json::json;
 
+/// What carries events between a test's instances.
+#[derive(Debug, Clone, Copy)]
+enum Broker {
+    Postgres,
+    Nats,
+}
+
+/// Runs each named test once per broker, as `postgres::<name>` and `nats::<name>`.
+macro_rules! on_each_broker {
+    ($($test:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Broker::Postgres).await
+            })*
+        }
+        mod nats {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Broker::Nats).await
+            })*
+        }
+    };
+}
+
+on_each_broker!(
+    a_socket_turn_streams_to_the_same_users_sockets_on_another_instance,
+    a_rest_turn_reaches_a_socket_on_another_instance,
+    events_too_large_for_one_payload_arrive_whole,
+    a_thread_runs_one_turn_across_instances_and_cancel_reaches_it_anywhere,
+    a_claim_left_by_a_dead_instance_lapses,
+    an_instance_that_shuts_down_sends_its_last_turns_events_first,
+    a_client_resumes_mid_answer_on_the_other_instance_exactly,
+    a_running_turn_can_be_joined_over_sse_on_the_other_instance,
+    stop_sent_after_a_resume_on_the_other_instance_stops_the_turn,
+    a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other,
+    a_message_queued_on_one_instance_runs_when_the_turn_on_the_other_ends,
+);
+
 /// Two instances on one fresh database, or `None` without PostgreSQL.
-async fn two_instances() -> Option<(TestApp, TestApp)> {
-    paced_instances(0).await
+async fn two_instances(broker: Broker) -> Option<(TestApp, TestApp)> {
+    paced_instances(broker, 0).await
 }
 
 /// The same, with the offline agent spacing its deltas by `ms`, so turns can overlap.
-async fn paced_instances(ms: u64) -> Option<(TestApp, TestApp)> {
+async fn paced_instances(broker: Broker, ms: u64) -> Option<(TestApp, TestApp)> {
+    let relay = match broker {
+        Broker::Postgres => EventBroker::Postgres,
+        Broker::Nats => nats_server::broker(&nats_server::url(), &nats_server::fresh_prefix()),
+    };
+    instances_on(relay.clone(), relay, ms).await
+}
+
+/// Two instances on one fresh database, each relaying through its own broker settings.
+async fn instances_on(
+    relay_a: EventBroker,
+    relay_b: EventBroker,
+    ms: u64,
+) -> Option<(TestApp, TestApp)> {
     let Some(url) = common::fresh_postgres().await else {
         eprintln!("TEST_DATABASE_URL not set: skipping the several-instance tests");
         return None;
     };
-    let pace = |c: &mut agentwire::Config| c.offline_delta_delay = Duration::from_millis(ms);
+    let pace = |relay: EventBroker| {
+        move |c: &mut agentwire::Config| {
+            c.offline_delta_delay = Duration::from_millis(ms);
+            c.event_broker = relay;
+        }
+    };
     Some((
-        TestApp::spawn_on_with(&url, pace).await,
-        TestApp::spawn_on_with(&url, pace).await,
+        TestApp::spawn_on_with(&url, pace(relay_a)).await,
+        TestApp::spawn_on_with(&url, pace(relay_b)).await,
     ))
 }
 
-#[tokio::test]
-async fn a_socket_turn_streams_to_the_same_users_sockets_on_another_instance() {
-    let Some((a, b)) = two_instances().await else {
+async fn a_socket_turn_streams_to_the_same_users_sockets_on_another_instance(broker: Broker) {
+    let Some((a, b)) = two_instances(broker).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "alice").await;
@@ -66,9 +126,8 @@ async fn a_socket_turn_streams_to_the_same_users_sockets_on_another_instance() {
     assert!(received >= here.len() as f64, "{received}");
 }
 
-#[tokio::test]
-async fn a_rest_turn_reaches_a_socket_on_another_instance() {
-    let Some((a, b)) = two_instances().await else {
+async fn a_rest_turn_reaches_a_socket_on_another_instance(broker: Broker) {
+    let Some((a, b)) = two_instances(broker).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "carol").await;
@@ -80,12 +139,24 @@ async fn a_rest_turn_reaches_a_socket_on_another_instance() {
     assert_eq!(done["message"]["content"], v["response"]);
 }
 
-#[tokio::test]
-async fn events_too_large_for_a_notification_arrive_whole() {
-    let Some((a, b)) = two_instances().await else {
+/// Twenty long task titles make an answer (and its `message.done`) well over 8,000 bytes: more
+/// than a notification holds. The NATS instances meet a server that allows 8,000 bytes per
+/// message (a proxy announces it), so there too the answer travels as a stored event.
+async fn events_too_large_for_one_payload_arrive_whole(broker: Broker) {
+    let _proxy;
+    let (relay_a, relay_b) = match broker {
+        Broker::Postgres => (EventBroker::Postgres, EventBroker::Postgres),
+        Broker::Nats => {
+            let proxy = Proxy::start(Some(8_000)).await;
+            let prefix = nats_server::fresh_prefix();
+            let relay = nats_server::broker(&proxy.url, &prefix);
+            _proxy = proxy;
+            (relay.clone(), relay)
+        }
+    };
+    let Some((a, b)) = instances_on(relay_a, relay_b, 0).await else {
         return;
     };
-    // Twenty long task titles make an answer (and its message.done) well over 8,000 bytes.
     let user = UserId::new("dave");
     for i in 0..20 {
         let task = NewTask {
@@ -108,11 +179,19 @@ async fn events_too_large_for_a_notification_arrive_whole() {
         done.to_string().len()
     );
     assert_eq!(normalised(&here), normalised(&there));
+    let pool = sqlx::PgPool::connect(&a.state.config.database_url)
+        .await
+        .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM event_relay")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(stored >= 1, "the large event went through event_relay");
 }
 
 #[tokio::test]
 async fn a_lost_listening_connection_closes_sockets_and_the_relay_recovers() {
-    let Some((a, b)) = two_instances().await else {
+    let Some((a, b)) = two_instances(Broker::Postgres).await else {
         return;
     };
     let mut on_b = WsClient::connect(&b, "erin").await;
@@ -130,22 +209,48 @@ async fn a_lost_listening_connection_closes_sockets_and_the_relay_recovers() {
     .await
     .unwrap();
     assert_eq!(cut, 2, "one listening connection per instance");
-    // Events sent meanwhile may be lost: the socket is closed with 1013 to resume, saying why
-    // (not "slow consumer": the socket was reading).
-    let (ended, reason) = on_b.ended_saying().await;
+    assert_closed_to_resume(on_b.ended_saying().await);
+    relayed_again(&a, &b).await;
+}
+
+#[tokio::test]
+async fn a_lost_nats_connection_closes_sockets_and_the_relay_recovers() {
+    // B reaches NATS through a proxy the test cuts, as a network failure would.
+    let proxy = Proxy::start(None).await;
+    let prefix = nats_server::fresh_prefix();
+    let direct = nats_server::broker(&nats_server::url(), &prefix);
+    let through_proxy = nats_server::broker(&proxy.url, &prefix);
+    let Some((a, b)) = instances_on(direct, through_proxy, 0).await else {
+        return;
+    };
+    let mut on_b = WsClient::connect(&b, "erin").await;
+    proxy.hold();
+    assert_closed_to_resume(on_b.ended_saying().await);
+    // A socket opened while B cannot reach NATS misses the turn A runs meanwhile (core NATS
+    // keeps nothing for B): it is closed too once B hears NATS again.
+    let mut during = WsClient::connect(&b, "erin").await;
+    a.say("erin", "add a task to feed the cat", None).await;
+    proxy.release();
+    assert_closed_to_resume(during.ended_saying().await);
+    relayed_again(&a, &b).await;
+}
+
+/// The socket was closed with 1013 to resume, saying why (not "slow consumer": it was reading).
+fn assert_closed_to_resume((ended, reason): (Ended, String)) {
     assert_eq!(ended, Ended::Close(1013));
     assert!(reason.contains("another instance"), "{reason}");
+}
 
-    // The relay listens again: a new socket gets the next turn run on the other instance.
-    let mut again = WsClient::connect(&b, "erin").await;
+/// B hears A again: a new socket there gets the next turn run on A.
+async fn relayed_again(a: &TestApp, b: &TestApp) {
+    let mut again = WsClient::connect(b, "erin").await;
     let v = a.say("erin", "add a task to water plants", None).await;
     let frames = again.until_done(1).await;
     assert_eq!(frames[0]["thread"]["id"], v["conversation_id"]);
 }
 
-#[tokio::test]
-async fn a_thread_runs_one_turn_across_instances_and_cancel_reaches_it_anywhere() {
-    let Some((a, b)) = paced_instances(100).await else {
+async fn a_thread_runs_one_turn_across_instances_and_cancel_reaches_it_anywhere(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 100).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "fay").await;
@@ -197,9 +302,8 @@ async fn a_thread_runs_one_turn_across_instances_and_cancel_reaches_it_anywhere(
     assert_eq!(answer.last().unwrap()["code"], "not_found");
 }
 
-#[tokio::test]
-async fn a_claim_left_by_a_dead_instance_lapses() {
-    let Some((a, _b)) = two_instances().await else {
+async fn a_claim_left_by_a_dead_instance_lapses(broker: Broker) {
+    let Some((a, _b)) = two_instances(broker).await else {
         return;
     };
     let v = a.say("gus", "add a task to buy bread", None).await;
@@ -250,9 +354,8 @@ async fn a_claim_left_by_a_dead_instance_lapses() {
     assert_eq!(left, 0, "the finished turn freed its thread");
 }
 
-#[tokio::test]
-async fn an_instance_that_shuts_down_sends_its_last_turns_events_first() {
-    let Some((a, b)) = paced_instances(40).await else {
+async fn an_instance_that_shuts_down_sends_its_last_turns_events_first(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 40).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "hal").await;
@@ -269,9 +372,8 @@ async fn an_instance_that_shuts_down_sends_its_last_turns_events_first() {
     assert_eq!(on_a.ended().await, Ended::Close(1001));
 }
 
-#[tokio::test]
-async fn a_client_resumes_mid_answer_on_the_other_instance_exactly() {
-    let Some((a, b)) = paced_instances(15).await else {
+async fn a_client_resumes_mid_answer_on_the_other_instance_exactly(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 15).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "roam").await;
@@ -320,9 +422,8 @@ async fn a_client_resumes_mid_answer_on_the_other_instance_exactly() {
     assert_eq!(text, rest.last().unwrap()["message"]["content"]);
 }
 
-#[tokio::test]
-async fn a_running_turn_can_be_joined_over_sse_on_the_other_instance() {
-    let Some((a, b)) = paced_instances(15).await else {
+async fn a_running_turn_can_be_joined_over_sse_on_the_other_instance(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 15).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "joiner").await;
@@ -354,9 +455,8 @@ async fn a_running_turn_can_be_joined_over_sse_on_the_other_instance() {
     assert_eq!(text, content, "the whole turn, from its start");
 }
 
-#[tokio::test]
-async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn() {
-    let Some((a, b)) = paced_instances(20).await else {
+async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 20).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "halt").await;
@@ -377,9 +477,8 @@ async fn stop_sent_after_a_resume_on_the_other_instance_stops_the_turn() {
     assert_eq!(rest.last().unwrap()["message"]["status"], "cancelled");
 }
 
-#[tokio::test]
-async fn a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other() {
-    let Some((a, b)) = paced_instances(20).await else {
+async fn a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 20).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "cut").await;
@@ -403,9 +502,8 @@ async fn a_message_sent_to_one_instance_interrupts_the_turn_running_on_the_other
     assert_eq!(done[1]["request_id"], "b1");
 }
 
-#[tokio::test]
-async fn a_message_queued_on_one_instance_runs_when_the_turn_on_the_other_ends() {
-    let Some((a, b)) = paced_instances(20).await else {
+async fn a_message_queued_on_one_instance_runs_when_the_turn_on_the_other_ends(broker: Broker) {
+    let Some((a, b)) = paced_instances(broker, 20).await else {
         return;
     };
     let mut on_a = WsClient::connect(&a, "queue").await;

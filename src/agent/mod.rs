@@ -5,6 +5,8 @@
 //! through [`tools::Tools`], which is bound to the authenticated user before the agent runs.
 
 pub mod bench;
+pub mod coalesce;
+pub mod language;
 pub mod offline;
 pub mod openai;
 pub mod tools;
@@ -15,7 +17,7 @@ use futures::stream::BoxStream;
 use crate::error::Error;
 use crate::model::{Message, Task, TaskChange, ToolCall, Usage};
 pub use bench::BenchAgent;
-pub use offline::intent::Language;
+pub use language::{detect_language, Language};
 pub use offline::OfflineAgent;
 pub use openai::OpenAiAgent;
 use tools::Tools;
@@ -66,6 +68,8 @@ pub enum Agent {
     OpenAi(OpenAiAgent),
     /// Fixed-shape answers for load runs (`BENCH_AGENT_DELTAS`).
     Bench(BenchAgent),
+    /// Another agent whose deltas are grouped by a window ([`coalesce`], `STREAM_COALESCE_MS`).
+    Coalesced(Box<Agent>, std::time::Duration),
 }
 
 impl Agent {
@@ -75,18 +79,32 @@ impl Agent {
             Agent::Offline(_) => "offline",
             Agent::OpenAi(_) => "openai",
             Agent::Bench(_) => "bench",
+            Agent::Coalesced(a, _) => a.name(),
         }
     }
 
     /// Whether this agent uses hidden context notes (so the turn need not load them otherwise).
     pub fn reads_context_notes(&self) -> bool {
-        matches!(self, Agent::OpenAi(_))
+        match self {
+            Agent::Coalesced(a, _) => a.reads_context_notes(),
+            other => matches!(other, Agent::OpenAi(_)),
+        }
+    }
+
+    /// This agent, its deltas grouped by `window` (itself when the window is zero).
+    pub fn coalesced(self, window: std::time::Duration) -> Agent {
+        if window.is_zero() {
+            self
+        } else {
+            Agent::Coalesced(Box::new(self), window)
+        }
     }
 
     /// Speech to text, when a model provider is configured.
     pub async fn transcribe(&self, audio: Vec<u8>, mime_type: &str) -> Result<String, Error> {
         match self {
             Agent::OpenAi(a) => a.transcribe(audio, mime_type).await,
+            Agent::Coalesced(a, _) => Box::pin(a.transcribe(audio, mime_type)).await,
             Agent::Offline(_) | Agent::Bench(_) => Err(Error::NotConfigured(
                 "dictation needs an OpenAI-compatible provider: set OPENAI_API_KEY or OPENAI_BASE_URL"
                     .into(),
@@ -100,6 +118,7 @@ impl Agent {
             Agent::Offline(a) => a.run(tools, input),
             Agent::OpenAi(a) => a.run(tools, input),
             Agent::Bench(a) => a.run(input),
+            Agent::Coalesced(a, window) => coalesce::coalesce(a.run(tools, input), *window),
         }
     }
 }

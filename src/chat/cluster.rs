@@ -2,8 +2,11 @@
 //! through the registry of running turns the instances share in PostgreSQL. (Events reach every
 //! instance through `crate::relay`.)
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,6 +20,14 @@ use crate::store::ClaimStep;
 pub struct Cluster {
     db: RelayDb,
     instance: Uuid,
+    cancels: Arc<dyn SendCancel>,
+}
+
+/// How a cancel request (a [`CancelRequest`] as JSON) leaves for every instance: the way the
+/// relay's events travel (`crate::relay`).
+pub trait SendCancel: fmt::Debug + Send + Sync {
+    /// Sends `request`; an error means no instance will hear it.
+    fn send<'a>(&'a self, request: &'a str) -> BoxFuture<'a, Result<()>>;
 }
 
 /// A cancel request as it travels between instances.
@@ -34,8 +45,12 @@ pub struct CancelRequest {
 }
 
 impl Cluster {
-    pub fn new(db: RelayDb, instance: Uuid) -> Self {
-        Cluster { db, instance }
+    pub fn new(db: RelayDb, instance: Uuid, cancels: Arc<dyn SendCancel>) -> Self {
+        Cluster {
+            db,
+            instance,
+            cancels,
+        }
     }
 
     /// Takes the claim on `thread` among instances for a turn run here, in a statement of its
@@ -85,7 +100,7 @@ impl Cluster {
             queued: false,
         };
         let payload = serde_json::to_string(&request).expect("requests serialise");
-        self.db.notify_cancel(&payload).await?;
+        self.cancels.send(&payload).await?;
         Ok(true)
     }
 
@@ -99,7 +114,7 @@ impl Cluster {
             queued: true,
         };
         let payload = serde_json::to_string(&request).expect("requests serialise");
-        if let Err(e) = self.db.notify_cancel(&payload).await {
+        if let Err(e) = self.cancels.send(&payload).await {
             tracing::warn!(error = %e, thread = %thread.0, "could not announce a queued message");
         }
     }

@@ -9,9 +9,9 @@ use super::event::ThreadView;
 use super::Chat;
 use crate::error::{Error, Result};
 use crate::model::{
-    Conversation, Message, MessageStatus, Page, PageRequest, Task, TaskFilter, ThreadId, UserId,
+    Conversation, Message, MessageStatus, Order, Page, PageRequest, Task, TaskFilter, ThreadId,
+    UserId,
 };
-use crate::store::Order;
 
 /// A thread with one page of its messages (oldest first).
 #[derive(Debug, Clone, serde::Serialize)]

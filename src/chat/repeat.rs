@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{ChatEvent, Event, Unqueued};
+use super::follow::Followed;
 use super::{Chat, Turn, TurnRequest};
 use crate::agent::Language;
 use crate::error::{Error, Result};
@@ -182,15 +183,15 @@ impl Chat {
         }
         let cancel = CancellationToken::new();
         if let Some(target) = target {
-            let follow = Follow {
+            let forwarder = Forwarder {
                 chat: self.clone(),
                 user: req.user.clone(),
-                live,
+                events: Followed::new(req.user.clone(), target.thread, live, true),
                 target,
                 tx,
                 cancel: cancel.clone(),
             };
-            tokio::spawn(follow.run());
+            tokio::spawn(forwarder.run());
         }
         Turn {
             thread_id,
@@ -209,10 +210,10 @@ pub(super) fn language_of(req: &TurnRequest, content: &str) -> Language {
         .get("language")
         .and_then(|l| l.as_str())
         .and_then(Language::from_tag)
-        .unwrap_or_else(|| crate::agent::offline::intent::detect_language(content))
+        .unwrap_or_else(|| crate::agent::detect_language(content))
 }
 
-/// The turn a follower forwards: its answer, and before that, for a send still queued, the
+/// The turn a [`Forwarder`] passes on: its answer, and before that, for a send still queued, the
 /// start of its turn.
 pub(super) struct Target {
     thread: ThreadId,
@@ -249,19 +250,20 @@ impl Target {
     }
 }
 
-/// Forwards the rest of a turn from the hub to a [`Turn`] that did not start it: a repeated
-/// send's, or a queued send's.
-struct Follow {
+/// Forwards the rest of a turn, as [`Followed`] reads it from the hub, to a [`Turn`] that did
+/// not start it: a repeated send's, or a queued send's.
+struct Forwarder {
     chat: Chat,
     user: UserId,
-    live: Subscription,
+    /// The events of the target's thread, queue events included.
+    events: Followed,
     target: Target,
     tx: mpsc::UnboundedSender<Arc<Event>>,
-    /// Cancelling the follower's turn cancels the turn it follows, or its queued message.
+    /// Cancelling the forwarder's turn cancels the turn it follows, or its queued message.
     cancel: CancellationToken,
 }
 
-/// What a follower does with an event.
+/// What a forwarder does with an event.
 enum Step {
     Forward,
     Skip,
@@ -273,13 +275,12 @@ enum Step {
     Cancelled,
 }
 
-impl Follow {
+impl Forwarder {
     async fn run(mut self) {
         let thread = self.target.thread;
         let mut cancelled = false;
-        let mut pending: std::collections::VecDeque<Arc<Event>> = Default::default();
         loop {
-            let event = match pending.pop_front() {
+            let event = match self.events.pop() {
                 Some(event) => Ok(event),
                 None => tokio::select! {
                     biased;
@@ -289,12 +290,8 @@ impl Follow {
                         self.stop().await;
                         continue;
                     }
-                    found = self.live.recv(64) => match found {
-                        Ok(found) => {
-                            let user = &self.user;
-                            pending.extend(found.into_iter().flat_map(|d| d.into_events(user)));
-                            continue;
-                        }
+                    read = self.events.read() => match read {
+                        Ok(()) => continue,
                         Err(lagged) => Err(lagged),
                     },
                 },
@@ -411,7 +408,8 @@ impl Follow {
     /// After events were dropped for this subscription, the deltas can no longer be followed
     /// whole, so only the turn's end is: true when the turn is over (its end sent).
     async fn recover(&mut self) -> bool {
-        self.live = self.chat.inner.hub.subscribe(&self.user);
+        self.events
+            .resubscribe(self.chat.inner.hub.subscribe(&self.user));
         self.target.next_seq = u32::MAX;
         if self.target.waiting.is_some() {
             let queue = self

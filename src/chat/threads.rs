@@ -141,9 +141,7 @@ impl Chat {
             .get("language")
             .and_then(Value::as_str)
             .and_then(Language::from_tag)
-            .unwrap_or_else(|| {
-                crate::agent::offline::intent::detect_language(&user_message.content)
-            });
+            .unwrap_or_else(|| crate::agent::detect_language(&user_message.content));
         let started = Started {
             thread,
             created: false,

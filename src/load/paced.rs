@@ -6,7 +6,9 @@
 //! `connections` answers stream all the time. Every delta is timed against the schedule of the
 //! agent that sends it (the bench agent sends delta `k` of an answer `k × pace` after its
 //! first): its **lateness** is how long after that due time it arrived. A delta that never
-//! arrives (a hole in `seq`) is counted as `delta_missing`.
+//! arrives (a hole in `seq`) is counted as `delta_missing`. The bench agent's words (`w<k> `)
+//! say which pieces a frame carries, so a frame that carries several (merged for a socket that
+//! fell behind, or grouped by a coalescing window) has each of its pieces timed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,7 +158,12 @@ impl Reader {
     fn on_text(&mut self, text: &str, answer: &mut Answer) -> bool {
         match Protocol::Agentwire.read(text, Some(&answer.key)) {
             Heard::Delta { count, seq } => {
-                self.delta(count, seq, answer);
+                // The bench agent's words say which pieces a frame carries, however the server
+                // grouped them (merged when behind, or a coalescing window).
+                match bench_words(text) {
+                    Some((first, n)) => self.delta(n, Some(first), answer),
+                    None => self.delta(count, seq, answer),
+                }
                 false
             }
             Heard::Added { thread_id } => {
@@ -201,5 +208,47 @@ impl Reader {
                 .record("delta_lateness", now.saturating_duration_since(due));
         }
         answer.next = seq + count;
+    }
+}
+
+/// The pieces of the bench agent's answer a delta frame carries: the number of its first word
+/// (`w<k> `) and how many words; `None` when its text is not the bench agent's.
+fn bench_words(frame: &str) -> Option<(u64, u64)> {
+    const KEY: &str = "\"delta\":\"";
+    let at = frame.find(KEY)? + KEY.len();
+    let text = &frame[at..at + frame[at..].find('"')?];
+    let mut first = None;
+    let mut n = 0u64;
+    for word in text.split_terminator(' ') {
+        let k: u64 = word.strip_prefix('w')?.parse().ok()?;
+        if let Some(f) = first {
+            if k != f + n {
+                return None;
+            }
+        }
+        first.get_or_insert(k);
+        n += 1;
+    }
+    Some((first?, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bench_words;
+
+    #[test]
+    fn a_frame_says_which_words_it_carries() {
+        let one = r#"{"type":"stream.delta","thread_id":"t","delta":"w7 ","seq":7}"#;
+        assert_eq!(bench_words(one), Some((7, 1)));
+        let three = r#"{"type":"stream.delta","delta":"w3 w4 w5 ","seq":1,"count":3}"#;
+        assert_eq!(bench_words(three), Some((3, 3)));
+        for other in [
+            r#"{"type":"stream.delta","delta":"hello ","seq":0}"#,
+            r#"{"type":"stream.delta","delta":"w1 w3 ","seq":0}"#,
+            r#"{"type":"stream.delta","delta":"","seq":0}"#,
+            r#"{"type":"stream.delta","seq":0}"#,
+        ] {
+            assert_eq!(bench_words(other), None, "{other}");
+        }
     }
 }

@@ -14,6 +14,11 @@ use crate::store::relay_db::RelayDb;
 
 /// NOTIFY refuses payloads of 8,000 bytes or more; larger ones go through the table.
 pub(super) const NOTIFY_MAX: usize = 7_900;
+/// PostgreSQL's limits: every payload fits in a notification.
+pub(super) const NOTIFY: Limits = Limits {
+    batch: NOTIFY_MAX,
+    max: NOTIFY_MAX,
+};
 /// Instances a receiver tracks; beyond it the table restarts (a first event is never a gap).
 const MAX_ORIGINS: usize = 4_096;
 
@@ -30,10 +35,20 @@ pub(super) enum Notice {
     },
 }
 
-/// Packs runs of consecutive events into payloads of at most [`NOTIFY_MAX`] bytes.
+/// How large the payloads a broker carries may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Limits {
+    /// A run of events is split before its payload would pass this many bytes.
+    pub(super) batch: usize,
+    /// A payload of this many bytes or more (one event, alone past `batch`) is stored instead.
+    pub(super) max: usize,
+}
+
+/// Packs runs of consecutive events into payloads within [`Limits`].
 pub(super) struct Packer {
     /// `{"o":"<origin>","s":`
     prefix: String,
+    limits: Limits,
     out: Vec<Notice>,
     current: String,
     first: u64,
@@ -42,15 +57,21 @@ pub(super) struct Packer {
 }
 
 impl Packer {
-    pub(super) fn new(origin: Uuid) -> Self {
+    pub(super) fn new(origin: Uuid, limits: Limits) -> Self {
         Packer {
             prefix: own_prefix(origin),
+            limits,
             out: Vec::new(),
             current: String::new(),
             first: 0,
             next: 0,
             events: 0,
         }
+    }
+
+    /// Applies `limits` to what is pushed from now on; call it between batches.
+    pub(super) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Adds event number `seq`; a number that does not follow the last one starts a new
@@ -60,7 +81,8 @@ impl Packer {
         let wire = event.to_json();
         let n = n.to_string();
         let item_len = user.len() + wire.len() + n.len() + 4;
-        if self.events > 0 && (seq != self.next || self.current.len() + item_len + 2 > NOTIFY_MAX) {
+        let full = self.current.len() + item_len + 2 > self.limits.batch;
+        if self.events > 0 && (seq != self.next || full) {
             self.close();
         }
         if self.events == 0 {
@@ -87,7 +109,7 @@ impl Packer {
         let mut payload = std::mem::take(&mut self.current);
         payload.push_str("]}");
         let events = std::mem::take(&mut self.events);
-        self.out.push(if payload.len() < NOTIFY_MAX {
+        self.out.push(if payload.len() < self.limits.max {
             Notice::Inline { payload, events }
         } else {
             Notice::Stored {
@@ -149,11 +171,12 @@ impl Order {
         }
     }
 
-    pub(super) async fn accept(&mut self, db: &RelayDb, payload: &str) -> Relayed {
-        if payload.starts_with(&self.own) {
+    /// Reads one payload; a stored one is fetched from `db`.
+    pub(super) async fn accept(&mut self, db: &RelayDb, payload: &[u8]) -> Relayed {
+        if payload.starts_with(self.own.as_bytes()) {
             return Relayed::Skip;
         }
-        let env: Envelope = match serde_json::from_str(payload) {
+        let env: Envelope = match serde_json::from_slice(payload) {
             Ok(env) => env,
             Err(e) => {
                 tracing::warn!(error = %e, "event relay: ignoring an unreadable notification");
@@ -230,16 +253,16 @@ mod tests {
 
     /// The payloads `origin` sends for events numbered from `first`.
     fn packed(origin: Uuid, first: u64, events: &[Event]) -> Vec<Notice> {
-        let mut packer = Packer::new(origin);
+        let mut packer = Packer::new(origin, NOTIFY);
         for (i, e) in events.iter().enumerate() {
             packer.push(first + i as u64, e, 1000 + i as u64);
         }
         packer.finish()
     }
 
-    fn inline(notice: &Notice) -> &str {
+    fn inline(notice: &Notice) -> &[u8] {
         match notice {
-            Notice::Inline { payload, .. } => payload,
+            Notice::Inline { payload, .. } => payload.as_bytes(),
             other => panic!("expected an inline notice, got {other:?}"),
         }
     }
@@ -254,7 +277,7 @@ mod tests {
         ];
         let notices = packed(origin, 7, &events);
         assert_eq!(notices.len(), 1);
-        let env: Envelope = serde_json::from_str(inline(&notices[0])).unwrap();
+        let env: Envelope = serde_json::from_slice(inline(&notices[0])).unwrap();
         assert_eq!((env.o, env.s, env.r), (origin, 7, None));
         assert_eq!(env.b.len(), 3);
         for (i, ((user, wire, n), sent)) in env.b.iter().zip(&events).enumerate() {
@@ -269,7 +292,7 @@ mod tests {
     #[test]
     fn payloads_stay_under_the_limit_runs_stay_whole_and_large_events_are_stored() {
         let origin = Uuid::new_v4();
-        let mut packer = Packer::new(origin);
+        let mut packer = Packer::new(origin, NOTIFY);
         // 100 deltas of about 200 bytes each: several payloads, each a run.
         let small = delta("u", &"w".repeat(60));
         for seq in 1..=100 {
@@ -317,6 +340,42 @@ mod tests {
         assert!(notices.len() >= 5, "{} notices", notices.len());
     }
 
+    #[test]
+    fn with_a_larger_limit_runs_pack_to_the_batch_and_only_events_past_the_maximum_are_stored() {
+        let origin = Uuid::new_v4();
+        let limits = Limits {
+            batch: 2_000,
+            max: 20_000,
+        };
+        let mut packer = Packer::new(origin, limits);
+        let small = delta("u", &"w".repeat(60));
+        for seq in 1..=30 {
+            packer.push(seq, &small, seq);
+        }
+        let between = delta("u", &"x".repeat(9_000));
+        packer.push(31, &between, 31);
+        let past = delta("u", &"y".repeat(30_000));
+        packer.push(32, &past, 32);
+        let notices = packer.finish();
+        let sizes: Vec<(usize, u64, bool)> = notices
+            .iter()
+            .map(|n| match n {
+                Notice::Inline { payload, events } => (payload.len(), *events, false),
+                Notice::Stored {
+                    payload, events, ..
+                } => (payload.len(), *events, true),
+            })
+            .collect();
+        let (last, runs) = sizes.split_last().unwrap();
+        let (single, runs) = runs.split_last().unwrap();
+        assert!(runs.len() >= 3, "{sizes:?}");
+        assert!(runs.iter().all(|(len, _, stored)| *len <= 2_000 && !stored));
+        assert_eq!(runs.iter().map(|r| r.1).sum::<u64>(), 30);
+        // Past the batch size but under the maximum: alone, and inline.
+        assert!(single.0 > 9_000 && single.1 == 1 && !single.2, "{single:?}");
+        assert!(last.0 > 30_000 && last.1 == 1 && last.2, "{last:?}");
+    }
+
     /// A handle that never connects: the paths tested here do not reach the database.
     fn no_db() -> RelayDb {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -360,7 +419,7 @@ mod tests {
             format!(r#"{{"o":"{other}","s":1}}"#),
             format!(r#"{{"o":"{other}","s":1,"b":[["u",{{"type":"from.the.future"}},1]]}}"#),
         ] {
-            match order.accept(&db, &payload).await {
+            match order.accept(&db, payload.as_bytes()).await {
                 Relayed::Skip => {}
                 Relayed::Events(_, e) => assert!(e.is_empty(), "{payload}"),
                 Relayed::Gap => panic!("{payload} is not a gap"),

@@ -4,14 +4,13 @@
 //! the look-up of a send by its client id.
 //!
 //! Same rules as the rest of the store: every query filters by `user_id`; each backend's SQL
-//! sits side by side in `sqlite_answers.rs` / `postgres_answers.rs` (the start is the generalised
+//! sits side by side in `sqlite/answers.rs` / `postgres/answers.rs` (the start is the generalised
 //! append of `sqlite.rs` / `postgres.rs`).
 
 use chrono::Duration as Age;
 
 use super::{
-    appendable, new_conversation, now, postgres, postgres_answers, sqlite_answers, unclaimable,
-    Backend, ClaimStep, Store,
+    appendable, new_conversation, now, postgres, sqlite, unclaimable, Backend, ClaimStep, Store,
 };
 use crate::error::{Error, Result};
 use crate::model::{
@@ -31,6 +30,18 @@ pub struct TurnStart<'a> {
     pub client_message_id: Option<&'a str>,
     /// The step on the thread's claim among instances (`Take`, or `None`; never `Free`).
     pub claim: ClaimStep,
+}
+
+impl<'a> TurnStart<'a> {
+    /// The write of one message on its own: no answer, no client id, `claim`'s step.
+    pub(super) fn message(question: &'a NewMessage, claim: ClaimStep) -> Self {
+        TurnStart {
+            question,
+            answer: None,
+            client_message_id: None,
+            claim,
+        }
+    }
 }
 
 /// An answer's text and tool calls so far, saved as it streams.
@@ -130,12 +141,7 @@ impl Store {
         id: MessageId,
     ) -> Result<Message> {
         let answer = new_answer(id, thread);
-        let start = TurnStart {
-            question: &answer,
-            answer: None,
-            client_message_id: None,
-            claim: ClaimStep::None,
-        };
+        let start = TurnStart::message(&answer, ClaimStep::None);
         Ok(self.start(user, &start).await?.0)
     }
 
@@ -148,10 +154,10 @@ impl Store {
         let now = now();
         match (&self.0, start.claim) {
             (Backend::Sqlite(conn), ClaimStep::None) => {
-                let owned = sqlite_answers::OwnedStart::of(start);
+                let owned = sqlite::answers::OwnedStart::of(start);
                 let user = user.clone();
                 conn.grouped(owned.one_statement(), move |c| {
-                    sqlite_answers::start(c, &user, None, &owned, now)
+                    sqlite::answers::start(c, &user, None, &owned, now)
                 })
                 .await
             }
@@ -175,10 +181,10 @@ impl Store {
         let conversation = new_conversation(id, user, title, metadata, now)?;
         let (question, answer) = match (&self.0, start.claim) {
             (Backend::Sqlite(conn), ClaimStep::None) => {
-                let owned = sqlite_answers::OwnedStart::of(start);
+                let owned = sqlite::answers::OwnedStart::of(start);
                 let (user, create) = (user.clone(), conversation.clone());
                 conn.grouped(false, move |c| {
-                    sqlite_answers::start(c, &user, Some(&create), &owned, now)
+                    sqlite::answers::start(c, &user, Some(&create), &owned, now)
                 })
                 .await?
             }
@@ -213,10 +219,10 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(conn) => {
                 let one = saves.len() == 1;
-                conn.grouped(one, move |c| sqlite_answers::save_partials(c, &saves))
+                conn.grouped(one, move |c| sqlite::answers::save_partials(c, &saves))
                     .await
             }
-            Backend::Postgres(pool) => postgres_answers::save_partials(pool, &saves).await,
+            Backend::Postgres(pool) => postgres::answers::save_partials(pool, &saves).await,
         }
     }
 
@@ -240,12 +246,12 @@ impl Store {
             (Backend::Sqlite(conn), ClaimStep::None) => {
                 let (user, answer) = (user.clone(), answer.clone());
                 conn.grouped(true, move |c| {
-                    sqlite_answers::finish_answer(c, &user, &answer, next_seq)
+                    sqlite::answers::finish_answer(c, &user, &answer, next_seq)
                 })
                 .await
             }
             (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Free(_)) => {
-                postgres_answers::finish_answer(pool, user, answer, next_seq, claim).await
+                postgres::answers::finish_answer(pool, user, answer, next_seq, claim).await
             }
             (_, claim) => Err(unclaimable(claim)),
         }
@@ -264,11 +270,11 @@ impl Store {
         match (&self.0, claim) {
             (Backend::Sqlite(conn), ClaimStep::None) => {
                 let user = user.clone();
-                conn.grouped(true, move |c| sqlite_answers::drop_answer(c, &user, id))
+                conn.grouped(true, move |c| sqlite::answers::drop_answer(c, &user, id))
                     .await
             }
             (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Free(_)) => {
-                postgres_answers::drop_answer(pool, user, thread, id, claim).await
+                postgres::answers::drop_answer(pool, user, thread, id, claim).await
             }
             (_, claim) => Err(unclaimable(claim)),
         }
@@ -279,12 +285,12 @@ impl Store {
     /// instances sweep at once each answer is marked (and returned) by one of them only.
     pub async fn interrupt_answers(&self, stale: Stale) -> Result<Vec<Interrupted>> {
         match (&self.0, stale) {
-            (Backend::Sqlite(conn), _) => conn.run(sqlite_answers::interrupt_every).await,
+            (Backend::Sqlite(conn), _) => conn.run(sqlite::answers::interrupt_every).await,
             (Backend::Postgres(pool), Stale::Every) => {
-                postgres_answers::interrupt_every(pool).await
+                postgres::answers::interrupt_every(pool).await
             }
             (Backend::Postgres(pool), Stale::Unclaimed) => {
-                postgres_answers::interrupt_unclaimed(pool, self.1 .0).await
+                postgres::answers::interrupt_unclaimed(pool, self.1 .0).await
             }
         }
     }
@@ -298,11 +304,11 @@ impl Store {
     ) -> Result<Option<SentTurn>> {
         match &self.0 {
             Backend::Sqlite(conn) => {
-                conn.run(|c| sqlite_answers::sent_turn(c, user, client_message_id))
+                conn.run(|c| sqlite::answers::sent_turn(c, user, client_message_id))
                     .await
             }
             Backend::Postgres(pool) => {
-                postgres_answers::sent_turn(pool, user, client_message_id).await
+                postgres::answers::sent_turn(pool, user, client_message_id).await
             }
         }
     }
@@ -313,10 +319,10 @@ impl Store {
         let before = now() - age;
         match &self.0 {
             Backend::Sqlite(conn) => {
-                conn.run(|c| sqlite_answers::sweep_client_ids(c, before))
+                conn.run(|c| sqlite::answers::sweep_client_ids(c, before))
                     .await
             }
-            Backend::Postgres(pool) => postgres_answers::sweep_client_ids(pool, before).await,
+            Backend::Postgres(pool) => postgres::answers::sweep_client_ids(pool, before).await,
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::model::{Conversation, Page};
+use crate::model::{Conversation, Page, PageRequest};
 
 /// Largest page a listing returns.
 pub(super) const MAX_PAGE: u32 = 100;
@@ -52,6 +52,13 @@ pub(super) fn encode_number(n: i64) -> String {
 
 pub(super) fn decode_number(cursor: &str) -> Result<i64> {
     parse_i64(cursor)
+}
+
+/// Where a listing by `seq` or `number` resumes (after 0 on the first page), and its clamped
+/// limit.
+pub(super) fn number_page(page: &PageRequest) -> Result<(i64, i64)> {
+    let after = page.after.as_deref().map(decode_number).transpose()?;
+    Ok((after.unwrap_or(0), clamp_limit(page.limit)))
 }
 
 fn parse_i64(s: &str) -> Result<i64> {

@@ -3,33 +3,26 @@
 //! (reading one message, deleting every message after one).
 //!
 //! Same rules as the rest of the store: every query filters by `user_id`, so another user's row
-//! looks missing; each backend's SQL sits side by side in `sqlite_items.rs` / `postgres_items.rs`.
+//! looks missing; each backend's SQL sits side by side in `sqlite/items.rs` / `postgres/items.rs`.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{now, postgres_items, sqlite_items, Backend, Store};
+use super::{now, postgres, sqlite, Backend, Store};
 use crate::error::{Error, Result};
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    NewAttachment, ThreadId, UserId,
+    NewAttachment, Order, ThreadId, UserId,
 };
 
 macro_rules! dispatch_items {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite_items::$f(c, $($arg),*)).await,
-            Backend::Postgres(pool) => postgres_items::$f(pool, $($arg),*).await,
+            Backend::Sqlite(conn) => conn.run(|c| sqlite::items::$f(c, $($arg),*)).await,
+            Backend::Postgres(pool) => postgres::items::$f(pool, $($arg),*).await,
         }
     };
-}
-
-/// Sort direction of a listing by creation time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    Asc,
-    Desc,
 }
 
 /// Where a listing by creation time resumes: strictly after this row in the listing's order.
@@ -187,7 +180,7 @@ impl Store {
             (Backend::Sqlite(conn), Some(bytes)) => {
                 let (row, bytes) = (attachment.clone(), bytes.to_vec());
                 conn.run_blocking(move |c| {
-                    sqlite_items::create_attachment(c, &row, Some(bytes.as_slice()))
+                    sqlite::items::create_attachment(c, &row, Some(bytes.as_slice()))
                 })
                 .await?
             }
@@ -209,7 +202,7 @@ impl Store {
     /// their length. `None` when the attachment is missing, not the user's, already uploaded or
     /// attached: the condition is part of the one `UPDATE`, so bytes are written at most once
     /// even when two uploads race. On SQLite this and the other byte-moving operations run on
-    /// the blocking pool (see `sqlite_conn`).
+    /// the blocking pool (see `sqlite::conn`).
     pub async fn put_attachment_bytes(
         &self,
         user: &UserId,
@@ -219,8 +212,10 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(conn) => {
                 let (user, bytes) = (user.clone(), bytes.to_vec());
-                conn.run_blocking(move |c| sqlite_items::put_attachment_bytes(c, &user, id, &bytes))
-                    .await
+                conn.run_blocking(move |c| {
+                    sqlite::items::put_attachment_bytes(c, &user, id, &bytes)
+                })
+                .await
             }
             Backend::Postgres(_) => dispatch_items!(self.put_attachment_bytes(user, id, bytes)),
         }
@@ -235,7 +230,7 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(conn) => {
                 let user = user.clone();
-                conn.run_blocking(move |c| sqlite_items::attachment_bytes(c, &user, id))
+                conn.run_blocking(move |c| sqlite::items::attachment_bytes(c, &user, id))
                     .await
             }
             Backend::Postgres(_) => dispatch_items!(self.attachment_bytes(user, id)),

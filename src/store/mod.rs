@@ -1,35 +1,23 @@
 //! The persistence layer: one concrete [`Store`] over SQLite or PostgreSQL.
 //!
-//! This module owns the public store API, URL dispatch, input validation and the helpers both
-//! backends share. Each backend's SQL lives in `sqlite.rs` / `postgres.rs`, side by side; nothing
-//! outside this module writes SQL. Every user-data query filters by `user_id` in SQL, so another
-//! user's row is indistinguishable from a missing one. This module must not know about HTTP,
-//! WebSockets or the agent.
+//! This module owns the store handle, URL dispatch, input validation and the helpers both
+//! backends share; the store's operations sit beside it by subject (`conversations`, `tasks`,
+//! `answers`, `items`, `queue`). Each backend's SQL lives in its own folder, `sqlite/` and
+//! `postgres/`; nothing outside this module writes SQL. Every user-data query filters by
+//! `user_id` in SQL, so another user's row is indistinguishable from a missing one. This module
+//! must not know about HTTP, WebSockets or the agent.
 
 mod answers;
+mod conversations;
 mod cursor;
 mod items;
 mod postgres;
-mod postgres_answers;
-mod postgres_items;
-#[cfg(test)]
-mod postgres_plans;
-mod postgres_queue;
 mod queue;
 pub mod relay_db;
 mod sqlite;
-mod sqlite_answers;
-mod sqlite_append;
-mod sqlite_checkpoint;
-mod sqlite_conn;
-mod sqlite_items;
-mod sqlite_migrate;
-mod sqlite_queue;
-mod sqlite_rows;
-mod sqlite_url;
+mod tasks;
 
 pub use answers::{Interrupted, PartialAnswer, SentTurn, Stale, TurnStart};
-pub use items::Order;
 pub use queue::{NewQueued, Queued};
 
 use std::borrow::Cow;
@@ -42,8 +30,8 @@ use sqlx::PgPool;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Conversation, Message, MessageStatus, NewMessage, NewTask, Page, PageRequest, Priority, Role,
-    Task, TaskFilter, TaskPatch, ThreadId, UserId,
+    Conversation, Message, MessageStatus, NewMessage, NewTask, Priority, Role, Task, ThreadId,
+    UserId,
 };
 
 /// What a turn's message write also does to its thread's claim among the instances sharing a
@@ -88,7 +76,7 @@ impl Default for ClaimLapse {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    Sqlite(sqlite_conn::Conn),
+    Sqlite(sqlite::conn::Conn),
     Postgres(PgPool),
 }
 
@@ -97,15 +85,20 @@ enum Backend {
 macro_rules! dispatch {
     ($self:ident . $f:ident ( $($arg:expr),* )) => {
         match &$self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite::$f(c, $($arg),*)).await,
-            Backend::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
+            $crate::store::Backend::Sqlite(conn) => {
+                conn.run(|c| $crate::store::sqlite::$f(c, $($arg),*)).await
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                $crate::store::postgres::$f(pool, $($arg),*).await
+            }
         }
     };
 }
+use dispatch;
 
 impl Store {
     /// Opens the database: for PostgreSQL a pool of at most `pool_size` connections (at least
-    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite_conn`).
+    /// 1); for SQLite one connection, whatever `pool_size` (see `sqlite::conn`).
     ///
     /// `sqlite://path.db` creates the file if missing (`?mode=rw` requires it to exist; WAL
     /// journal, foreign keys on, synchronous NORMAL); `sqlite::memory:` is a private in-memory
@@ -194,219 +187,6 @@ impl Store {
             Backend::Sqlite(conn) => conn.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
-    }
-
-    /// Creates an empty conversation owned by `user`. The title is trimmed; a blank one means
-    /// "untitled" (`None`), one over [`MAX_TITLE_CHARS`] is `Error::Invalid`.
-    pub async fn create_conversation(
-        &self,
-        user: &UserId,
-        title: Option<&str>,
-        metadata: &serde_json::Value,
-    ) -> Result<Conversation> {
-        let conversation = new_conversation(ThreadId::new(), user, title, metadata, now())?;
-        dispatch!(self.create_conversation(&conversation))?;
-        Ok(conversation)
-    }
-
-    /// Creates a conversation with its first message in one write, so that no crash leaves a
-    /// conversation without the message that started it (nor that message without its
-    /// details). The conversation takes `first.conversation_id` as its id; title and metadata
-    /// are as for [`Store::create_conversation`], the message as for
-    /// [`Store::append_message`] (its `seq` is 1).
-    pub async fn start_conversation(
-        &self,
-        user: &UserId,
-        title: Option<&str>,
-        metadata: &serde_json::Value,
-        first: &NewMessage,
-    ) -> Result<(Conversation, Message)> {
-        self.start_conversation_claiming(user, title, metadata, first, ClaimStep::None)
-            .await
-    }
-
-    /// [`Store::start_conversation`] for a turn, taking the new thread's claim in the same
-    /// write (`ClaimStep::Take`; `Free` is refused).
-    pub async fn start_conversation_claiming(
-        &self,
-        user: &UserId,
-        title: Option<&str>,
-        metadata: &serde_json::Value,
-        first: &NewMessage,
-        claim: ClaimStep,
-    ) -> Result<(Conversation, Message)> {
-        appendable(first)?;
-        let start = TurnStart {
-            question: first,
-            answer: None,
-            client_message_id: None,
-            claim,
-        };
-        let (conversation, message, _) = self.start_new(user, title, metadata, &start).await?;
-        Ok((conversation, message))
-    }
-
-    /// The conversation, or `None` when it is missing or owned by someone else.
-    pub async fn get_conversation(
-        &self,
-        user: &UserId,
-        id: ThreadId,
-    ) -> Result<Option<Conversation>> {
-        dispatch!(self.get_conversation(user, id))
-    }
-
-    /// The user's conversations, newest first by `(updated_at, id)`.
-    pub async fn list_conversations(
-        &self,
-        user: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<Conversation>> {
-        let after = page
-            .after
-            .as_deref()
-            .map(cursor::decode_conversation)
-            .transpose()?;
-        let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_conversations(user, after, limit + 1))?;
-        Ok(cursor::page(rows, limit, cursor::encode_conversation))
-    }
-
-    /// Sets the title (validated) and bumps `updated_at`; `None` when missing or not owned.
-    pub async fn rename_conversation(
-        &self,
-        user: &UserId,
-        id: ThreadId,
-        title: &str,
-    ) -> Result<Option<Conversation>> {
-        let title = valid_title(title)?;
-        dispatch!(self.rename_conversation(user, id, &title, now()))
-    }
-
-    /// Deletes the conversation and (by foreign-key cascade) its messages.
-    /// `false` when it is missing or not owned.
-    pub async fn delete_conversation(&self, user: &UserId, id: ThreadId) -> Result<bool> {
-        dispatch!(self.delete_conversation(user, id))
-    }
-
-    /// Appends a message in one transaction: checks ownership, bumps the conversation's
-    /// `updated_at`, allocates the next `seq` (1, 2, 3, …), inserts the row and stores its
-    /// `details`, if any. `Error::NotFound("conversation")` when missing or not owned; a
-    /// failure writes nothing. `InProgress` belongs to a turn's answer, written only by
-    /// [`Store::start_turn`] (and [`Store::start_answer`]); here it is refused with
-    /// `Error::Internal`.
-    pub async fn append_message(&self, user: &UserId, msg: &NewMessage) -> Result<Message> {
-        self.append_message_claiming(user, msg, ClaimStep::None)
-            .await
-    }
-
-    /// [`Store::append_message`] for a turn: its first write takes the thread's claim, its
-    /// last frees it (see [`ClaimStep`]).
-    pub async fn append_message_claiming(
-        &self,
-        user: &UserId,
-        msg: &NewMessage,
-        claim: ClaimStep,
-    ) -> Result<Message> {
-        appendable(msg)?;
-        let start = TurnStart {
-            question: msg,
-            answer: None,
-            client_message_id: None,
-            claim,
-        };
-        let (message, _) = self.start(user, &start).await?;
-        Ok(message)
-    }
-
-    /// A conversation's messages, oldest first (`seq` ascending). Empty when the conversation
-    /// is missing or not owned.
-    pub async fn list_messages(
-        &self,
-        user: &UserId,
-        id: ThreadId,
-        page: &PageRequest,
-    ) -> Result<Page<Message>> {
-        let after = page
-            .after
-            .as_deref()
-            .map(cursor::decode_number)
-            .transpose()?
-            .unwrap_or(0);
-        let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_messages(user, id, after, limit + 1))?;
-        Ok(cursor::page(rows, limit, |m: &Message| {
-            cursor::encode_number(m.seq)
-        }))
-    }
-
-    /// The last `limit` messages of a conversation in chronological order (oldest first).
-    /// Empty when the conversation is missing or not owned.
-    pub async fn recent_messages(
-        &self,
-        user: &UserId,
-        id: ThreadId,
-        limit: u32,
-    ) -> Result<Vec<Message>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        dispatch!(self.recent_messages(user, id, i64::from(limit)))
-    }
-
-    /// Adds a task with the user's next number (1, 2, 3, …). Numbers are allocated atomically,
-    /// never collide under concurrency and are never reused, even after a delete.
-    pub async fn add_task(&self, user: &UserId, task: &NewTask) -> Result<Task> {
-        let title = valid_title(&task.title)?;
-        dispatch!(self.add_task(user, &title, task, now()))
-    }
-
-    /// The user's task with this number, or `None`.
-    pub async fn get_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(self.get_task(user, number))
-    }
-
-    /// Tasks whose title contains `query` (trimmed, case-insensitive), pending first, then by
-    /// number; at most [`FIND_TASKS_LIMIT`]. An empty query matches every task.
-    /// SQLite folds ASCII letters only; PostgreSQL folds per the database's locale.
-    pub async fn find_tasks(&self, user: &UserId, query: &str) -> Result<Vec<Task>> {
-        dispatch!(self.find_tasks(user, query.trim()))
-    }
-
-    /// The user's tasks matching `filter`, by number ascending.
-    pub async fn list_tasks(
-        &self,
-        user: &UserId,
-        filter: TaskFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Task>> {
-        let after = page
-            .after
-            .as_deref()
-            .map(cursor::decode_number)
-            .transpose()?
-            .unwrap_or(0);
-        let limit = cursor::clamp_limit(page.limit);
-        let rows = dispatch!(self.list_tasks(user, filter, after, limit + 1))?;
-        Ok(cursor::page(rows, limit, |t: &Task| {
-            cursor::encode_number(t.number)
-        }))
-    }
-
-    /// Applies the patch's `Some` fields (a new title is validated) and bumps `updated_at`,
-    /// even for an empty patch. `None` when the task is missing.
-    pub async fn update_task(
-        &self,
-        user: &UserId,
-        number: i64,
-        patch: &TaskPatch,
-    ) -> Result<Option<Task>> {
-        let title = patch.title.as_deref().map(valid_title).transpose()?;
-        dispatch!(self.update_task(user, number, title.as_deref(), patch, now()))
-    }
-
-    /// Deletes the task and returns it as it was; `None` when missing. Its number stays used.
-    pub async fn delete_task(&self, user: &UserId, number: i64) -> Result<Option<Task>> {
-        dispatch!(self.delete_task(user, number))
     }
 }
 

@@ -5,11 +5,11 @@
 //! deletes the row and stores the user message and its answer in one transaction
 //! ([`Store::start_queued_turn`]), so a queued message runs once, however many instances try to
 //! start it, and a cancel either wins (nothing runs) or finds it gone. Each backend's SQL sits in
-//! `sqlite_queue.rs` / `postgres_queue.rs`; every query filters by `user_id`.
+//! `sqlite/queue.rs` / `postgres/queue.rs`; every query filters by `user_id`.
 
 use serde_json::Value;
 
-use super::{now, postgres_queue, sqlite_answers, sqlite_queue, unclaimable, Backend, ClaimStep};
+use super::{now, postgres, sqlite, unclaimable, Backend, ClaimStep};
 use super::{Store, TurnStart};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageId, QueuedMessage, ThreadId, UserId};
@@ -51,20 +51,22 @@ impl Store {
         let now = now();
         match &self.0 {
             Backend::Sqlite(conn) => {
-                let owned = sqlite_queue::OwnedQueued::of(new);
+                let owned = sqlite::queue::OwnedQueued::of(new);
                 let user = user.clone();
-                conn.grouped(false, move |c| sqlite_queue::enqueue(c, &user, &owned, now))
-                    .await
+                conn.grouped(false, move |c| {
+                    sqlite::queue::enqueue(c, &user, &owned, now)
+                })
+                .await
             }
-            Backend::Postgres(pool) => postgres_queue::enqueue(pool, user, new, now).await,
+            Backend::Postgres(pool) => postgres::queue::enqueue(pool, user, new, now).await,
         }
     }
 
     /// The messages queued on `user`'s thread, next to run first (positions from 1).
     pub async fn queued(&self, user: &UserId, thread: ThreadId) -> Result<Vec<Queued>> {
         match &self.0 {
-            Backend::Sqlite(conn) => conn.run(|c| sqlite_queue::queued(c, user, thread)).await,
-            Backend::Postgres(pool) => postgres_queue::queued(pool, user, thread).await,
+            Backend::Sqlite(conn) => conn.run(|c| sqlite::queue::queued(c, user, thread)).await,
+            Backend::Postgres(pool) => postgres::queue::queued(pool, user, thread).await,
         }
     }
 
@@ -74,18 +76,18 @@ impl Store {
         match &self.0 {
             Backend::Sqlite(conn) => {
                 let user = user.clone();
-                conn.grouped(true, move |c| sqlite_queue::unqueue(c, &user, thread, id))
+                conn.grouped(true, move |c| sqlite::queue::unqueue(c, &user, thread, id))
                     .await
             }
-            Backend::Postgres(pool) => postgres_queue::unqueue(pool, user, thread, id).await,
+            Backend::Postgres(pool) => postgres::queue::unqueue(pool, user, thread, id).await,
         }
     }
 
     /// The threads that have queued messages, with their owners.
     pub async fn queued_threads(&self) -> Result<Vec<(UserId, ThreadId)>> {
         match &self.0 {
-            Backend::Sqlite(conn) => conn.run(sqlite_queue::queued_threads).await,
-            Backend::Postgres(pool) => postgres_queue::queued_threads(pool).await,
+            Backend::Sqlite(conn) => conn.run(sqlite::queue::queued_threads).await,
+            Backend::Postgres(pool) => postgres::queue::queued_threads(pool).await,
         }
     }
 
@@ -106,17 +108,17 @@ impl Store {
         let now = now();
         match (&self.0, start.claim) {
             (Backend::Sqlite(conn), ClaimStep::None) => {
-                let owned = sqlite_answers::OwnedStart::of(start);
+                let owned = sqlite::answers::OwnedStart::of(start);
                 let user = user.clone();
                 conn.grouped(false, move |c| {
-                    sqlite_queue::take(c, &user, owned.question_id())?;
-                    sqlite_answers::start(c, &user, None, &owned, now)
+                    sqlite::queue::take(c, &user, owned.question_id())?;
+                    sqlite::answers::start(c, &user, None, &owned, now)
                 })
                 .await
             }
             (Backend::Sqlite(_), claim) => Err(unclaimable(claim)),
             (Backend::Postgres(pool), _) => {
-                postgres_queue::start_queued(pool, user, start, now, self.1 .0).await
+                postgres::queue::start_queued(pool, user, start, now, self.1 .0).await
             }
         }
     }

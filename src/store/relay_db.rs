@@ -1,7 +1,7 @@
 //! The SQL that lets several instances share one PostgreSQL database (`crate::relay`): `NOTIFY`
-//! for events and cancels, a table for events too large for a notification, the listening
-//! connection, and the registry of running turns that keeps one turn per thread across
-//! instances.
+//! for events and cancels, a table for events too large for a notification (or a NATS
+//! message), the listening connection, and the registry of running turns that keeps one turn
+//! per thread across instances.
 
 use std::time::Duration;
 
@@ -152,6 +152,17 @@ impl RelayDb {
         .execute(&self.0)
         .await?;
         Ok(())
+    }
+
+    /// Stores `payload` for another broker to point at (see `crate::relay`); returns its row
+    /// id.
+    pub async fn store(&self, payload: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("INSERT INTO event_relay (payload) VALUES ($1) RETURNING id")
+                .bind(payload)
+                .fetch_one(&self.0)
+                .await?,
+        )
     }
 
     /// A stored payload by row id; `None` once swept.

@@ -238,6 +238,7 @@ pub mod chatkit;
 pub mod jwt;
 pub mod mcp;
 pub mod mock_openai;
+pub mod nats;
 pub mod process;
 pub mod source;
 pub mod ws;

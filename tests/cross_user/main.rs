@@ -198,7 +198,7 @@ async fn matrix(database: Option<String>) {
     );
     assert_eq!(
         names(chatkit::REQUESTS),
-        match_arms("src/transport/chatkit/request.rs", "k"),
+        match_arms("src/transport/chatkit/request/params.rs", "k"),
         "every ChatKit request type belongs in REQUESTS (tests/cross_user/chatkit.rs)"
     );
 

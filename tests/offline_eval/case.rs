@@ -4,9 +4,9 @@
 //! data); the observation is read from the steps the agent streamed, exactly as a client sees
 //! them: the tool it called, with its arguments and result, and the text of its answer.
 
-use agentwire::agent::offline::intent::{detect_language, Action};
+use agentwire::agent::offline::intent::Action;
 use agentwire::agent::offline::reply;
-use agentwire::agent::{AgentStep, Language};
+use agentwire::agent::{detect_language, AgentStep, Language};
 use agentwire::model::ToolCall;
 use serde_json::Value;
 

@@ -12,10 +12,9 @@ mod case;
 
 use std::fmt;
 
-use agentwire::agent::offline::intent::detect_language;
 use agentwire::agent::offline::reply;
 use agentwire::agent::tools::Tools;
-use agentwire::agent::{Agent, AgentInput, AgentStep, Language, OfflineAgent};
+use agentwire::agent::{detect_language, Agent, AgentInput, AgentStep, Language, OfflineAgent};
 use agentwire::model::{
     Message, MessageId, MessageStatus, NewTask, Priority, Role, Task, TaskFilter, ThreadId, UserId,
 };

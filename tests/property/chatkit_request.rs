@@ -5,7 +5,7 @@
 //! a value or their documented error.
 
 use agentwire::error::Error;
-use agentwire::store::Order;
+use agentwire::model::Order;
 use agentwire::transport::chatkit::attachments::{check_mime, check_size, parse_attachment_id};
 use agentwire::transport::chatkit::items::page_limit;
 use agentwire::transport::chatkit::request::{parse, Request};

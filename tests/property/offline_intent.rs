@@ -3,8 +3,9 @@
 //! intent that keeps the parser's promises (a title is never empty nor padded, a task named by
 //! its title names something); the language tag and the answer's word deltas hold too.
 
-use agentwire::agent::offline::intent::{detect_language, parse, Intent, Language, TaskRef};
+use agentwire::agent::offline::intent::{parse, Intent, TaskRef};
 use agentwire::agent::word_deltas;
+use agentwire::agent::{detect_language, Language};
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 

@@ -2,8 +2,7 @@
 //! attachments (bytes in the database, owner-only), listing by creation time and the message
 //! edits a retry needs.
 
-use agentwire::model::{AttachmentId, FeedbackKind, NewAttachment};
-use agentwire::store::Order;
+use agentwire::model::{AttachmentId, FeedbackKind, NewAttachment, Order};
 
 use super::*;
 

@@ -17,10 +17,10 @@ use uuid::Uuid;
 use super::tools::{
     AddTaskArgs, ListTasksArgs, TaskArg, TaskOutcome, TaskRefArgs, Tools, UpdateTaskArgs,
 };
-use super::{word_deltas, AgentInput, AgentStep, StepStream};
+use super::{word_deltas, AgentInput, AgentStep, Language, StepStream};
 use crate::error::Result;
 use crate::model::{Message, ToolCall};
-use intent::{Action, Intent, Language, TaskRef};
+use intent::{Action, Intent, TaskRef};
 
 /// The rule-based agent. `delta_delay` spaces its deltas (zero answers at once).
 #[derive(Debug, Clone, Default)]

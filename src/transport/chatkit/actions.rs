@@ -13,8 +13,8 @@
 use serde_json::Value;
 
 use super::attachments::Links;
-use super::handlers::find_item;
 use super::items::widget_numbers;
+use super::lookup::find_item;
 use super::request::Action;
 use super::types::Item;
 use crate::chat::{TaskAction, TaskActionResult};

@@ -2,8 +2,6 @@
 //! before their stream starts (thread, item, attachments, action), so that every client error
 //! is a JSON error and never a truncated stream.
 
-use std::collections::HashMap;
-
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
@@ -12,15 +10,14 @@ use uuid::Uuid;
 
 use super::actions::run_action;
 use super::attachments::{check_mime, check_size, parse_attachment_id, stored_form, Links};
-use super::items::{self, assistant_item, page, page_limit, TaskBoard};
+use super::items::{assistant_item, page, page_limit};
+use super::lookup::{find_item, thread_items};
 use super::request::{Action, Request, UserInput};
 use super::stream::{self, Mapper, Mode, Run};
 use super::types::{Item, Page, StreamEvent, Thread};
 use crate::chat::{Chat, OnBusy, TurnRequest};
 use crate::error::{Error, Result};
-use crate::model::{
-    FeedbackKind, MessageId, NewAttachment, PageRequest, TaskFilter, ThreadId, UserId,
-};
+use crate::model::{FeedbackKind, MessageId, NewAttachment, Order, ThreadId, UserId};
 use crate::state::AppState;
 use crate::transport::parse_thread_id;
 
@@ -200,7 +197,7 @@ async fn get_thread(
     let conversation = state.chat.thread(&user, id).await?;
     let all = thread_items(state, &user, &links, id).await?;
     let mut thread = Thread::of(&conversation);
-    thread.items = page(all, crate::store::Order::Asc, None, THREAD_ITEMS)?;
+    thread.items = page(all, Order::Asc, None, THREAD_ITEMS)?;
     Ok(Json(thread).into_response())
 }
 
@@ -209,7 +206,7 @@ async fn list_threads(
     chat: &Chat,
     user: UserId,
     limit: Option<u32>,
-    order: crate::store::Order,
+    order: Order,
     after: Option<String>,
 ) -> Result<Response> {
     let after = after
@@ -336,43 +333,6 @@ async fn send_message(
     Ok(run.into_response())
 }
 
-/// Every visible item of one of the user's threads, oldest first (`not_found` otherwise).
-pub(super) async fn thread_items(
-    state: &AppState,
-    user: &UserId,
-    links: &Links,
-    id: ThreadId,
-) -> Result<Vec<Item>> {
-    let messages = state.chat.thread_messages(user, id).await?;
-    let board = if messages.iter().any(|m| !m.tool_calls.is_empty()) {
-        task_board(&state.chat, user).await?
-    } else {
-        TaskBoard::new()
-    };
-    let details: HashMap<MessageId, Value> = state
-        .chat
-        .message_details(user, id)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(items::render(&messages, &details, links, &board))
-}
-
-/// The user's tasks now, by number.
-pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> {
-    let mut board = TaskBoard::new();
-    let mut page = PageRequest::first(100);
-    loop {
-        let got = chat.list_tasks(user, TaskFilter::All, &page).await?;
-        board.extend(got.data.into_iter().map(|t| (t.number, t)));
-        match got.after {
-            Some(after) if got.has_more => page.after = Some(after),
-            _ => return Ok(board),
-        }
-    }
-}
-
-/// The item `item_id` of one of the user's threads; `not_found` when there is none.
 /// An action's item is not a widget (the two action requests answer this differently).
 struct NotAWidget;
 
@@ -399,20 +359,6 @@ async fn action_widget(
             Err(NotAWidget)
         },
     ))
-}
-
-pub(super) async fn find_item(
-    state: &AppState,
-    user: &UserId,
-    links: &Links,
-    id: ThreadId,
-    item_id: &str,
-) -> Result<Item> {
-    thread_items(state, user, links, id)
-        .await?
-        .into_iter()
-        .find(|i| i.id == item_id)
-        .ok_or(Error::NotFound("item"))
 }
 
 /// `input.transcribe`: the audio is checked (base64, an audio type), then transcribed by the

@@ -19,8 +19,7 @@ use serde_json::{json, Value};
 use super::attachments::Links;
 use super::types::{Item, ItemBody, OutputText, Page};
 use crate::error::{Error, Result};
-use crate::model::{Message, MessageId, MessageStatus, Role, Task, ToolCall};
-use crate::store::Order;
+use crate::model::{Message, MessageId, MessageStatus, Order, Role, Task, ToolCall};
 
 /// Prefix of the workflow item showing an assistant message's tool calls.
 pub const WORKFLOW_PREFIX: &str = "wf_";

@@ -5,6 +5,9 @@
 //! first, then the whole request is parsed ([`request`]) and the thread's existence and
 //! ownership checked, so every client error is a JSON error before any stream starts.
 //!
+//! Dependencies run one way: `handlers` calls `actions` and [`stream`]; all three read a thread's
+//! items and the task board through `lookup`, which renders with [`items`] and [`types`].
+//!
 //! ChatKit threads are our conversations and its items our messages: this module only
 //! translates. Turns run in the chat core (no second copy of the turn); reading, renaming,
 //! feedback, retries, hidden items and attachments are core operations too.
@@ -16,6 +19,7 @@ mod actions;
 pub mod attachments;
 mod handlers;
 pub mod items;
+mod lookup;
 pub mod request;
 pub mod stream;
 pub mod types;

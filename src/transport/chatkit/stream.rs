@@ -26,6 +26,7 @@ use super::items::{
     assistant_item, tool_label, touched_tasks, user_item, widget_item, workflow_item,
     workflow_task, TaskBoard,
 };
+use super::lookup::task_board;
 use super::types::{ItemBody, OutputText, StreamEvent, Thread};
 use crate::chat::event::ChatEvent;
 use crate::chat::{Chat, Turn};
@@ -293,7 +294,7 @@ impl Run {
             };
             if let ChatEvent::MessageDone { message, .. } = &event.body {
                 if !touched_tasks(&message.tool_calls).is_empty() {
-                    match super::handlers::task_board(&self.chat, &self.user).await {
+                    match task_board(&self.chat, &self.user).await {
                         Ok(board) => self.mapper.board = board,
                         Err(e) => e.log_if_internal(),
                     }

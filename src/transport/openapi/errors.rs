@@ -37,6 +37,7 @@ fn every_error() -> Vec<Error> {
         Error::RequestTimeout,
         Error::TooManyConnections,
         Error::DatabaseUnavailable(String::new()),
+        Error::BrokerUnavailable(String::new()),
         Error::MethodNotAllowed,
         Error::Db(sqlx::Error::PoolClosed),
         Error::Sqlite(rusqlite::Error::QueryReturnedNoRows),
@@ -65,6 +66,7 @@ fn every_error() -> Vec<Error> {
             | Error::RequestTimeout
             | Error::TooManyConnections
             | Error::DatabaseUnavailable(_)
+            | Error::BrokerUnavailable(_)
             | Error::MethodNotAllowed
             // A reported error carries one of the codes above.
             | Error::Reported(_)

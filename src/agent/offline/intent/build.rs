@@ -13,7 +13,8 @@ use super::priority::scan_priority;
 use super::reference::{pure_ref, resolve_ref};
 use super::titles::{is_filler, join, strip_edges, strip_title_edges};
 use super::vocabulary::Canon;
-use super::{Action, Intent, Language, TaskRef};
+use super::{Action, Intent, TaskRef};
+use crate::agent::Language;
 
 /// Words that mean a title is still to come: "add something".
 const PLACEHOLDERS: &[&str] = &["something", "anything", "sth", "smth", "kuch", "kuchh"];

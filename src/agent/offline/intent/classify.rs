@@ -17,7 +17,8 @@ use super::priority::scan_priority;
 use super::reference::int_of;
 use super::titles::is_filler;
 use super::vocabulary::{greet_fillers, Canon};
-use super::{Action, Intent, Language};
+use super::{Action, Intent};
+use crate::agent::Language;
 use crate::model::TaskFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

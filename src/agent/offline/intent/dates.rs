@@ -11,7 +11,7 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 use super::calendar::day_of_month;
 use super::normalise::Tok;
-use super::Language;
+use crate::agent::Language;
 
 const TODAY_WORDS: &[&str] = &["today", "aaj", "aj", "tonight", "tday", "2day"];
 const TOMORROW_WORDS: &[&str] = &[

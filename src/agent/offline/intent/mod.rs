@@ -12,7 +12,8 @@
 //! remaining words.
 //!
 //! This module holds the parser's public face: the types it returns and its
-//! two entry points. Each stage lives in its own submodule:
+//! entry point, [`parse`]. [`crate::agent::detect_language`] tells a message's language from the
+//! same tokens. Each stage lives in its own submodule:
 //!
 //! - `lexicon` (English and shared) and `urdu` (Roman Urdu stems and request endings): the
 //!   classes of phrasings the parser knows, per intent;
@@ -32,7 +33,7 @@ mod calendar;
 mod classify;
 mod dates;
 mod lexicon;
-mod normalise;
+pub(in crate::agent) mod normalise;
 mod phrasing;
 mod priority;
 mod reference;
@@ -43,39 +44,9 @@ mod vocabulary;
 
 use chrono::NaiveDate;
 
+use crate::agent::Language;
 use crate::model::{Priority, TaskFilter};
 use normalise::{language_of, tokenize};
-
-/// The language a message is written in, and the language to answer in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    English,
-    RomanUrdu,
-}
-
-impl Language {
-    /// Stable short code: `"en"` or `"roman-urdu"`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::English => "en",
-            Language::RomanUrdu => "roman-urdu",
-        }
-    }
-
-    /// Reads a language tag from metadata. Accepts (case-insensitive, `_` or
-    /// `-`) `en`, `english`, `en-*`, `ur`, `urdu`, `roman-urdu`, `ur-latn` and
-    /// similar; returns `None` for anything else.
-    pub fn from_tag(tag: &str) -> Option<Language> {
-        let tag = tag.trim().to_ascii_lowercase().replace(['_', ' '], "-");
-        match tag.as_str() {
-            "en" | "eng" | "english" => Some(Language::English),
-            "ur" | "urd" | "urdu" | "roman-urdu" | "romanurdu" | "ur-latn" | "urdu-latn"
-            | "ur-roman" | "roman" => Some(Language::RomanUrdu),
-            t if t.starts_with("en-") => Some(Language::English),
-            _ => None,
-        }
-    }
-}
 
 /// Which task a message is talking about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,14 +118,6 @@ pub fn parse(text: &str, today: NaiveDate) -> Parsed {
     let language = language_of(&toks);
     let intent = classify::classify(&toks, today, language);
     Parsed { intent, language }
-}
-
-/// Language of a message by its words: Roman Urdu when Urdu marker words
-/// (kar do, mera, hai, ka, ko, wala, kal, dikhao, hata, bana, ho gaya,
-/// zaroori, …) outnumber English marker words; English otherwise, including
-/// when there are no markers at all. Quoted text is not counted.
-pub fn detect_language(text: &str) -> Language {
-    language_of(&tokenize(text))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use super::phrasing;
 use super::spelling::key;
 use super::vocabulary::{phrase_index, word_tag, Canon, Tag};
-use super::Language;
+use crate::agent::Language;
 
 /// What separates a word from the one before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub(super) enum Break {
 
 /// One normalised word or phrase of the message.
 #[derive(Debug, Clone)]
-pub(super) struct Tok {
+pub(in crate::agent) struct Tok {
     /// Lower-cased words as the user wrote them (phrases joined by one
     /// space); quoted text exactly as typed, trimmed.
     pub(super) raw: String,
@@ -53,7 +53,7 @@ struct Word {
     brk: Break,
 }
 
-pub(super) fn tokenize(text: &str) -> Vec<Tok> {
+pub(in crate::agent) fn tokenize(text: &str) -> Vec<Tok> {
     let mut words: Vec<Word> = Vec::new();
     let mut pending = Break::None;
     for (segment, quoted) in split_quotes(text) {
@@ -267,7 +267,7 @@ fn canonicalize(words: &[Word]) -> Vec<Tok> {
     out
 }
 
-pub(super) fn language_of(toks: &[Tok]) -> Language {
+pub(in crate::agent) fn language_of(toks: &[Tok]) -> Language {
     let (mut urdu, mut english) = (0usize, 0usize);
     for t in toks.iter().filter(|t| !t.quoted) {
         match t.tag {

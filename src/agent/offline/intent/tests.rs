@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::{Datelike, Days, Weekday};
 
 use super::*;
+use crate::agent::detect_language;
 
 const EN: Language = Language::English;
 const UR: Language = Language::RomanUrdu;
@@ -566,37 +567,6 @@ fn urdu_weekdays_and_english_weekdays_agree() {
         assert_eq!(en.intent, add("chai", None, want), "{english}");
         let next = parse(&format!("add chai next {english}"), today());
         assert_eq!(next.intent, add("chai", None, want), "next {english}");
-    }
-}
-
-#[test]
-fn detect_language_by_marker_words() {
-    assert_eq!(detect_language("Mera meeting wala task delete kar do"), UR);
-    assert_eq!(detect_language("mere tasks dikhao"), UR);
-    assert_eq!(detect_language("meeting wala kaam ho gaya"), UR);
-    assert_eq!(detect_language("show my tasks"), EN);
-    assert_eq!(detect_language("delete task 2"), EN);
-    assert_eq!(detect_language(""), EN);
-    assert_eq!(detect_language("🙂🙂"), EN);
-    assert_eq!(detect_language("'mera kaam' add"), EN);
-}
-
-#[test]
-fn language_tags() {
-    assert_eq!(Language::from_tag("en"), Some(EN));
-    assert_eq!(Language::from_tag("English"), Some(EN));
-    assert_eq!(Language::from_tag("en-US"), Some(EN));
-    assert_eq!(Language::from_tag("ur"), Some(UR));
-    assert_eq!(Language::from_tag("URDU"), Some(UR));
-    assert_eq!(Language::from_tag("roman-urdu"), Some(UR));
-    assert_eq!(Language::from_tag("roman_urdu"), Some(UR));
-    assert_eq!(Language::from_tag("ur-Latn"), Some(UR));
-    assert_eq!(Language::from_tag("fr"), None);
-    assert_eq!(Language::from_tag(""), None);
-    assert_eq!(EN.code(), "en");
-    assert_eq!(UR.code(), "roman-urdu");
-    for lang in [EN, UR] {
-        assert_eq!(Language::from_tag(lang.code()), Some(lang));
     }
 }
 

@@ -5,7 +5,8 @@
 //! returns short plain text in the requested [`Language`], and shows task
 //! titles in single quotes.
 
-use super::intent::{Action, Language};
+use super::intent::Action;
+use crate::agent::Language;
 use crate::model::{Priority, Task, TaskFilter};
 
 /// Confirms a new task: its number and title, plus its priority (when not

@@ -1,16 +1,17 @@
 //! SQLite queries of `queue.rs`. Same storage forms as `sqlite.rs`: ids as text, times as
-//! microseconds, JSON as text. The writes run in `sqlite_append`'s groups.
+//! microseconds, JSON as text. The writes run in `sqlite::append`'s groups.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, ErrorCode, Row};
+use rusqlite::{params, Connection, Row};
 
-use super::queue::{NewQueued, Queued};
-use super::sqlite_rows::{all, execute, json, one, text, ts, uuid, At};
+use super::answers::record_send;
+use super::rows::{all, execute, json, one, text, ts, uuid, At};
 use crate::error::{Error, Result};
 use crate::model::{MessageId, QueuedMessage, QueuedStatus, Role, ThreadId, UserId};
+use crate::store::queue::{NewQueued, Queued};
 
 /// A [`NewQueued`] the grouped writer can keep until its turn comes.
-pub(super) struct OwnedQueued {
+pub(in crate::store) struct OwnedQueued {
     id: MessageId,
     thread: ThreadId,
     answer_id: MessageId,
@@ -22,7 +23,7 @@ pub(super) struct OwnedQueued {
 }
 
 impl OwnedQueued {
-    pub(super) fn of(new: &NewQueued<'_>) -> Self {
+    pub(in crate::store) fn of(new: &NewQueued<'_>) -> Self {
         OwnedQueued {
             id: new.id,
             thread: new.thread,
@@ -39,7 +40,7 @@ impl OwnedQueued {
 const QUEUED: &str =
     "n, id, conversation_id, user_id, answer_id, content, metadata, request_id, created_at";
 
-pub(super) fn enqueue(
+pub(in crate::store) fn enqueue(
     conn: &Connection,
     user: &UserId,
     q: &OwnedQueued,
@@ -78,27 +79,7 @@ pub(super) fn enqueue(
         });
     }
     if let Some(client) = &q.client_message_id {
-        let recorded = execute(
-            conn,
-            "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
-             message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![
-                user.as_str(),
-                client,
-                thread,
-                q.id.0.to_string(),
-                q.answer_id.0.to_string(),
-                now.timestamp_micros(),
-            ],
-        );
-        match recorded {
-            Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                return Err(Error::DuplicateSend)
-            }
-            other => other?,
-        };
+        record_send(conn, user, client, (q.thread, q.id, q.answer_id), now)?;
     }
     let queue = queued(conn, user, q.thread)?;
     queue
@@ -107,7 +88,11 @@ pub(super) fn enqueue(
         .ok_or_else(|| Error::Internal("a queued message vanished as it was written".into()))
 }
 
-pub(super) fn queued(conn: &Connection, user: &UserId, thread: ThreadId) -> Result<Vec<Queued>> {
+pub(in crate::store) fn queued(
+    conn: &Connection,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<Queued>> {
     let sql = format!(
         "SELECT {QUEUED} FROM queued_messages WHERE conversation_id = ? AND user_id = ? \
          ORDER BY n"
@@ -147,7 +132,7 @@ fn queued_row(row: &Row<'_>) -> Result<Queued> {
     })
 }
 
-pub(super) fn unqueue(
+pub(in crate::store) fn unqueue(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -162,7 +147,7 @@ pub(super) fn unqueue(
 }
 
 /// Deletes the queued message `id` as its turn starts; `NotFound` when it is gone.
-pub(super) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()> {
+pub(in crate::store) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()> {
     let done = execute(
         conn,
         "DELETE FROM queued_messages WHERE id = ? AND user_id = ?",
@@ -174,7 +159,7 @@ pub(super) fn take(conn: &Connection, user: &UserId, id: MessageId) -> Result<()
     }
 }
 
-pub(super) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, ThreadId)>> {
+pub(in crate::store) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, ThreadId)>> {
     all(
         conn,
         "SELECT DISTINCT user_id, conversation_id FROM queued_messages",
@@ -189,7 +174,7 @@ pub(super) fn queued_threads(conn: &mut Connection) -> Result<Vec<(UserId, Threa
 }
 
 /// Whether the message `id` of `user` is queued.
-pub(super) fn is_queued(conn: &Connection, user: &UserId, id: MessageId) -> Result<bool> {
+pub(in crate::store) fn is_queued(conn: &Connection, user: &UserId, id: MessageId) -> Result<bool> {
     let found = one(
         conn,
         "SELECT 1 FROM queued_messages WHERE id = ? AND user_id = ?",

@@ -16,42 +16,34 @@
 //! that move megabytes (attachment bytes) run on the blocking pool instead ([`Conn::run_blocking`]),
 //! as they would hold a runtime thread for milliseconds.
 //!
-//! The one slow thing SQLite does on its own is a WAL checkpoint: copying the log back into
-//! the database file and syncing both, which takes milliseconds. Left automatic it would run
-//! inside whichever write crossed the threshold, stalling that caller's thread (and every task
-//! scheduled on it). So automatic checkpoints are off on the main connection, and a thread
-//! with a connection of its own (`sqlite_checkpoint`) runs passive checkpoints, which never
-//! block the writer, by rows changed and by time. When the WAL has grown long all the same,
-//! the store holds its connection for one checkpoint that copies every frame, so the WAL starts
-//! over ([`reset_wal`]). The rest is folded in when the store closes.
+//! Keeping the WAL short is `wal`'s: after an operation it asks the checkpointer
+//! for a checkpoint, or holds the connection for one that starts the WAL over.
 //!
-//! Message appends, most of the writes, are committed in groups (`sqlite_append`).
+//! Message appends, most of the writes, are committed in groups (`sqlite::append`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod wal;
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::oneshot;
 
-use super::sqlite_append::Appends;
-use super::sqlite_checkpoint::{Checkpointer, Policy};
-use super::sqlite_url::Location;
+use super::append::Appends;
+use super::checkpoint::{Checkpointer, Policy};
+use super::url::Location;
 use crate::error::{Error, Result};
 
 /// How long the checkpointer waits on a lock held by another connection before failing; the
 /// main connection's own wait is the store's timeout (`DATABASE_TIMEOUT_SECS`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a WAL reset that another connection's reader prevented waits before the next try.
-const RESET_RETRY: Duration = Duration::from_secs(10);
-
 /// Distinct statements kept prepared; the store has about forty.
 const STATEMENT_CACHE: usize = 64;
 
 /// Cheap to clone; every clone shares the connection.
 #[derive(Debug, Clone)]
-pub(super) struct Conn(Arc<Shared>);
+pub(in crate::store) struct Conn(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
@@ -66,7 +58,7 @@ struct Shared {
     policy: Policy,
     /// Set by the checkpointer when the WAL has grown past the policy's `reset_frames`.
     oversized: Arc<AtomicBool>,
-    /// A [`reset_wal`] is under way (or waiting out a failed one).
+    /// A WAL reset (`wal::reset_wal`) is under way (or waiting out a failed one).
     resetting: AtomicBool,
     /// Resets that copied every frame back, so that the next write started the WAL over.
     resets: AtomicU64,
@@ -77,13 +69,17 @@ impl Conn {
     /// Opens the database (WAL journal, foreign keys on, synchronous NORMAL) and, for a file,
     /// starts its checkpointer; operations wait for the connection as long as the checkpointer.
     #[cfg(test)]
-    pub fn open(location: &Location) -> Result<Self> {
+    pub(super) fn open(location: &Location) -> Result<Self> {
         Self::open_with(location, Policy::default(), BUSY_TIMEOUT)
     }
 
     /// `open`, checkpointing by `policy`, each operation waiting at most `timeout` for the
     /// connection or a lock on the file.
-    pub fn open_with(location: &Location, policy: Policy, timeout: Duration) -> Result<Self> {
+    pub(super) fn open_with(
+        location: &Location,
+        policy: Policy,
+        timeout: Duration,
+    ) -> Result<Self> {
         let oversized = Arc::new(AtomicBool::new(false));
         let (conn, checkpointer) = match location {
             Location::Memory => (Connection::open_in_memory()?, None),
@@ -128,7 +124,7 @@ impl Conn {
         })))
     }
 
-    /// The appends waiting to be committed together (`sqlite_append`).
+    /// The appends waiting to be committed together (`sqlite::append`).
     pub(super) fn appends(&self) -> &Mutex<Appends> {
         &self.0.appends
     }
@@ -167,37 +163,6 @@ impl Conn {
             })
     }
 
-    /// Asks for a checkpoint once enough rows changed since the last one, and has the WAL
-    /// started over once it grew too long.
-    fn finish<T>(&self, result: Result<T>, conn: &Option<Connection>) -> Result<T> {
-        let Some(changes) = conn.as_ref().map(Connection::total_changes) else {
-            return result;
-        };
-        let last = self.0.checkpointed_at.load(Ordering::Relaxed);
-        if changes.wrapping_sub(last) >= self.0.policy.rows {
-            self.0.checkpointed_at.store(changes, Ordering::Relaxed);
-            if let Some(c) = lock(&self.0.checkpointer).as_ref() {
-                c.request();
-            }
-        }
-        let oversized = &self.0.oversized;
-        if oversized.load(Ordering::Acquire)
-            && oversized.swap(false, Ordering::AcqRel)
-            && !self.0.resetting.swap(true, Ordering::AcqRel)
-        {
-            tokio::spawn(reset_wal(self.clone()));
-        }
-        result
-    }
-
-    /// Asks the checkpointer for a checkpoint that copies every frame the caller lets it (see
-    /// [`Checkpointer::complete`]); `None` once it has stopped.
-    fn complete_checkpoint(&self) -> Option<oneshot::Receiver<bool>> {
-        lock(&self.0.checkpointer)
-            .as_ref()
-            .and_then(Checkpointer::complete)
-    }
-
     /// Stops the checkpointer and closes the connection once its current user is done (the
     /// last connection to close folds the WAL into the database file). Later operations fail
     /// with an internal error.
@@ -215,31 +180,6 @@ impl Conn {
         });
         let _ = closed.await;
     }
-}
-
-/// Holds the connection while a checkpoint copies every frame of the WAL back, so that the
-/// next write starts the WAL over. Statements wait for the lock meanwhile (their tasks park);
-/// the checkpointer has kept up until now, so only the frames since its last run remain.
-async fn reset_wal(conn: Conn) {
-    // A checkpoint first with writes going on: it leaves little for the one that holds them.
-    if let Some(first) = conn.complete_checkpoint() {
-        let _ = first.await;
-    }
-    let writes_held = conn.0.conn.lock().await;
-    let copied_all = match conn.complete_checkpoint() {
-        Some(done) => done.await.unwrap_or(true),
-        None => true,
-    };
-    drop(writes_held);
-    if copied_all {
-        conn.0.resets.fetch_add(1, Ordering::Relaxed);
-    } else {
-        // Another connection reads an old snapshot of the WAL; holding our writes again at
-        // once would not help, so the next try waits.
-        tracing::debug!("the WAL could not be copied back whole; trying again later");
-        tokio::time::sleep(RESET_RETRY).await;
-    }
-    conn.0.resetting.store(false, Ordering::Release);
 }
 
 /// `op` on the connection held by `guard`, or an internal error once the store is closed.
@@ -311,126 +251,5 @@ mod tests {
         conn.close().await;
         let closed = conn.run_blocking(|_| Ok(())).await;
         assert!(matches!(closed, Err(Error::Internal(_))), "{closed:?}");
-    }
-
-    /// A file database in a temporary directory, checkpointed by `policy`, with a table `t`.
-    async fn file_db(policy: Policy) -> (tempfile::TempDir, Conn, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let location = Location::File {
-            path: path.clone(),
-            create: true,
-        };
-        let conn = Conn::open_with(&location, policy, BUSY_TIMEOUT).unwrap();
-        conn.run(|c| Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?))
-            .await
-            .unwrap();
-        (dir, conn, path)
-    }
-
-    fn len(path: &std::path::Path) -> u64 {
-        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-    }
-
-    /// Waits up to ten seconds for `done`.
-    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(std::time::Instant::now() < deadline, "{what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn checkpoints_fold_the_wal_back_and_close_removes_it() {
-        let policy = Policy {
-            rows: 64,
-            interval: Duration::from_secs(3600),
-            reset_frames: 1 << 20,
-        };
-        let (dir, conn, path) = file_db(policy).await;
-        for _ in 0..policy.rows * 2 {
-            conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(2000))", [])?))
-                .await
-                .unwrap();
-        }
-        // The checkpointer copies the log into the database file, which grows to hold it.
-        eventually("no checkpoint ran", || len(&path) >= 2000 * policy.rows).await;
-        conn.close().await;
-        assert!(
-            !dir.path().join("c.db-wal").exists(),
-            "closing left the WAL behind"
-        );
-        let Err(Error::Internal(_)) = conn.run(|_| Ok(())).await else {
-            panic!("a closed store still answered")
-        };
-    }
-
-    #[tokio::test]
-    async fn a_quiet_database_is_checkpointed_within_the_interval() {
-        let policy = Policy {
-            rows: u64::MAX,
-            interval: Duration::from_millis(50),
-            reset_frames: 1 << 20,
-        };
-        let (_dir, conn, path) = file_db(policy).await;
-        conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(100000))", [])?))
-            .await
-            .unwrap();
-        // One row changed, far below `rows`: only the interval brings the checkpoint.
-        eventually("the write was never checkpointed", || len(&path) >= 100_000).await;
-        conn.close().await;
-    }
-
-    #[tokio::test]
-    async fn the_wal_starts_over_under_steady_writes() {
-        let policy = Policy {
-            rows: 16,
-            interval: Duration::from_secs(1),
-            reset_frames: 256,
-        };
-        let (dir, conn, _path) = file_db(policy).await;
-        let wal = dir.path().join("c.db-wal");
-        // Writers that never pause, so the checkpointer always runs beside a write: about 60
-        // times the reset length of WAL frames (a row is about one 4 KiB page, and so is each
-        // page it touches).
-        let writers: Vec<_> = (0..4)
-            .map(|_| {
-                let conn = conn.clone();
-                tokio::spawn(async move {
-                    for _ in 0..1_250 {
-                        conn.run(|c| Ok(c.execute("INSERT INTO t VALUES (zeroblob(3000))", [])?))
-                            .await
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        let mut longest = 0;
-        while !writers.iter().all(|w| w.is_finished()) {
-            longest = longest.max(len(&wal));
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        for w in writers {
-            w.await.unwrap();
-        }
-        // The WAL started over, more than once.
-        let resets = conn.0.resets.load(Ordering::Relaxed);
-        assert!(resets >= 2, "the WAL started over {resets} times");
-        // Without the resets the WAL holds every frame written: about 60 MB here. With them it
-        // passes the reset length only by what the writers add while a reset is under way, which
-        // grows when the machine is busy and the checkpointer waits for a core (40 MB seen with
-        // ten compilers beside it).
-        let bound = 48 * 4096 * u64::from(policy.reset_frames);
-        assert!(
-            longest < bound,
-            "the WAL grew to {longest} bytes (bound {bound})"
-        );
-        let rows: i64 = conn
-            .run(|c| Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
-            .await
-            .unwrap();
-        assert_eq!(rows, 5_000);
-        conn.close().await;
     }
 }

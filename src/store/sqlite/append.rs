@@ -1,4 +1,4 @@
-//! Message writes committed in groups on the store's one SQLite connection (`sqlite_conn`).
+//! Message writes committed in groups on the store's one SQLite connection (`sqlite::conn`).
 //!
 //! A turn's writes are most of the writes: the one that starts it (its user message and its
 //! answer), the saves of its answer's text as it streams, and the one that ends it. Each commit
@@ -12,7 +12,7 @@
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::sqlite_conn::{lock, Conn};
+use super::conn::{lock, Conn};
 use crate::error::{Error, Result};
 
 /// Writes waiting for the committer, and whether one is scheduled.
@@ -104,7 +104,7 @@ impl Conn {
     ///
     /// A failure SQLite confines to its statement (a constraint) or a row not found fails only
     /// this write; any other failure rolls back the whole group and fails every write in it.
-    pub(super) async fn grouped<T, F>(&self, one_statement: bool, write: F) -> Result<T>
+    pub(in crate::store) async fn grouped<T, F>(&self, one_statement: bool, write: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,

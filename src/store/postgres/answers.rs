@@ -8,13 +8,13 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::answers::{Interrupted, PartialAnswer, SentTurn};
-use super::postgres::{free_cte, message, MESSAGE};
-use super::ClaimStep;
+use super::{free_cte, message, MESSAGE};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageId, NewMessage, ThreadId, UserId};
+use crate::store::answers::{Interrupted, PartialAnswer, SentTurn};
+use crate::store::ClaimStep;
 
-pub(super) async fn save_partials(
+pub(in crate::store) async fn save_partials(
     pool: &PgPool,
     saves: &[(UserId, PartialAnswer)],
 ) -> Result<Vec<MessageId>> {
@@ -57,7 +57,7 @@ pub(super) async fn save_partials(
     Ok(saved.into_iter().map(MessageId).collect())
 }
 
-pub(super) async fn finish_answer(
+pub(in crate::store) async fn finish_answer(
     pool: &PgPool,
     user: &UserId,
     a: &NewMessage,
@@ -93,7 +93,7 @@ pub(super) async fn finish_answer(
         .ok_or(Error::NotFound("message"))
 }
 
-pub(super) async fn drop_answer(
+pub(in crate::store) async fn drop_answer(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -134,7 +134,7 @@ fn interrupted(row: &PgRow) -> Result<Interrupted> {
 }
 
 /// Every answer in progress: one instance runs (`MULTI_INSTANCE=off`) and it is starting.
-pub(super) async fn interrupt_every(pool: &PgPool) -> Result<Vec<Interrupted>> {
+pub(in crate::store) async fn interrupt_every(pool: &PgPool) -> Result<Vec<Interrupted>> {
     let sql = format!(
         "UPDATE messages SET status = 'interrupted' WHERE status = 'in_progress' \
          RETURNING {MESSAGE}, user_id"
@@ -145,7 +145,7 @@ pub(super) async fn interrupt_every(pool: &PgPool) -> Result<Vec<Interrupted>> {
 
 /// The answers in progress no claim refreshed within `lapse_secs` covers, and the stale claims
 /// themselves (which frees their threads).
-pub(super) async fn interrupt_unclaimed(
+pub(in crate::store) async fn interrupt_unclaimed(
     pool: &PgPool,
     lapse_secs: f64,
 ) -> Result<Vec<Interrupted>> {
@@ -167,7 +167,7 @@ pub(super) async fn interrupt_unclaimed(
     rows.iter().map(interrupted).collect()
 }
 
-pub(super) async fn sent_turn(
+pub(in crate::store) async fn sent_turn(
     pool: &PgPool,
     user: &UserId,
     client_message_id: &str,
@@ -191,8 +191,8 @@ pub(super) async fn sent_turn(
         .await?;
     let found: Vec<Message> = rows.iter().map(message).collect::<Result<_>>()?;
     let pick = |id: Uuid| found.iter().find(|m| m.id.0 == id).cloned();
-    let queued = found.is_empty()
-        && super::postgres_queue::is_queued(pool, user, MessageId(question)).await?;
+    let queued =
+        found.is_empty() && super::queue::is_queued(pool, user, MessageId(question)).await?;
     Ok(Some(SentTurn {
         thread_id: ThreadId(thread),
         question_id: MessageId(question),
@@ -203,7 +203,10 @@ pub(super) async fn sent_turn(
     }))
 }
 
-pub(super) async fn sweep_client_ids(pool: &PgPool, before: DateTime<Utc>) -> Result<u64> {
+pub(in crate::store) async fn sweep_client_ids(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+) -> Result<u64> {
     let done = sqlx::query("DELETE FROM client_messages WHERE created_at < $1")
         .bind(before)
         .execute(pool)

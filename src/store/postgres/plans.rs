@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use super::postgres::{thread_newest, thread_page};
+use super::{thread_newest, thread_page};
 
 /// Threads in the database, one per user, their messages interleaved on disk as concurrent
 /// conversations' are; and messages per thread.
@@ -32,10 +32,10 @@ async fn long_threads() -> Option<(PgConnection, Uuid, String)> {
         "" => format!("{server}/{name}"),
         q => format!("{server}/{name}?{q}"),
     };
-    let pool = super::postgres::connect(&url, 1, super::DEFAULT_TIMEOUT)
+    let pool = super::connect(&url, 1, crate::store::DEFAULT_TIMEOUT)
         .await
         .unwrap();
-    super::postgres::migrate(&pool).await.unwrap();
+    super::migrate(&pool).await.unwrap();
     pool.close().await;
 
     let mut conn = PgConnection::connect(&url).await.unwrap();

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::corrupt;
-use super::cursor;
 use crate::error::{Error, Result};
+use crate::store::corrupt;
+use crate::store::cursor;
 
 /// Every row `sql` returns, each read by `read`.
 pub(super) fn all<T>(

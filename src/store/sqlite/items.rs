@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use serde_json::Value;
 
-use super::items::{CreatedKey, Order};
-use super::sqlite::{conversation, conversations_page, message, CONVERSATION, MESSAGE};
-use super::sqlite_rows::{all, execute, json, one, to_json, ts, uuid};
+use super::rows::{all, execute, json, one, to_json, ts, uuid};
+use super::{conversation, conversations_page, message, CONVERSATION, MESSAGE};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    ThreadId, UserId,
+    Order, ThreadId, UserId,
 };
+use crate::store::items::CreatedKey;
 
 const ATTACHMENT: &str =
     "id, user_id, conversation_id, name, mime_type, size, bytes IS NOT NULL AS uploaded, created_at";
@@ -35,7 +35,7 @@ fn attachment(row: &Row<'_>) -> Result<Attachment> {
     })
 }
 
-pub(super) fn get_message(
+pub(in crate::store) fn get_message(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -48,7 +48,7 @@ pub(super) fn get_message(
     one(conn, &sql, params, message)
 }
 
-pub(super) fn delete_messages_after(
+pub(in crate::store) fn delete_messages_after(
     conn: &mut Connection,
     user: &UserId,
     thread: ThreadId,
@@ -70,7 +70,7 @@ pub(super) fn delete_messages_after(
     Ok(done as u64)
 }
 
-pub(super) fn conversations_by_creation(
+pub(in crate::store) fn conversations_by_creation(
     conn: &Connection,
     user: &UserId,
     order: Order,
@@ -85,7 +85,7 @@ pub(super) fn conversations_by_creation(
     conversations_page(conn, user, "created_at", dir, after, fetch)
 }
 
-pub(super) fn set_message_details(
+pub(in crate::store) fn set_message_details(
     conn: &Connection,
     user: &UserId,
     id: MessageId,
@@ -101,7 +101,7 @@ pub(super) fn set_message_details(
     Ok(done > 0)
 }
 
-pub(super) fn message_details(
+pub(in crate::store) fn message_details(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -116,7 +116,7 @@ pub(super) fn message_details(
     )
 }
 
-pub(super) fn add_feedback(
+pub(in crate::store) fn add_feedback(
     conn: &mut Connection,
     user: &UserId,
     thread: ThreadId,
@@ -144,7 +144,7 @@ pub(super) fn add_feedback(
     Ok(())
 }
 
-pub(super) fn feedback(
+pub(in crate::store) fn feedback(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -155,17 +155,18 @@ pub(super) fn feedback(
          ORDER BY item_id",
         params![thread.0.to_string(), user.as_str()],
         |r| {
-            let kind = super::sqlite_rows::text(r, "kind")?;
+            let kind = super::rows::text(r, "kind")?;
             Ok(Feedback {
                 item_id: r.get("item_id")?,
-                kind: FeedbackKind::parse(kind)
-                    .ok_or_else(|| super::corrupt("kind", format!("unknown kind {kind:?}")))?,
+                kind: FeedbackKind::parse(kind).ok_or_else(|| {
+                    crate::store::corrupt("kind", format!("unknown kind {kind:?}"))
+                })?,
             })
         },
     )
 }
 
-pub(super) fn add_hidden_item(
+pub(in crate::store) fn add_hidden_item(
     conn: &Connection,
     user: &UserId,
     item: &HiddenItem,
@@ -190,7 +191,7 @@ pub(super) fn add_hidden_item(
     }))
 }
 
-pub(super) fn conversation_for_turn(
+pub(in crate::store) fn conversation_for_turn(
     conn: &Connection,
     user: &UserId,
     id: ThreadId,
@@ -208,7 +209,7 @@ pub(super) fn conversation_for_turn(
     )
 }
 
-pub(super) fn hidden_items(
+pub(in crate::store) fn hidden_items(
     conn: &Connection,
     user: &UserId,
     thread: ThreadId,
@@ -230,7 +231,7 @@ pub(super) fn hidden_items(
     )
 }
 
-pub(super) fn create_attachment(
+pub(in crate::store) fn create_attachment(
     conn: &Connection,
     a: &Attachment,
     bytes: Option<&[u8]>,
@@ -252,7 +253,7 @@ pub(super) fn create_attachment(
     Ok(())
 }
 
-pub(super) fn get_attachment(
+pub(in crate::store) fn get_attachment(
     conn: &Connection,
     user: &UserId,
     id: AttachmentId,
@@ -266,7 +267,7 @@ pub(super) fn get_attachment(
     )
 }
 
-pub(super) fn put_attachment_bytes(
+pub(in crate::store) fn put_attachment_bytes(
     conn: &Connection,
     user: &UserId,
     id: AttachmentId,
@@ -280,7 +281,7 @@ pub(super) fn put_attachment_bytes(
     one(conn, &sql, params, attachment)
 }
 
-pub(super) fn attachment_bytes(
+pub(in crate::store) fn attachment_bytes(
     conn: &Connection,
     user: &UserId,
     id: AttachmentId,
@@ -294,7 +295,7 @@ pub(super) fn attachment_bytes(
     Ok(bytes.flatten())
 }
 
-pub(super) fn assign_attachments(
+pub(in crate::store) fn assign_attachments(
     conn: &Connection,
     user: &UserId,
     ids: &[AttachmentId],
@@ -310,7 +311,7 @@ pub(super) fn assign_attachments(
     Ok(())
 }
 
-pub(super) fn delete_attachment(
+pub(in crate::store) fn delete_attachment(
     conn: &Connection,
     user: &UserId,
     id: AttachmentId,

@@ -1,11 +1,53 @@
-//! Applies SQLite's embedded migrations, recording them in `_sqlx_migrations` exactly as
-//! `sqlx migrate` does (same table, same checksums), so a database migrated by either is
-//! current for the other and PostgreSQL and SQLite keep one migration history format.
+//! SQLite's embedded migrations, and applying them: each is recorded in `_sqlx_migrations`
+//! exactly as `sqlx migrate` does (same table, same checksums), so a database migrated by either
+//! is current for the other and PostgreSQL and SQLite keep one migration history format.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sqlx::migrate::Migrator;
 
 use crate::error::{Error, Result};
+use crate::store::migrator;
+
+/// SQLite's embedded migrations, in order.
+pub(super) fn migrations() -> Migrator {
+    migrator(&[
+        (
+            1,
+            "init",
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+        ),
+        (
+            2,
+            "chatkit",
+            include_str!("../../../migrations/sqlite/0002_chatkit.sql"),
+        ),
+        (
+            3,
+            "append",
+            include_str!("../../../migrations/sqlite/0003_append.sql"),
+        ),
+        (
+            4,
+            "drop_messages_user",
+            include_str!("../../../migrations/sqlite/0004_drop_messages_user.sql"),
+        ),
+        (
+            5,
+            "durable_answers",
+            include_str!("../../../migrations/sqlite/0005_durable_answers.sql"),
+        ),
+        (
+            6,
+            "queued_messages",
+            include_str!("../../../migrations/sqlite/0006_queued_messages.sql"),
+        ),
+    ])
+}
+
+/// Brings the schema up to date (see [`run`]).
+pub(in crate::store) fn migrate(conn: &mut Connection) -> Result<()> {
+    run(conn, &migrations())
+}
 
 /// Applies the migrations not yet recorded, each in its own transaction. Refuses to run when
 /// an earlier migration failed half way, when an applied migration's SQL has changed, or when
@@ -76,7 +118,6 @@ pub(super) fn run(conn: &mut Connection, migrator: &Migrator) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::migrations;
     use sqlx::Connection as _;
 
     fn versions(conn: &Connection) -> Vec<i64> {

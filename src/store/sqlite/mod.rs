@@ -1,24 +1,34 @@
-//! The SQLite backend: opening, migrations and every SQLite query of the store.
+//! The SQLite backend: opening, migrations and every SQLite query of the store. This file holds
+//! the queries on conversations, messages and tasks; the files beside it the rest (answers,
+//! items, queue), the migrations (`migrate`) and the connection itself (`conn`).
 //!
 //! Storage forms: UUIDs as lowercase hyphenated TEXT, timestamps as INTEGER unix microseconds,
 //! JSON as TEXT, dates as TEXT `YYYY-MM-DD`, booleans as INTEGER 0/1. Functions here are called
-//! only through `Store`, on its one connection (`sqlite_conn`), receive already-validated input
+//! only through `Store`, on its one connection (`sqlite::conn`), receive already-validated input
 //! and must not validate or build cursors. Every user-data query filters by `user_id`.
+
+pub(super) mod answers;
+mod append;
+mod checkpoint;
+pub(super) mod conn;
+pub(super) mod items;
+mod migrate;
+pub(super) mod queue;
+mod rows;
+mod url;
+
+pub(super) use migrate::migrate;
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
-use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
+use self::url::Location;
 use super::cursor::ConversationKey;
-use super::sqlite_checkpoint::Policy;
-use super::sqlite_conn::Conn;
-use super::sqlite_rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
-use super::sqlite_url::Location;
 use super::{
-    added, appended, corrupt, migrator, parse_priority, parse_role, parse_status, shown_next_seq,
+    added, appended, corrupt, parse_priority, parse_role, parse_status, shown_next_seq,
     FIND_TASKS_LIMIT,
 };
 use crate::error::{Error, Result};
@@ -26,12 +36,14 @@ use crate::model::{
     Conversation, Message, MessageId, NewMessage, NewTask, Task, TaskFilter, TaskPatch, ThreadId,
     UserId,
 };
+use checkpoint::Policy;
+use conn::Conn;
+use rows::{all, execute, json, one, text, to_json, ts, uuid, At, Column};
 
 pub(super) const CONVERSATION: &str = "id, user_id, title, created_at, updated_at, metadata";
 /// The columns `message` reads, in this order.
 pub(super) const MESSAGE: &str =
     "id, conversation_id, seq, role, content, tool_calls, status, usage, created_at, next_seq";
-const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
 
 /// Opens the database at `url`; every operation waits at most `timeout` for the connection
 /// (and for a lock another process holds on the file).
@@ -39,53 +51,9 @@ pub(super) fn connect(url: &str, timeout: Duration) -> Result<Conn> {
     Conn::open_with(&Location::parse(url)?, Policy::default(), timeout)
 }
 
-/// SQLite's embedded migrations, in order.
-pub(super) fn migrations() -> Migrator {
-    migrator(&[
-        (
-            1,
-            "init",
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-        ),
-        (
-            2,
-            "chatkit",
-            include_str!("../../migrations/sqlite/0002_chatkit.sql"),
-        ),
-        (
-            3,
-            "append",
-            include_str!("../../migrations/sqlite/0003_append.sql"),
-        ),
-        (
-            4,
-            "drop_messages_user",
-            include_str!("../../migrations/sqlite/0004_drop_messages_user.sql"),
-        ),
-        (
-            5,
-            "durable_answers",
-            include_str!("../../migrations/sqlite/0005_durable_answers.sql"),
-        ),
-        (
-            6,
-            "queued_messages",
-            include_str!("../../migrations/sqlite/0006_queued_messages.sql"),
-        ),
-    ])
-}
-
-pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    super::sqlite_migrate::run(conn, &migrations())
-}
-
 pub(super) fn ping(conn: &Connection) -> Result<()> {
     conn.query_row("SELECT 1", [], |_| Ok(()))?;
     Ok(())
-}
-
-fn date_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
 }
 
 pub(super) fn conversation(row: &Row<'_>) -> Result<Conversation> {
@@ -121,23 +89,6 @@ pub(super) fn message(row: &Row<'_>) -> Result<Message> {
             .map_err(|e| corrupt(usage_col.name(), e.to_string()))?,
         created_at: ts(row, At(8, "created_at"))?,
         next_seq: shown_next_seq(status, row.get(9)?)?,
-    })
-}
-
-fn task(row: &Row<'_>) -> Result<Task> {
-    let due_date = row
-        .get::<_, Option<String>>("due_date")?
-        .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
-        .transpose()
-        .map_err(|e| corrupt("due_date", e.to_string()))?;
-    Ok(Task {
-        number: row.get("number")?,
-        title: row.get("title")?,
-        priority: parse_priority(text(row, "priority")?)?,
-        due_date,
-        completed: row.get("completed")?,
-        created_at: ts(row, "created_at")?,
-        updated_at: ts(row, "updated_at")?,
     })
 }
 
@@ -270,7 +221,7 @@ pub(super) fn append_message(
         return Err(Error::NotFound("conversation"));
     };
     if let Some(details) = &msg.details {
-        super::sqlite_items::set_message_details(conn, user, msg.id, details)?;
+        items::set_message_details(conn, user, msg.id, details)?;
     }
     Ok(appended(msg, seq, now))
 }
@@ -305,6 +256,29 @@ pub(super) fn recent_messages(
     let mut newest_first = all(conn, &sql, params, message)?;
     newest_first.reverse();
     Ok(newest_first)
+}
+
+const TASK: &str = "number, title, priority, due_date, completed, created_at, updated_at";
+
+fn date_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn task(row: &Row<'_>) -> Result<Task> {
+    let due_date = row
+        .get::<_, Option<String>>("due_date")?
+        .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
+        .transpose()
+        .map_err(|e| corrupt("due_date", e.to_string()))?;
+    Ok(Task {
+        number: row.get("number")?,
+        title: row.get("title")?,
+        priority: parse_priority(text(row, "priority")?)?,
+        due_date,
+        completed: row.get("completed")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
 }
 
 pub(super) fn add_task(
@@ -407,66 +381,4 @@ pub(super) fn delete_task(conn: &Connection, user: &UserId, number: i64) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A `SELECT {MESSAGE}`-shaped row with the given SQL for each column.
-    fn read(columns: [&str; 10]) -> Result<Message> {
-        let conn = Connection::open_in_memory().unwrap();
-        let names = MESSAGE.split(", ");
-        let select: Vec<String> = columns
-            .iter()
-            .zip(names)
-            .map(|(value, name)| format!("{value} AS {name}"))
-            .collect();
-        one(&conn, &format!("SELECT {}", select.join(", ")), [], message)
-            .map(|m| m.expect("one row"))
-    }
-
-    const GOOD: [&str; 10] = [
-        "'6f1c1ad2-8d4e-4a8e-9d7b-0b4a5b3e2f10'",
-        "'0b7f4c1e-2a3d-4e5f-8a9b-1c2d3e4f5a6b'",
-        "3",
-        "'assistant'",
-        "'hello'",
-        "'[]'",
-        "'completed'",
-        "'{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}'",
-        "1700000000000000",
-        "4",
-    ];
-
-    #[test]
-    fn a_message_row_is_read_by_position() {
-        let m = read(GOOD).unwrap();
-        assert_eq!(m.seq, 3);
-        assert_eq!(m.role, crate::model::Role::Assistant);
-        assert_eq!(m.content, "hello");
-        assert_eq!(m.usage.unwrap().total_tokens, 7);
-        assert_eq!(m.created_at.timestamp(), 1_700_000_000);
-        // Only an answer in progress shows how many deltas its text holds.
-        assert_eq!(m.next_seq, None);
-        let mut columns = GOOD;
-        columns[6] = "'in_progress'";
-        assert_eq!(read(columns).unwrap().next_seq, Some(4));
-    }
-
-    #[test]
-    fn an_unreadable_column_is_named_in_the_error() {
-        for (position, bad, name) in [
-            (0, "'not-a-uuid'", "id"),
-            (5, "'[oops'", "tool_calls"),
-            (7, "'{'", "usage"),
-            (3, "'robot'", "role"),
-        ] {
-            let mut columns = GOOD;
-            columns[position] = bad;
-            match read(columns) {
-                Err(Error::Internal(message)) => {
-                    assert!(message.contains(&format!("`{name}`")), "{message}")
-                }
-                other => panic!("{name}: expected an internal error, got {other:?}"),
-            }
-        }
-    }
-}
+mod tests;

@@ -8,13 +8,13 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 
-use super::items::{CreatedKey, Order};
-use super::postgres::{conversation, message, CONVERSATION, MESSAGE};
+use super::{conversation, message, CONVERSATION, MESSAGE};
 use crate::error::Result;
 use crate::model::{
     Attachment, AttachmentId, Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId,
-    ThreadId, UserId,
+    Order, ThreadId, UserId,
 };
+use crate::store::items::CreatedKey;
 
 const ATTACHMENT: &str =
     "id, user_id, conversation_id, name, mime_type, size, (bytes IS NOT NULL) AS uploaded, created_at";
@@ -33,7 +33,7 @@ fn attachment(row: &PgRow) -> Result<Attachment> {
     })
 }
 
-pub(super) async fn get_message(
+pub(in crate::store) async fn get_message(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -51,7 +51,7 @@ pub(super) async fn get_message(
     row.as_ref().map(message).transpose()
 }
 
-pub(super) async fn delete_messages_after(
+pub(in crate::store) async fn delete_messages_after(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -78,7 +78,7 @@ pub(super) async fn delete_messages_after(
     Ok(done.rows_affected())
 }
 
-pub(super) async fn conversations_by_creation(
+pub(in crate::store) async fn conversations_by_creation(
     pool: &PgPool,
     user: &UserId,
     order: Order,
@@ -107,7 +107,7 @@ pub(super) async fn conversations_by_creation(
     rows.iter().map(conversation).collect()
 }
 
-pub(super) async fn set_message_details(
+pub(in crate::store) async fn set_message_details(
     pool: &PgPool,
     user: &UserId,
     id: MessageId,
@@ -126,7 +126,7 @@ pub(super) async fn set_message_details(
     Ok(done.rows_affected() > 0)
 }
 
-pub(super) async fn message_details(
+pub(in crate::store) async fn message_details(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -150,7 +150,7 @@ pub(super) async fn message_details(
         .collect()
 }
 
-pub(super) async fn add_feedback(
+pub(in crate::store) async fn add_feedback(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -177,7 +177,7 @@ pub(super) async fn add_feedback(
     Ok(())
 }
 
-pub(super) async fn feedback(
+pub(in crate::store) async fn feedback(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -195,14 +195,15 @@ pub(super) async fn feedback(
             let kind: &str = r.try_get("kind")?;
             Ok(Feedback {
                 item_id: r.try_get("item_id")?,
-                kind: FeedbackKind::parse(kind)
-                    .ok_or_else(|| super::corrupt("kind", format!("unknown kind {kind:?}")))?,
+                kind: FeedbackKind::parse(kind).ok_or_else(|| {
+                    crate::store::corrupt("kind", format!("unknown kind {kind:?}"))
+                })?,
             })
         })
         .collect()
 }
 
-pub(super) async fn add_hidden_item(
+pub(in crate::store) async fn add_hidden_item(
     pool: &PgPool,
     user: &UserId,
     item: &HiddenItem,
@@ -225,7 +226,7 @@ pub(super) async fn add_hidden_item(
     }))
 }
 
-pub(super) async fn conversation_for_turn(
+pub(in crate::store) async fn conversation_for_turn(
     pool: &PgPool,
     user: &UserId,
     id: ThreadId,
@@ -244,7 +245,7 @@ pub(super) async fn conversation_for_turn(
         .transpose()
 }
 
-pub(super) async fn hidden_items(
+pub(in crate::store) async fn hidden_items(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -270,7 +271,7 @@ pub(super) async fn hidden_items(
         .collect()
 }
 
-pub(super) async fn create_attachment(
+pub(in crate::store) async fn create_attachment(
     pool: &PgPool,
     a: &Attachment,
     bytes: Option<&[u8]>,
@@ -291,7 +292,7 @@ pub(super) async fn create_attachment(
     Ok(())
 }
 
-pub(super) async fn get_attachment(
+pub(in crate::store) async fn get_attachment(
     pool: &PgPool,
     user: &UserId,
     id: AttachmentId,
@@ -305,7 +306,7 @@ pub(super) async fn get_attachment(
     row.as_ref().map(attachment).transpose()
 }
 
-pub(super) async fn put_attachment_bytes(
+pub(in crate::store) async fn put_attachment_bytes(
     pool: &PgPool,
     user: &UserId,
     id: AttachmentId,
@@ -325,7 +326,7 @@ pub(super) async fn put_attachment_bytes(
     row.as_ref().map(attachment).transpose()
 }
 
-pub(super) async fn attachment_bytes(
+pub(in crate::store) async fn attachment_bytes(
     pool: &PgPool,
     user: &UserId,
     id: AttachmentId,
@@ -339,7 +340,7 @@ pub(super) async fn attachment_bytes(
     Ok(bytes.flatten())
 }
 
-pub(super) async fn assign_attachments(
+pub(in crate::store) async fn assign_attachments(
     pool: &PgPool,
     user: &UserId,
     ids: &[AttachmentId],
@@ -356,7 +357,7 @@ pub(super) async fn assign_attachments(
     Ok(())
 }
 
-pub(super) async fn delete_attachment(
+pub(in crate::store) async fn delete_attachment(
     pool: &PgPool,
     user: &UserId,
     id: AttachmentId,

@@ -8,16 +8,16 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::postgres::{append_message, duplicate_send};
-use super::queue::{NewQueued, Queued};
-use super::TurnStart;
+use super::{append_message, duplicate_send};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageId, QueuedMessage, QueuedStatus, Role, ThreadId, UserId};
+use crate::store::queue::{NewQueued, Queued};
+use crate::store::TurnStart;
 
 const QUEUED: &str =
     "n, id, conversation_id, user_id, answer_id, content, metadata, request_id, created_at";
 
-pub(super) async fn enqueue(
+pub(in crate::store) async fn enqueue(
     pool: &PgPool,
     user: &UserId,
     q: &NewQueued<'_>,
@@ -77,7 +77,11 @@ pub(super) async fn enqueue(
         .ok_or_else(|| Error::Internal("a queued message vanished as it was written".into()))
 }
 
-pub(super) async fn queued(pool: &PgPool, user: &UserId, thread: ThreadId) -> Result<Vec<Queued>> {
+pub(in crate::store) async fn queued(
+    pool: &PgPool,
+    user: &UserId,
+    thread: ThreadId,
+) -> Result<Vec<Queued>> {
     read_queue(pool, user, thread).await
 }
 
@@ -120,7 +124,7 @@ fn queued_row(row: &PgRow) -> Result<Queued> {
     })
 }
 
-pub(super) async fn unqueue(
+pub(in crate::store) async fn unqueue(
     pool: &PgPool,
     user: &UserId,
     thread: ThreadId,
@@ -137,7 +141,7 @@ pub(super) async fn unqueue(
     Ok(done.rows_affected() > 0)
 }
 
-pub(super) async fn queued_threads(pool: &PgPool) -> Result<Vec<(UserId, ThreadId)>> {
+pub(in crate::store) async fn queued_threads(pool: &PgPool) -> Result<Vec<(UserId, ThreadId)>> {
     let rows: Vec<(String, Uuid)> =
         sqlx::query_as("SELECT DISTINCT user_id, conversation_id FROM queued_messages")
             .fetch_all(pool)
@@ -150,7 +154,7 @@ pub(super) async fn queued_threads(pool: &PgPool) -> Result<Vec<(UserId, ThreadI
 
 /// The queued message's row deleted and its turn's start written, in one transaction: a
 /// start refused (busy thread) leaves it queued.
-pub(super) async fn start_queued(
+pub(in crate::store) async fn start_queued(
     pool: &PgPool,
     user: &UserId,
     start: &TurnStart<'_>,
@@ -172,7 +176,11 @@ pub(super) async fn start_queued(
 }
 
 /// Whether the message `id` of `user` is queued.
-pub(super) async fn is_queued(pool: &PgPool, user: &UserId, id: MessageId) -> Result<bool> {
+pub(in crate::store) async fn is_queued(
+    pool: &PgPool,
+    user: &UserId,
+    id: MessageId,
+) -> Result<bool> {
     let found: Option<(i32,)> =
         sqlx::query_as("SELECT 1 FROM queued_messages WHERE id = $1 AND user_id = $2")
             .bind(id.0)

@@ -1,25 +1,25 @@
 //! SQLite queries of `answers.rs`: a turn's start, its answer's saves and end, the sweep of
 //! interrupted answers and the client ids of sends. Same storage forms as `sqlite.rs`; every
-//! query filters by `user_id`. The writes run in `sqlite_append`'s groups.
+//! query filters by `user_id`. The writes run in `sqlite::append`'s groups.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, ErrorCode};
 
-use super::answers::{new_answer, Interrupted, PartialAnswer, SentTurn, TurnStart};
-use super::sqlite::{append_message, create_conversation, message, MESSAGE};
-use super::sqlite_rows::{all, execute, one, to_json, uuid, At};
+use super::rows::{all, execute, one, to_json, uuid, At};
+use super::{append_message, create_conversation, message, MESSAGE};
 use crate::error::{Error, Result};
 use crate::model::{Conversation, Message, MessageId, NewMessage, ThreadId, UserId};
+use crate::store::answers::{new_answer, Interrupted, PartialAnswer, SentTurn, TurnStart};
 
 /// A [`TurnStart`] the grouped writer can keep until its turn comes.
-pub(super) struct OwnedStart {
+pub(in crate::store) struct OwnedStart {
     question: NewMessage,
     answer: Option<MessageId>,
     client_message_id: Option<String>,
 }
 
 impl OwnedStart {
-    pub(super) fn of(start: &TurnStart<'_>) -> Self {
+    pub(in crate::store) fn of(start: &TurnStart<'_>) -> Self {
         OwnedStart {
             question: start.question.clone(),
             answer: start.answer,
@@ -28,19 +28,19 @@ impl OwnedStart {
     }
 
     /// The id of the user message it stores.
-    pub(super) fn question_id(&self) -> MessageId {
+    pub(in crate::store) fn question_id(&self) -> MessageId {
         self.question.id
     }
 
     /// Whether the start is one statement (a plain append), atomic on its own.
-    pub(super) fn one_statement(&self) -> bool {
+    pub(in crate::store) fn one_statement(&self) -> bool {
         self.answer.is_none() && self.client_message_id.is_none() && self.question.details.is_none()
     }
 }
 
 /// Writes a turn's start: the conversation first when `create` is given, the user message, its
 /// answer and the client id. Several statements: the grouped writer runs them in a savepoint.
-pub(super) fn start(
+pub(in crate::store) fn start(
     conn: &Connection,
     user: &UserId,
     create: Option<&Conversation>,
@@ -56,33 +56,46 @@ pub(super) fn start(
     };
     let answer = append_message(conn, user, &new_answer(id, question.conversation_id), now)?;
     if let Some(client) = &start.client_message_id {
-        let recorded = execute(
-            conn,
-            "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
-             message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            params![
-                user.as_str(),
-                client,
-                question.conversation_id.0.to_string(),
-                question.id.0.to_string(),
-                id.0.to_string(),
-                now.timestamp_micros(),
-            ],
-        );
-        match recorded {
-            Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
-                if f.code == ErrorCode::ConstraintViolation =>
-            {
-                return Err(Error::DuplicateSend)
-            }
-            other => other?,
-        };
+        let ids = (question.conversation_id, question.id, id);
+        record_send(conn, user, client, ids, now)?;
     }
     Ok((question, Some(answer)))
 }
 
+/// Records `user`'s client id of a send with what it wrote: its thread, its user message and
+/// the answer it started. `Error::DuplicateSend` when the user has sent with that id before.
+pub(in crate::store) fn record_send(
+    conn: &Connection,
+    user: &UserId,
+    client: &str,
+    (thread, message, answer): (ThreadId, MessageId, MessageId),
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let recorded = execute(
+        conn,
+        "INSERT INTO client_messages (user_id, client_message_id, conversation_id, \
+         message_id, answer_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        params![
+            user.as_str(),
+            client,
+            thread.0.to_string(),
+            message.0.to_string(),
+            answer.0.to_string(),
+            now.timestamp_micros(),
+        ],
+    );
+    match recorded {
+        Err(Error::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == ErrorCode::ConstraintViolation =>
+        {
+            Err(Error::DuplicateSend)
+        }
+        other => other.map(|_| ()),
+    }
+}
+
 /// Each save is one statement; several run in the caller's savepoint.
-pub(super) fn save_partials(
+pub(in crate::store) fn save_partials(
     conn: &Connection,
     saves: &[(UserId, PartialAnswer)],
 ) -> Result<Vec<MessageId>> {
@@ -107,7 +120,7 @@ pub(super) fn save_partials(
     Ok(saved)
 }
 
-pub(super) fn finish_answer(
+pub(in crate::store) fn finish_answer(
     conn: &Connection,
     user: &UserId,
     a: &NewMessage,
@@ -130,7 +143,11 @@ pub(super) fn finish_answer(
     one(conn, &sql, params, message)?.ok_or(Error::NotFound("message"))
 }
 
-pub(super) fn drop_answer(conn: &Connection, user: &UserId, id: MessageId) -> Result<bool> {
+pub(in crate::store) fn drop_answer(
+    conn: &Connection,
+    user: &UserId,
+    id: MessageId,
+) -> Result<bool> {
     let done = execute(
         conn,
         "DELETE FROM messages WHERE id = ? AND user_id = ?",
@@ -140,7 +157,7 @@ pub(super) fn drop_answer(conn: &Connection, user: &UserId, id: MessageId) -> Re
 }
 
 /// Every answer in progress: on SQLite the starting process is the only one.
-pub(super) fn interrupt_every(conn: &mut Connection) -> Result<Vec<Interrupted>> {
+pub(in crate::store) fn interrupt_every(conn: &mut Connection) -> Result<Vec<Interrupted>> {
     let sql = format!(
         "UPDATE messages SET status = 'interrupted' WHERE status = 'in_progress' \
          RETURNING {MESSAGE}, user_id"
@@ -153,7 +170,7 @@ pub(super) fn interrupt_every(conn: &mut Connection) -> Result<Vec<Interrupted>>
     })
 }
 
-pub(super) fn sent_turn(
+pub(in crate::store) fn sent_turn(
     conn: &mut Connection,
     user: &UserId,
     client_message_id: &str,
@@ -178,7 +195,7 @@ pub(super) fn sent_turn(
     let params = params![question.0.to_string(), answer.0.to_string(), user.as_str()];
     let found = all(conn, &sql, params, message)?;
     let pick = |id: MessageId| found.iter().find(|m| m.id == id).cloned();
-    let queued = found.is_empty() && super::sqlite_queue::is_queued(conn, user, question)?;
+    let queued = found.is_empty() && super::queue::is_queued(conn, user, question)?;
     Ok(Some(SentTurn {
         thread_id,
         question_id: question,
@@ -189,7 +206,10 @@ pub(super) fn sent_turn(
     }))
 }
 
-pub(super) fn sweep_client_ids(conn: &mut Connection, before: DateTime<Utc>) -> Result<u64> {
+pub(in crate::store) fn sweep_client_ids(
+    conn: &mut Connection,
+    before: DateTime<Utc>,
+) -> Result<u64> {
     let done = execute(
         conn,
         "DELETE FROM client_messages WHERE created_at < ?",

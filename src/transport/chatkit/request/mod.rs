@@ -3,14 +3,19 @@
 //! Lenient as the reference is, and a little more: the content type is ignored, unknown keys
 //! are ignored, and `null` reads as "absent" everywhere (so `"order": null` means the default).
 //! Anything else malformed is a 400 naming the problem, before any response type is chosen.
+//!
+//! This module holds the request types and the envelope; each type's `params` are read in
+//! `params`.
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::de::DeserializeOwned;
+mod params;
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::store::Order;
+use crate::model::Order;
+pub use params::params_schemas;
 
 /// Keys whose values are the client's own data and are relayed as they are.
 const OPAQUE_KEYS: &[&str] = &["result", "payload", "data", "answers"];
@@ -171,154 +176,15 @@ impl Request {
     }
 }
 
-#[derive(Deserialize, JsonSchema)]
-struct ThreadParams {
-    thread_id: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct CreateParams {
-    input: UserInput,
-}
-#[derive(Deserialize, JsonSchema)]
-struct AddMessageParams {
-    thread_id: String,
-    input: UserInput,
-}
-#[derive(Deserialize, JsonSchema)]
-struct ToolOutputParams {
-    thread_id: String,
-    #[allow(dead_code)]
-    result: Value,
-}
-#[derive(Deserialize, JsonSchema)]
-struct ItemParams {
-    thread_id: String,
-    item_id: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct StructuredParams {
-    thread_id: String,
-    item_id: String,
-    #[allow(dead_code)]
-    input: Value,
-}
-#[derive(Deserialize, JsonSchema)]
-struct ActionParams {
-    thread_id: String,
-    #[serde(default)]
-    item_id: Option<String>,
-    action: Action,
-}
-#[derive(Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-enum OrderParam {
-    Asc,
-    Desc,
-}
-#[derive(Deserialize, JsonSchema)]
-struct ListParams {
-    #[serde(default)]
-    limit: Option<u32>,
-    #[serde(default)]
-    order: Option<OrderParam>,
-    #[serde(default)]
-    after: Option<String>,
-}
-#[derive(Deserialize, JsonSchema)]
-struct ListItemsParams {
-    thread_id: String,
-    #[serde(default)]
-    limit: Option<u32>,
-    #[serde(default)]
-    order: Option<OrderParam>,
-    #[serde(default)]
-    after: Option<String>,
-}
-#[derive(Deserialize, JsonSchema)]
-struct UpdateParams {
-    thread_id: String,
-    title: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct FeedbackParams {
-    thread_id: String,
-    item_ids: Vec<String>,
-    kind: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct AttachmentCreateParams {
-    name: String,
-    size: i64,
-    mime_type: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct AttachmentDeleteParams {
-    attachment_id: String,
-}
-#[derive(Deserialize, JsonSchema)]
-struct TranscribeParams {
-    audio_base64: String,
-    mime_type: String,
-}
-
-fn order(o: Option<OrderParam>) -> Order {
-    match o {
-        Some(OrderParam::Asc) => Order::Asc,
-        Some(OrderParam::Desc) | None => Order::Desc,
-    }
-}
-
-/// Removes `null` members of objects, recursively, except inside the client's opaque data.
-fn strip_nulls(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|_, v| !v.is_null());
-            for (k, v) in map.iter_mut() {
-                if !OPAQUE_KEYS.contains(&k.as_str()) {
-                    strip_nulls(v);
-                }
-            }
-        }
-        Value::Array(list) => list.iter_mut().for_each(strip_nulls),
-        _ => {}
-    }
-}
-
-fn params<T: DeserializeOwned>(kind: &str, params: Value) -> Result<T> {
-    serde_json::from_value(params).map_err(|e| Error::Invalid(format!("{kind}: params: {e}")))
-}
-
-/// Every request type [`parse`] knows, with the schema of its `params`, for the OpenAPI document.
-pub fn params_schemas(generator: &mut SchemaGenerator) -> Vec<(&'static str, Schema)> {
-    let mut g = |name, schema: fn(&mut SchemaGenerator) -> Schema| (name, schema(generator));
-    vec![
-        g("threads.create", CreateParams::json_schema),
-        g("threads.add_user_message", AddMessageParams::json_schema),
-        g(
-            "threads.add_client_tool_output",
-            ToolOutputParams::json_schema,
-        ),
-        g(
-            "threads.add_structured_input",
-            StructuredParams::json_schema,
-        ),
-        g("threads.retry_after_item", ItemParams::json_schema),
-        g("threads.custom_action", ActionParams::json_schema),
-        g("threads.sync_custom_action", ActionParams::json_schema),
-        g("threads.get_by_id", ThreadParams::json_schema),
-        g("threads.list", ListParams::json_schema),
-        g("threads.update", UpdateParams::json_schema),
-        g("threads.delete", ThreadParams::json_schema),
-        g("items.list", ListItemsParams::json_schema),
-        g("items.feedback", FeedbackParams::json_schema),
-        g("attachments.create", AttachmentCreateParams::json_schema),
-        g("attachments.delete", AttachmentDeleteParams::json_schema),
-        g("input.transcribe", TranscribeParams::json_schema),
-    ]
-}
-
 /// Parses a request envelope. 400 for anything that is not a known, well-formed request.
 pub fn parse(body: Value) -> Result<Request> {
+    let (kind, params) = envelope(body)?;
+    params::decode(&kind, params)
+}
+
+/// The envelope's `type` and its `params` (an object, its nulls stripped); `metadata`, when
+/// present, must be an object or null.
+fn envelope(body: Value) -> Result<(String, Value)> {
     let Value::Object(mut envelope) = body else {
         return Err(Error::invalid("request body must be a JSON object"));
     };
@@ -344,118 +210,29 @@ pub fn parse(body: Value) -> Result<Request> {
         }
     }
     strip_nulls(&mut p);
-    let k = kind.as_str();
-    Ok(match k {
-        "threads.create" => {
-            let p: CreateParams = params(k, p)?;
-            Request::CreateThread { input: p.input }
-        }
-        "threads.add_user_message" => {
-            let p: AddMessageParams = params(k, p)?;
-            Request::AddUserMessage {
-                thread_id: p.thread_id,
-                input: p.input,
-            }
-        }
-        "threads.add_client_tool_output" => {
-            let p: ToolOutputParams = params(k, p)?;
-            Request::AddClientToolOutput {
-                thread_id: p.thread_id,
-            }
-        }
-        "threads.add_structured_input" => {
-            let p: StructuredParams = params(k, p)?;
-            Request::AddStructuredInput {
-                thread_id: p.thread_id,
-                item_id: p.item_id,
-            }
-        }
-        "threads.retry_after_item" => {
-            let p: ItemParams = params(k, p)?;
-            Request::RetryAfterItem {
-                thread_id: p.thread_id,
-                item_id: p.item_id,
-            }
-        }
-        "threads.custom_action" | "threads.sync_custom_action" => {
-            let p: ActionParams = params(k, p)?;
-            if k == "threads.custom_action" {
-                Request::CustomAction {
-                    thread_id: p.thread_id,
-                    item_id: p.item_id,
-                    action: p.action,
-                }
-            } else {
-                Request::SyncCustomAction {
-                    thread_id: p.thread_id,
-                    item_id: p.item_id,
-                    action: p.action,
+    Ok((kind, p))
+}
+
+/// Removes `null` members of objects, recursively, except inside the client's opaque data.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            for (k, v) in map.iter_mut() {
+                if !OPAQUE_KEYS.contains(&k.as_str()) {
+                    strip_nulls(v);
                 }
             }
         }
-        "threads.get_by_id" => Request::GetThread {
-            thread_id: params::<ThreadParams>(k, p)?.thread_id,
-        },
-        "threads.list" => {
-            let p: ListParams = params(k, p)?;
-            Request::ListThreads {
-                limit: p.limit,
-                order: order(p.order),
-                after: p.after,
-            }
-        }
-        "threads.update" => {
-            let p: UpdateParams = params(k, p)?;
-            Request::UpdateThread {
-                thread_id: p.thread_id,
-                title: p.title,
-            }
-        }
-        "threads.delete" => Request::DeleteThread {
-            thread_id: params::<ThreadParams>(k, p)?.thread_id,
-        },
-        "items.list" => {
-            let p: ListItemsParams = params(k, p)?;
-            Request::ListItems {
-                thread_id: p.thread_id,
-                limit: p.limit,
-                order: order(p.order),
-                after: p.after,
-            }
-        }
-        "items.feedback" => {
-            let p: FeedbackParams = params(k, p)?;
-            Request::Feedback {
-                thread_id: p.thread_id,
-                item_ids: p.item_ids,
-                kind: p.kind,
-            }
-        }
-        "attachments.create" => {
-            let p: AttachmentCreateParams = params(k, p)?;
-            Request::CreateAttachment {
-                name: p.name,
-                size: p.size,
-                mime_type: p.mime_type,
-            }
-        }
-        "attachments.delete" => Request::DeleteAttachment {
-            attachment_id: params::<AttachmentDeleteParams>(k, p)?.attachment_id,
-        },
-        "input.transcribe" => {
-            let p: TranscribeParams = params(k, p)?;
-            Request::Transcribe {
-                audio_base64: p.audio_base64,
-                mime_type: p.mime_type,
-            }
-        }
-        other => return Err(Error::Invalid(format!("unknown request type `{other}`"))),
-    })
+        Value::Array(list) => list.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schemars::SchemaGenerator;
     use serde_json::json;
 
     #[test]
