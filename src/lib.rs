@@ -24,17 +24,27 @@
 //! timeouts. The load tester behind `agentwire load` (`src/load`) is part of the binary, not of
 //! this library: a client of the server like any other, it reaches it only over the network.
 //!
-//! Words, one per concept:
-//! - **thread**: a conversation. The store's table and the REST paths say `conversation`
-//!   (`conversation_id`), kept for clients of the first API; ChatKit says thread too.
+//! Vocabulary, one word per concept (Rust names and docs use these; wire formats, tables and
+//! configuration keep their own):
+//! - **thread**: a conversation. The model type and the store's table say `Conversation`
+//!   (`conversations`), and so do the REST paths (`conversation_id`), kept for clients of the
+//!   first API; ChatKit and the AI SDK say thread (or chat). In the core a `Conversation` value
+//!   is a `thread`.
 //! - **message**: a user's or the assistant's turn of speech in a thread; the assistant's is the
 //!   **answer** of its **turn** (one user message, the agent's work, one answer). ChatKit's
-//!   **items** are messages, plus hidden context notes.
-//! - **event**: what a turn emits ([`chat::event::ChatEvent`]), addressed to a user
-//!   ([`chat::event::Event`]); a **position** (`pos`) is an event's place in its user's stream.
-//! - **claim**: a thread held for its one running turn, in this process and, with several
-//!   instances, in the database.
+//!   **items** are messages, plus hidden context items, which the core calls **notes**.
+//! - **event**: what a turn emits, [`chat::event::ChatEvent`]; published as an
+//!   [`chat::event::Event`], that body addressed to one user with the request id of the frame
+//!   that caused it. A **position** (`pos`) is an event's place in its user's stream, and a
+//!   **delivery** what a socket reads of that stream: one event, or adjacent deltas merged.
+//! - **claim**: the right to run the one turn of a thread (`chat::claim`). A turn **takes** it
+//!   before (or with) its first write and **releases** it right before its last event; a task
+//!   action holds it while it writes. It lives in this process and, with several instances, in
+//!   the database they share, where the store's `ClaimStep::{Take, Free}` take and release it
+//!   within a write. No other word (hold, free, lock) names it.
 //! - **queue**: a thread's messages waiting for its running turn to end.
+//! - **read**: what a transport asks of a user's threads and tasks goes through one reader,
+//!   `chat.read(&user)` ([`chat::Reader`]); a turn is started with `chat.start_turn`.
 
 pub mod agent;
 pub mod auth;

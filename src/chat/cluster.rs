@@ -53,16 +53,13 @@ impl Cluster {
         }
     }
 
-    /// Holds `thread` for a turn run here; `thread_busy` when another instance runs one.
-    pub(super) async fn claim(&self, thread: ThreadId, user: &UserId) -> Result<Claim> {
+    /// Takes the claim on `thread` among instances for a turn run here, in a statement of its
+    /// own; `thread_busy` when another instance holds it.
+    pub(super) async fn take(&self, thread: ThreadId, user: &UserId) -> Result<SharedClaim> {
         if !self.db.claim_turn(thread, user, self.instance).await? {
             return Err(Error::ThreadBusy);
         }
-        Ok(Claim {
-            cluster: self.clone(),
-            thread,
-            released: AtomicBool::new(false),
-        })
+        Ok(self.taken(thread))
     }
 
     /// This instance's id among the others.
@@ -71,8 +68,8 @@ impl Cluster {
     }
 
     /// The claim on `thread` that a turn's first write took ([`crate::store::ClaimStep::Take`]).
-    pub(super) fn held(&self, thread: ThreadId) -> Claim {
-        Claim {
+    pub(super) fn taken(&self, thread: ThreadId) -> SharedClaim {
+        SharedClaim {
             cluster: self.clone(),
             thread,
             released: AtomicBool::new(false),
@@ -123,19 +120,20 @@ impl Cluster {
     }
 }
 
-/// A thread held in the registry for one turn. Released before the turn's last event, so a
-/// client that answers that event at once finds the thread free on any instance; released on
-/// drop otherwise (a turn that ended some other way).
-pub(super) struct Claim {
+/// The part among instances of a thread's claim (see `super::claim`): its row in the registry.
+/// Released before the turn's last event, so a client that answers that event at once finds
+/// the thread free on any instance; released on drop otherwise (a turn that ended some other
+/// way).
+pub(super) struct SharedClaim {
     cluster: Cluster,
     thread: ThreadId,
     released: AtomicBool,
 }
 
-impl Claim {
-    /// The step that frees this claim with the turn's last write; once that write has run,
-    /// [`Claim::freed`] records it.
-    pub(super) fn free_step(&self) -> ClaimStep {
+impl SharedClaim {
+    /// The step that releases this claim with the turn's last write; once that write has run,
+    /// [`SharedClaim::released_with_write`] records it.
+    pub(super) fn release_step(&self) -> ClaimStep {
         if self.released.load(Ordering::Acquire) {
             ClaimStep::None
         } else {
@@ -143,12 +141,12 @@ impl Claim {
         }
     }
 
-    /// Records that a write freed the claim (see [`Claim::free_step`]).
-    pub(super) fn freed(&self) {
+    /// Records that a write released the claim (see [`SharedClaim::release_step`]).
+    pub(super) fn released_with_write(&self) {
         self.released.store(true, Ordering::Release);
     }
 
-    /// Frees the thread (once; later calls do nothing). A failure is logged: the claim then
+    /// Releases the thread (once; later calls do nothing). A failure is logged: the claim then
     /// lapses when this instance stops refreshing it.
     pub(super) async fn release(&self) {
         if self.released.swap(true, Ordering::AcqRel) {
@@ -156,12 +154,12 @@ impl Claim {
         }
         let c = &self.cluster;
         if let Err(e) = c.db.release_turn(self.thread, c.instance).await {
-            tracing::warn!(error = %e, thread = %self.thread.0, "could not free a thread's claim");
+            tracing::warn!(error = %e, thread = %self.thread.0, "could not release a thread's claim");
         }
     }
 }
 
-impl Drop for Claim {
+impl Drop for SharedClaim {
     fn drop(&mut self) {
         if self.released.load(Ordering::Acquire) {
             return;

@@ -41,7 +41,7 @@ impl From<&Conversation> for ThreadView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ChatEvent {
-    /// A new conversation was created for this turn.
+    /// A new thread was created for this turn.
     #[serde(rename = "thread.created")]
     ThreadCreated { thread: ThreadView },
     /// A message joined the thread: the persisted user message, then the assistant message as

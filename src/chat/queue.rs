@@ -26,7 +26,7 @@ use super::repeat::{language_of, Target};
 use super::{validate_content, Chat, OnBusy, Turn, TurnRequest};
 use crate::error::{Error, Result};
 use crate::model::{MessageId, MessageStatus, NewMessage, Role, ThreadId, UserId};
-use crate::store::{ClaimStep, NewQueued, Queued, TurnStart};
+use crate::store::{NewQueued, Queued, TurnStart};
 
 impl Chat {
     /// Queues `req` behind the turn running on `thread`. Its [`Turn`] gets `message.queued`,
@@ -188,7 +188,7 @@ impl Chat {
     async fn start_queued(&self, q: Queued) -> Result<()> {
         let inner = &self.inner;
         let thread = q.message.conversation_id;
-        let (conversation, has_notes) = inner
+        let existing = inner
             .store
             .conversation_for_turn(&q.user, thread)
             .await?
@@ -219,17 +219,12 @@ impl Chat {
             question: &question,
             answer: Some(q.answer_id),
             client_message_id: None,
-            claim: inner
-                .cluster
-                .get()
-                .map_or(ClaimStep::None, |k| ClaimStep::Take(k.instance())),
+            claim: self.take_step(),
         };
         let cancel = inner.kill.child_token();
-        let existing = Some((conversation, has_notes));
         let started = self
-            .write_start(&req, existing, &start, &q.metadata, &cancel, true)
+            .write_start(&req, Some(existing), &start, &q.metadata, &cancel, true)
             .await?;
-        started.guard.written();
         // More may wait behind it.
         self.mark_queued(thread);
         self.unqueued(&q.user, thread, q.message.id, Unqueued::Started);

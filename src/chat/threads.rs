@@ -1,5 +1,5 @@
-//! Thread operations beyond starting a turn: loading, listing by creation, renaming, deleting,
-//! feedback, hidden context items, a message's client-facing details, retrying a turn from an
+//! Thread operations beyond starting a turn and reading (`read`): renaming, deleting, feedback,
+//! hidden context items (notes), a message's client-facing details, retrying a turn from an
 //! earlier user message, and task actions triggered by buttons rather than by the agent.
 //!
 //! Every operation is scoped by the authenticated user; another user's thread is `not_found`.
@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::event::{ChatEvent, Event};
-use super::{turn, Chat, Turn};
+use super::start::Started;
+use super::{Chat, Turn};
 use crate::agent::tools::{TaskArg, TaskOutcome, TaskRefArgs, Tools};
 use crate::agent::Language;
 use crate::error::{Error, Result};
 use crate::model::{
     Conversation, Feedback, FeedbackKind, HiddenItem, Message, MessageId, MessageStatus,
-    NewMessage, Order, Page, PageRequest, Role, ThreadId, UserId,
+    NewMessage, Role, ThreadId, UserId,
 };
 
 /// A change to a task requested directly (a button), not through the agent.
@@ -34,57 +34,6 @@ pub struct TaskActionResult {
 }
 
 impl Chat {
-    /// One of the user's threads; `not_found` for anyone else's.
-    pub async fn thread(&self, user: &UserId, id: ThreadId) -> Result<Conversation> {
-        self.inner
-            .store
-            .get_conversation(user, id)
-            .await?
-            .ok_or(Error::NotFound("conversation"))
-    }
-
-    /// The user's threads by creation time, `limit` per page after the thread `after`
-    /// (`invalid_request` when that is not one of the user's threads).
-    pub async fn threads_by_creation(
-        &self,
-        user: &UserId,
-        order: Order,
-        after: Option<ThreadId>,
-        limit: u32,
-    ) -> Result<Page<Conversation>> {
-        let limit = limit.clamp(1, 100) as usize;
-        let mut rows = self
-            .inner
-            .store
-            .conversations_by_creation(user, order, after, limit as i64 + 1)
-            .await?;
-        let has_more = rows.len() > limit;
-        rows.truncate(limit);
-        let after = has_more
-            .then(|| rows.last().map(|c| c.id.to_string()))
-            .flatten();
-        Ok(Page {
-            data: rows,
-            has_more,
-            after,
-        })
-    }
-
-    /// Every message of one of the user's threads, oldest first.
-    pub async fn thread_messages(&self, user: &UserId, id: ThreadId) -> Result<Vec<Message>> {
-        self.thread(user, id).await?;
-        let mut all = Vec::new();
-        let mut page = PageRequest::first(100);
-        loop {
-            let got = self.inner.store.list_messages(user, id, &page).await?;
-            all.extend(got.data);
-            match got.after {
-                Some(after) if got.has_more => page.after = Some(after),
-                _ => return Ok(all),
-            }
-        }
-    }
-
     /// Renames one of the user's threads.
     pub async fn rename_thread(
         &self,
@@ -168,7 +117,7 @@ impl Chat {
         if !self.accepting() {
             return Err(Error::ShuttingDown);
         }
-        let conversation = self.thread(user, id).await?;
+        let thread = self.read(user).thread(id).await?;
         let user_message = inner
             .store
             .get_message(user, id, message)
@@ -179,49 +128,31 @@ impl Chat {
         }
         inner.limiter.check(user)?;
         let cancel = inner.kill.child_token();
-        let (guard, claim) = self.claim(id, user, cancel.clone()).await?;
+        let mut claim = self.take_claim(id, user, cancel.clone(), None)?;
+        claim.take_shared().await?;
         inner
             .store
             .delete_messages_after(user, id, user_message.seq)
             .await?;
         let answer = inner.store.start_answer(user, id, MessageId::new()).await?;
 
-        let language = conversation
+        let language = thread
             .metadata
             .get("language")
             .and_then(Value::as_str)
             .and_then(Language::from_tag)
             .unwrap_or_else(|| crate::agent::detect_language(&user_message.content));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let message_id = answer.id;
-        let job = turn::TurnJob {
-            user: user.clone(),
-            request_id,
-            conversation,
+        let started = Started {
+            thread,
             created: false,
             // Retries are rare: look for notes rather than track them.
             has_notes: true,
             user_message,
             answer,
-            language,
-            cancel: cancel.clone(),
-            interrupted: guard.interrupted.clone(),
-            events: tx,
             claim,
         };
-        let inner2 = self.inner.clone();
-        inner.tracker.spawn(async move {
-            let _guard = guard;
-            turn::run(&inner2, job).await;
-        });
-        Ok(Turn {
-            thread_id: id,
-            message_id,
-            language,
-            replayed: Vec::new(),
-            events: rx,
-            cancel,
-        })
+        self.launch(user, request_id, &[], started, language, cancel)
+            .await
     }
 
     /// Completes or deletes one of the user's tasks on a button press in thread `id`, announces
@@ -234,16 +165,14 @@ impl Chat {
         id: ThreadId,
         action: TaskAction,
     ) -> Result<TaskActionResult> {
-        self.thread(user, id).await?;
-        // Held like a turn, on every instance, until the action's message is written: no turn
-        // can start on the thread meanwhile, and none may be running now (`thread_busy`).
-        let (_guard, claim) = self
-            .claim(id, user, tokio_util::sync::CancellationToken::new())
-            .await?;
+        self.read(user).thread(id).await?;
+        // Claimed like a turn, on every instance, until the action's message is written: no
+        // turn can start on the thread meanwhile, and none may be running now (`thread_busy`).
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut claim = self.take_claim(id, user, cancel, None)?;
+        claim.take_shared().await?;
         let result = self.run_task_action(user, id, action).await;
-        if let Some(claim) = claim {
-            claim.release().await;
-        }
+        claim.release().await;
         result
     }
 

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::claim::Claim;
 use super::event::{ChatEvent, Event, ThreadView};
 use super::partial::{Saver, Snapshot};
 use super::Inner;
@@ -23,13 +24,12 @@ use crate::error::Error;
 use crate::model::{
     Conversation, Message, MessageStatus, NewMessage, Role, ToolCall, Usage, UserId,
 };
-use crate::store::ClaimStep;
 
 /// Everything a spawned turn needs.
 pub(super) struct TurnJob {
     pub user: UserId,
     pub request_id: Option<String>,
-    pub conversation: Conversation,
+    pub thread: Conversation,
     pub created: bool,
     /// Whether the thread held hidden items when the turn started.
     pub has_notes: bool,
@@ -38,21 +38,13 @@ pub(super) struct TurnJob {
     pub answer: Message,
     pub language: Language,
     pub cancel: CancellationToken,
-    /// Set when the turn was stopped for another message: it ends `interrupted`.
-    pub interrupted: Arc<std::sync::atomic::AtomicBool>,
     pub events: mpsc::UnboundedSender<Arc<Event>>,
-    /// The thread's claim among instances, when several share the database.
-    pub claim: Option<super::cluster::Claim>,
+    /// The thread's claim, released (among instances) right before the turn's last event and
+    /// (here) when the job is dropped.
+    pub claim: Claim,
 }
 
 impl TurnJob {
-    /// Frees the thread on every instance; called right before the turn's last event.
-    async fn release(&self) {
-        if let Some(claim) = &self.claim {
-            claim.release().await;
-        }
-    }
-
     fn emit(&self, inner: &Inner, body: ChatEvent) {
         let event = Arc::new(Event::new(self.user.clone(), body, self.request_id.clone()));
         inner.hub.publish(event.clone());
@@ -82,12 +74,12 @@ impl Draft {
 
 pub(super) async fn run(inner: &Inner, job: TurnJob) {
     let _running = crate::metrics::turn_started();
-    let thread_id = job.conversation.id;
+    let thread_id = job.thread.id;
     if job.created {
         job.emit(
             inner,
             ChatEvent::ThreadCreated {
-                thread: ThreadView::from(&job.conversation),
+                thread: ThreadView::from(&job.thread),
             },
         );
     }
@@ -136,7 +128,7 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         let step = tokio::select! {
             biased;
             _ = job.cancel.cancelled() => {
-                break if job.interrupted.load(std::sync::atomic::Ordering::Acquire) {
+                break if job.claim.interrupted().load(std::sync::atomic::Ordering::Acquire) {
                     MessageStatus::Interrupted
                 } else {
                     MessageStatus::Cancelled
@@ -175,7 +167,7 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
 
 /// Applies one step of the agent; true when it changed the answer (text or tool calls).
 fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) -> bool {
-    let thread_id = job.conversation.id;
+    let thread_id = job.thread.id;
     let message_id = job.answer.id;
     match step {
         AgentStep::Delta(delta) => {
@@ -232,14 +224,14 @@ fn apply(inner: &Inner, job: &TurnJob, draft: &mut Draft, step: AgentStep) -> bo
 /// still in progress (this turn's own among them) are not history yet.
 async fn load_history(inner: &Inner, job: &TurnJob) -> Result<Vec<Message>, Error> {
     let limit = inner.settings.history_limit;
-    // A conversation created for this turn holds only its user message and its answer: no
+    // A thread created for this turn holds only its user message and its answer: no
     // round trip needed.
     if limit == 0 || job.created {
         return Ok(Vec::new());
     }
     let mut recent = inner
         .store
-        .recent_messages(&job.user, job.conversation.id, limit + 2)
+        .recent_messages(&job.user, job.thread.id, limit + 2)
         .await?;
     recent.retain(|m| m.id != job.user_message.id && m.status != MessageStatus::InProgress);
     if recent.len() > limit as usize {
@@ -259,10 +251,7 @@ async fn load_notes(
         return Ok(Vec::new());
     }
     let from = history.first().map(|m| m.seq).unwrap_or(0);
-    let items = inner
-        .store
-        .hidden_items(&job.user, job.conversation.id)
-        .await?;
+    let items = inner.store.hidden_items(&job.user, job.thread.id).await?;
     Ok(items
         .into_iter()
         .filter(|item| item.after_seq >= from)
@@ -282,7 +271,7 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
     crate::metrics::turn_finished(status, draft.deltas, usage);
     let message = NewMessage {
         id: job.answer.id,
-        conversation_id: job.conversation.id,
+        conversation_id: job.thread.id,
         role: Role::Assistant,
         content: draft.content,
         tool_calls: draft.tool_calls,
@@ -290,26 +279,21 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
         usage,
         details: None,
     };
-    // The same write frees the thread's claim among instances, unless it never ran.
-    let free = job
-        .claim
-        .as_ref()
-        .map_or(ClaimStep::None, |c| c.free_step());
+    // The same write releases the thread's claim among instances, unless it never ran.
+    let release = job.claim.release_step();
     let saved = inner
         .store
-        .finish_answer(&job.user, &message, draft.deltas, free)
+        .finish_answer(&job.user, &message, draft.deltas, release)
         .await;
-    if let Some(claim) = &job.claim {
-        if matches!(saved, Ok(_) | Err(Error::NotFound(_))) {
-            claim.freed();
-        }
+    if matches!(saved, Ok(_) | Err(Error::NotFound(_))) {
+        job.claim.released_with_write();
     }
-    job.release().await;
+    job.claim.release().await;
     match saved {
         Ok(saved) => job.emit(
             inner,
             ChatEvent::MessageDone {
-                thread_id: job.conversation.id,
+                thread_id: job.thread.id,
                 message: saved,
             },
         ),
@@ -318,7 +302,7 @@ async fn finish(inner: &Inner, job: &TurnJob, draft: Draft, status: MessageStatu
             job.emit(
                 inner,
                 ChatEvent::Error {
-                    thread_id: Some(job.conversation.id),
+                    thread_id: Some(job.thread.id),
                     error: e.body(),
                 },
             );
@@ -334,29 +318,22 @@ async fn fail(inner: &Inner, job: &TurnJob, error: Error, draft: Option<Draft>) 
     let draft = draft.filter(|d| !d.content.is_empty() || !d.tool_calls.is_empty());
     if draft.is_none() {
         // The error is the last event: the answer goes, and the claim with it.
-        let free = job
-            .claim
-            .as_ref()
-            .map_or(ClaimStep::None, |c| c.free_step());
+        let release = job.claim.release_step();
         let dropped = inner
             .store
-            .drop_answer(&job.user, job.conversation.id, job.answer.id, free)
+            .drop_answer(&job.user, job.thread.id, job.answer.id, release)
             .await;
         match dropped {
-            Ok(_) => {
-                if let Some(claim) = &job.claim {
-                    claim.freed();
-                }
-            }
+            Ok(_) => job.claim.released_with_write(),
             // Left in progress, the answer is marked interrupted by the next sweep.
             Err(e) => e.log_if_internal(),
         }
-        job.release().await;
+        job.claim.release().await;
     }
     job.emit(
         inner,
         ChatEvent::Error {
-            thread_id: Some(job.conversation.id),
+            thread_id: Some(job.thread.id),
             error: error.body(),
         },
     );

@@ -7,22 +7,27 @@
 //! fell behind reads the rest of the run as one merged delta, and the log holds a long answer as
 //! its text plus a few bytes per delta. Readers hold a [`Cursor`], not a queue: a slow reader
 //! costs nothing until it is so far behind that its place has been dropped from the log.
+//! Reading the log back, for a resume or a running turn, is in `replay`; what a reader
+//! receives, in [`super::Delivery`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio::sync::Notify;
 
+use super::delivery::Delivery;
 use super::position::{write_pos, Position};
 use crate::chat::event::{ChatEvent, Event};
 use crate::model::{MessageId, ThreadId};
 
+mod replay;
+pub(super) use replay::{Judge, Verdict};
+
 /// Bytes counted for an entry besides its text, roughly what its allocations cost.
 const ENTRY_OVERHEAD: usize = 160;
 /// Bytes counted per delta of a run besides its text.
-const ITEM_OVERHEAD: usize = 16;
+const DELTA_OVERHEAD: usize = 16;
 
 /// A socket reading the stream.
 pub(super) struct Reader {
@@ -35,123 +40,7 @@ pub(super) struct Reader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Cursor {
     entry: u64,
-    item: u32,
-}
-
-/// What a reader receives: one event, or one or more adjacent deltas of one message.
-#[derive(Debug, Clone)]
-pub enum Delivery {
-    Event {
-        event: Arc<Event>,
-        pos: String,
-    },
-    Deltas {
-        thread_id: ThreadId,
-        message_id: MessageId,
-        request_id: Option<String>,
-        /// `seq` of the first delta.
-        seq: u32,
-        /// The deltas' text, one after the other.
-        text: String,
-        /// Where each delta ends in `text`.
-        ends: Vec<u32>,
-        /// The position after the last delta.
-        pos: String,
-    },
-}
-
-#[derive(Serialize)]
-struct DeltaFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    thread_id: ThreadId,
-    message_id: MessageId,
-    delta: &'a str,
-    seq: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    pos: &'a str,
-}
-
-impl Delivery {
-    /// The position after this delivery.
-    pub fn pos(&self) -> &str {
-        match self {
-            Delivery::Event { pos, .. } | Delivery::Deltas { pos, .. } => pos,
-        }
-    }
-
-    /// The WebSocket frame: the event's JSON with `pos`; several deltas as one `stream.delta`
-    /// whose `count` says how many it covers (its `seq` is the first one's).
-    pub fn to_text(&self) -> String {
-        match self {
-            Delivery::Event { event, pos } => {
-                let json = event.to_json();
-                let mut out = String::with_capacity(json.len() + pos.len() + 10);
-                out.push_str(&json[..json.len() - 1]);
-                out.push_str(",\"pos\":\"");
-                out.push_str(pos);
-                out.push_str("\"}");
-                out
-            }
-            Delivery::Deltas {
-                thread_id,
-                message_id,
-                request_id,
-                seq,
-                text,
-                ends,
-                pos,
-            } => serde_json::to_string(&DeltaFrame {
-                kind: "stream.delta",
-                thread_id: *thread_id,
-                message_id: *message_id,
-                delta: text,
-                seq: *seq,
-                count: (ends.len() > 1).then_some(ends.len()),
-                request_id: request_id.as_deref(),
-                pos,
-            })
-            .expect("delta frames serialise"),
-        }
-    }
-
-    /// The events this delivery stands for, one `stream.delta` per delta.
-    pub fn into_events(self, user: &crate::model::UserId) -> Vec<Arc<Event>> {
-        match self {
-            Delivery::Event { event, .. } => vec![event],
-            Delivery::Deltas {
-                thread_id,
-                message_id,
-                request_id,
-                seq,
-                text,
-                ends,
-                ..
-            } => {
-                let mut start = 0usize;
-                ends.iter()
-                    .enumerate()
-                    .map(|(i, &end)| {
-                        let delta = text[start..end as usize].to_string();
-                        start = end as usize;
-                        Arc::new(Event::new(
-                            user.clone(),
-                            ChatEvent::StreamDelta {
-                                thread_id,
-                                message_id,
-                                delta,
-                                seq: seq + i as u32,
-                            },
-                            request_id.clone(),
-                        ))
-                    })
-                    .collect()
-            }
-        }
-    }
+    delta: u32,
 }
 
 struct Entry {
@@ -176,25 +65,25 @@ struct Run {
     first_seq: u32,
     text: String,
     /// End of each delta in `text`, and its origin number.
-    items: Vec<(u32, u64)>,
+    deltas: Vec<(u32, u64)>,
 }
 
 impl Entry {
     fn len(&self) -> u32 {
         match &self.body {
             Body::Event { .. } => 1,
-            Body::Deltas(run) => run.items.len() as u32,
+            Body::Deltas(run) => run.deltas.len() as u32,
         }
     }
 
-    fn number(&self, item: u32) -> u64 {
+    fn number(&self, i: u32) -> u64 {
         match &self.body {
             Body::Event { n, .. } => *n,
-            Body::Deltas(run) => run.items[item as usize].1,
+            Body::Deltas(run) => run.deltas[i as usize].1,
         }
     }
 
-    /// Items `from..to` of this entry as one delivery, made by `via`.
+    /// Events `from..to` of this entry (deltas, in a run) as one delivery, made by `via`.
     fn deliver(&self, from: u32, to: u32, via: u64) -> Delivery {
         let last = to - 1;
         let mut pos = String::with_capacity(48);
@@ -215,15 +104,16 @@ impl Entry {
                 let start = if from == 0 {
                     0
                 } else {
-                    run.items[from as usize - 1].0
+                    run.deltas[from as usize - 1].0
                 };
                 Delivery::Deltas {
                     thread_id: run.thread_id,
                     message_id: run.message_id,
                     request_id: run.request_id.clone(),
                     seq: run.first_seq + from,
-                    text: run.text[start as usize..run.items[last as usize].0 as usize].to_string(),
-                    ends: run.items[from as usize..to as usize]
+                    text: run.text[start as usize..run.deltas[last as usize].0 as usize]
+                        .to_string(),
+                    ends: run.deltas[from as usize..to as usize]
                         .iter()
                         .map(|(end, _)| end - start)
                         .collect(),
@@ -246,28 +136,6 @@ struct OriginState {
     since_ms: u64,
 }
 
-/// Whether an instance holds every event after a position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
-    Yes,
-    No,
-    /// Not yet: the position counts events of another instance that have not arrived here.
-    Behind,
-}
-
-/// How a [`UserStream`] judges a position.
-pub(super) struct Judge<'a> {
-    pub own: u64,
-    pub now_ms: u64,
-    pub window_ms: u64,
-    /// Longest an event may take to reach another instance.
-    pub margin_ms: u64,
-    /// Since when this instance has heard every other instance without a gap (unix ms).
-    pub listening_since_ms: u64,
-    /// Whether events of an instance have reached this one.
-    pub heard: &'a dyn Fn(u64) -> bool,
-}
-
 /// One user's stream on this instance.
 pub(super) struct UserStream {
     pub readers: Vec<Reader>,
@@ -275,7 +143,7 @@ pub(super) struct UserStream {
     /// Index of `log[0]` since the stream began.
     base: u64,
     /// Events in the log, each delta of a run counted.
-    items: usize,
+    events: usize,
     bytes: usize,
     origins: Vec<OriginState>,
     created_ms: u64,
@@ -290,7 +158,7 @@ impl UserStream {
             readers: Vec::new(),
             log: VecDeque::new(),
             base: 0,
-            items: 0,
+            events: 0,
             bytes: 0,
             origins: vec![OriginState {
                 id: own,
@@ -318,11 +186,11 @@ impl UserStream {
                 },
             ) => Cursor {
                 entry: self.base + self.log.len() as u64 - 1,
-                item: e.len(),
+                delta: e.len(),
             },
             _ => Cursor {
                 entry: self.base + self.log.len() as u64,
-                item: 0,
+                delta: 0,
             },
         }
     }
@@ -365,7 +233,7 @@ impl UserStream {
         };
         self.origins[at].last = n;
         self.last_ms = now_ms;
-        self.items += 1;
+        self.events += 1;
         let before = self.bytes;
         if let ChatEvent::StreamDelta {
             thread_id,
@@ -383,19 +251,19 @@ impl UserStream {
             {
                 if *o == origin
                     && run.message_id == *message_id
-                    && run.first_seq + run.items.len() as u32 == *seq
+                    && run.first_seq + run.deltas.len() as u32 == *seq
                     && run.request_id == event.request_id
                 {
                     run.text.push_str(delta);
-                    run.items.push((run.text.len() as u32, n));
-                    let added = delta.len() + ITEM_OVERHEAD;
+                    run.deltas.push((run.text.len() as u32, n));
+                    let added = delta.len() + DELTA_OVERHEAD;
                     *bytes += added;
                     self.bytes += added;
                     return added;
                 }
             }
             let others = self.others(origin);
-            let bytes = ENTRY_OVERHEAD + delta.len() + ITEM_OVERHEAD;
+            let bytes = ENTRY_OVERHEAD + delta.len() + DELTA_OVERHEAD;
             self.log.push_back(Entry {
                 origin,
                 t_ms: now_ms,
@@ -407,7 +275,7 @@ impl UserStream {
                     request_id: event.request_id.clone(),
                     first_seq: *seq,
                     text: delta.clone(),
-                    items: vec![(delta.len() as u32, n)],
+                    deltas: vec![(delta.len() as u32, n)],
                 }),
             });
             self.bytes += bytes;
@@ -437,18 +305,18 @@ impl UserStream {
             .collect()
     }
 
-    /// Drops the oldest entries while there are more than `max_items` events, more than
+    /// Drops the oldest entries while there are more than `max_events` events, more than
     /// `max_bytes`, or entries that arrived before `before_ms`. Returns the bytes freed.
-    pub fn evict(&mut self, max_items: usize, max_bytes: usize, before_ms: u64) -> usize {
+    pub fn evict(&mut self, max_events: usize, max_bytes: usize, before_ms: u64) -> usize {
         let mut freed = 0;
         while let Some(front) = self.log.front() {
-            let over = self.items > max_items || self.bytes > max_bytes;
+            let over = self.events > max_events || self.bytes > max_bytes;
             if !over && front.t_ms >= before_ms {
                 break;
             }
             let e = self.log.pop_front().expect("front exists");
             self.base += 1;
-            self.items -= e.len() as usize;
+            self.events -= e.len() as usize;
             self.bytes -= e.bytes;
             freed += e.bytes;
             if let Some(o) = self.origins.iter_mut().find(|o| o.id == e.origin) {
@@ -489,138 +357,20 @@ impl UserStream {
         let mut at = cursor;
         while out.len() < max && at.entry < end {
             let e = &self.log[(at.entry - self.base) as usize];
-            if at.item < e.len() {
-                out.push(e.deliver(at.item, e.len(), via));
+            if at.delta < e.len() {
+                out.push(e.deliver(at.delta, e.len(), via));
             }
             let is_last = at.entry + 1 == end;
             if is_last && matches!(e.body, Body::Deltas(_)) {
                 // It may grow: stay inside it.
-                at.item = e.len();
+                at.delta = e.len();
                 break;
             }
             at = Cursor {
                 entry: at.entry + 1,
-                item: 0,
+                delta: 0,
             };
         }
         Some((out, at))
     }
-
-    /// Whether this instance has every event of the user after `p` (see the module docs of
-    /// [`super::position`]).
-    pub fn recovers(&self, p: &Position, judge: &Judge<'_>) -> Verdict {
-        if p.t_ms.saturating_add(judge.window_ms) < judge.now_ms
-            || p.t_ms > judge.now_ms + judge.margin_ms
-        {
-            return Verdict::No;
-        }
-        // Events reach other instances a little later than their own sockets.
-        let margin = if p.via == judge.own {
-            0
-        } else {
-            judge.margin_ms
-        };
-        let known = |id: u64| self.origins.iter().any(|o| o.id == id);
-        let mut behind = false;
-        for o in &self.origins {
-            let seen = p.seen(o.id);
-            // The client has events of another instance that have not reached this one yet.
-            behind |= seen > o.last;
-            if seen.saturating_add(1) < o.complete_from && p.t_ms < o.since_ms + margin {
-                return Verdict::No;
-            }
-        }
-        // An origin the client heard of, or the instance it was on, with nothing here: only
-        // fine when this instance would have heard of anything it published since.
-        let unknown = p
-            .seen
-            .iter()
-            .map(|(o, _)| *o)
-            .chain([p.via])
-            .any(|o| o != judge.own && !known(o));
-        if unknown && p.t_ms < judge.listening_since_ms.max(self.created_ms) + margin {
-            // An instance that is heard from, whose first events for the user may still be on
-            // their way; any other is gone (a restart) or was never heard here.
-            return if p.seen.iter().any(|(o, _)| !known(*o) && (judge.heard)(*o)) {
-                Verdict::Behind
-            } else {
-                Verdict::No
-            };
-        }
-        if behind {
-            Verdict::Behind
-        } else {
-            Verdict::Yes
-        }
-    }
-
-    /// Every event after `p`, in order (deltas of a run merged), and the cursor at the end.
-    pub fn replay(&self, p: &Position, via: u64) -> (Vec<Delivery>, Cursor) {
-        (self.replay_before(p, via, None), self.end())
-    }
-
-    /// Every event after `p` that comes before `until` (all of them with `None`), in order.
-    pub fn replay_before(&self, p: &Position, via: u64, until: Option<Cursor>) -> Vec<Delivery> {
-        let mut out = Vec::new();
-        for (at, e) in (self.base..).zip(&self.log) {
-            let to = match until {
-                Some(u) if at > u.entry || (at == u.entry && u.item == 0) => break,
-                Some(u) if at == u.entry => u.item.min(e.len()),
-                _ => e.len(),
-            };
-            let seen = p.seen(e.origin);
-            if let Some(from) = (0..to).find(|&i| e.number(i) > seen) {
-                out.push(e.deliver(from, to, via));
-            }
-        }
-        out
-    }
-
-    /// The deliveries of the turn running on `thread`, from its start (the newest user message
-    /// of the thread, with the `thread.created` just before it), deltas one by one; `None` when
-    /// the log holds no running turn there (none runs, or its start was dropped).
-    pub fn running_turn(&self, thread: ThreadId, via: u64) -> Option<(Vec<Delivery>, Cursor)> {
-        // A thread's queue events are not its turn's.
-        let of_thread = |e: &Entry| match &e.body {
-            Body::Event { event, .. } => {
-                event.body.thread_id() == Some(thread) && !event.body.is_queue()
-            }
-            Body::Deltas(run) => run.thread_id == thread,
-        };
-        let start = self.log.iter().rposition(|e| {
-            matches!(&e.body, Body::Event { event, .. } if matches!(&event.body,
-                ChatEvent::MessageAdded { thread_id, message } if *thread_id == thread
-                    && message.role == crate::model::Role::User))
-        })?;
-        let mut start = start;
-        if start > 0 {
-            if let Body::Event { event, .. } = &self.log[start - 1].body {
-                if matches!(&event.body, ChatEvent::ThreadCreated { thread: t } if t.id == thread) {
-                    start -= 1;
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for e in self.log.iter().skip(start).filter(|e| of_thread(e)) {
-            // One delta each: the turn's events as they were sent.
-            out.extend((0..e.len()).map(|i| e.deliver(i, i + 1, via)));
-        }
-        let ended = out.iter().rev().find_map(|d| match d {
-            Delivery::Event { event, .. } => Some(ends_turn(&event.body)),
-            Delivery::Deltas { .. } => None,
-        });
-        if ended == Some(true) {
-            return None;
-        }
-        Some((out, self.end()))
-    }
-}
-
-/// Whether an event, when it is the last of its thread, ends the turn: the final message, or
-/// an error (which a final message follows only when the turn had produced something).
-pub fn ends_turn(body: &ChatEvent) -> bool {
-    matches!(
-        body,
-        ChatEvent::MessageDone { .. } | ChatEvent::Error { .. }
-    )
 }

@@ -175,7 +175,7 @@ pub async fn list_conversations(
 ) -> Result<Json<Page<ThreadView>>> {
     let user = auth.require(&user_id)?;
     let page = page_request(q.limit, q.after, 20)?;
-    Ok(Json(state.chat.list_threads(user, &page).await?))
+    Ok(Json(state.chat.read(user).threads(&page).await?))
 }
 
 /// A page of a thread's messages, with the messages queued behind its running turn.
@@ -195,7 +195,7 @@ pub async fn list_messages(
     let user = auth.require(&user_id)?;
     let id = parse_thread_id(&conversation_id)?;
     let page = page_request(q.limit, q.after, 50)?;
-    let thread = state.chat.load_thread(user, id, &page).await?;
+    let thread = state.chat.read(user).thread_page(id, &page).await?;
     Ok(Json(MessagesPage {
         page: Page {
             data: thread.messages,
@@ -248,7 +248,7 @@ pub async fn list_tasks(
             .ok_or_else(|| Error::invalid("status must be all, pending or completed"))?,
     };
     let page = page_request(q.limit, q.after, 100)?;
-    Ok(Json(state.chat.list_tasks(user, filter, &page).await?).into_response())
+    Ok(Json(state.chat.read(user).tasks(filter, &page).await?).into_response())
 }
 
 /// The answer of `GET /api/health`.

@@ -69,7 +69,7 @@ pub async fn resume_stream(
             })?,
     };
     // Another user's conversation, or none: 404, never a hint.
-    state.chat.thread(&user, thread).await?;
+    state.chat.read(&user).thread(thread).await?;
     let Some(followed) = state.chat.follow(&user, thread) else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };

@@ -86,7 +86,7 @@ impl ChatThreads<'_> {
     /// the chat's first send).
     pub async fn for_send(&self, chat_id: &str) -> Result<(ThreadId, bool)> {
         if let Ok(uuid) = Uuid::parse_str(chat_id) {
-            match self.chat.thread(self.user, ThreadId(uuid)).await {
+            match self.chat.read(self.user).thread(ThreadId(uuid)).await {
                 Ok(_) => return Ok((ThreadId(uuid), false)),
                 Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -143,7 +143,7 @@ impl ChatThreads<'_> {
     /// ours must name it or an answer after it (only the last answer can be regenerated); an
     /// id we never made is the client's own and names nothing here.
     async fn regenerated(&self, thread: ThreadId, message_id: Option<&str>) -> Result<MessageId> {
-        let messages = self.chat.thread_messages(self.user, thread).await?;
+        let messages = self.chat.read(self.user).messages(thread).await?;
         let newest = messages
             .iter()
             .rposition(|m| m.role == Role::User)

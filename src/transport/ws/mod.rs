@@ -410,7 +410,7 @@ impl Connection {
             }
             ClientFrame::ThreadsList { limit, after } => {
                 let result = match page_request(limit, after, 20) {
-                    Ok(page) => chat.list_threads(&self.user, &page).await,
+                    Ok(page) => chat.read(&self.user).threads(&page).await,
                     Err(e) => Err(e),
                 };
                 match result {
@@ -424,7 +424,7 @@ impl Connection {
                 after,
             } => {
                 let result = match (parse_thread_id(&thread_id), page_request(limit, after, 50)) {
-                    (Ok(id), Ok(page)) => chat.load_thread(&self.user, id, &page).await,
+                    (Ok(id), Ok(page)) => chat.read(&self.user).thread_page(id, &page).await,
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
                 match result {

@@ -1,0 +1,219 @@
+//! Reading a user's stream: a [`Subscription`] is one socket's cursor in the user's log, from
+//! now on, from the start of a running turn, or from where a reconnecting client was
+//! ([`Subscription::resume`]). Reading never holds up publishing: a reader that falls too far
+//! behind is told it [`Lagged`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::log::{Cursor, Judge, Reader, UserStream, Verdict};
+use super::{now_ms, Delivery, Hub, Position, RELAY_MARGIN};
+use crate::model::{ThreadId, UserId};
+
+/// The subscriber's place was dropped from the log (or events from another instance may have
+/// been lost): it cannot go on without a hole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lagged;
+
+/// What a resume found.
+#[derive(Debug)]
+pub struct Resumed {
+    /// Whether `events` are exactly what the client missed.
+    pub recovered: bool,
+    pub events: Vec<Delivery>,
+}
+
+impl Hub {
+    /// Reads every event of `user` from now on.
+    pub fn subscribe(&self, user: &UserId) -> Subscription {
+        self.subscribe_at(user, |stream| Some(stream.end()))
+            .expect("the end is always a place")
+    }
+
+    /// Reads every event of `user` from now on, unless the user already has `max` readers
+    /// here: counted and joined under one lock, so concurrent sockets cannot pass the cap.
+    pub fn subscribe_capped(&self, user: &UserId, max: usize) -> Option<Subscription> {
+        self.subscribe_at(user, |stream| {
+            (stream.readers.len() < max).then(|| stream.end())
+        })
+    }
+
+    /// Reads the turn running on `user`'s `thread` from its start (deltas one by one), then
+    /// every event of the user that follows; `None` when this instance's log holds no running
+    /// turn there.
+    pub fn follow_turn(
+        &self,
+        user: &UserId,
+        thread: ThreadId,
+    ) -> Option<(Vec<Delivery>, Subscription)> {
+        let short = self.inner.short;
+        let mut turn = Vec::new();
+        let sub = self.subscribe_at(user, |stream| {
+            let (events, end) = stream.running_turn(thread, short)?;
+            turn = events;
+            Some(end)
+        })?;
+        Some((turn, sub))
+    }
+
+    fn subscribe_at(
+        &self,
+        user: &UserId,
+        place: impl FnOnce(&UserStream) -> Option<Cursor>,
+    ) -> Option<Subscription> {
+        let inner = &self.inner;
+        let now = now_ms();
+        let mut stream = inner
+            .users
+            .entry(user.clone())
+            .or_insert_with(|| self.new_stream(now));
+        let cursor = place(&stream)?;
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let notify = Arc::new(Notify::new());
+        let lagged = Arc::new(AtomicBool::new(false));
+        stream.readers.push(Reader {
+            id,
+            notify: notify.clone(),
+            lagged: lagged.clone(),
+        });
+        let position = stream.position(inner.short, now).to_string();
+        Some(Subscription {
+            hub: self.clone(),
+            user: user.clone(),
+            id,
+            notify,
+            lagged,
+            cursor,
+            start: cursor,
+            position,
+        })
+    }
+}
+
+/// A socket's reading of its user's stream. Dropping it unregisters it; the user's events stay
+/// for a resume.
+pub struct Subscription {
+    hub: Hub,
+    user: UserId,
+    id: u64,
+    notify: Arc<Notify>,
+    lagged: Arc<AtomicBool>,
+    cursor: Cursor,
+    /// Where the cursor stood when this subscription began.
+    start: Cursor,
+    /// Where the stream stood when this subscription began.
+    position: String,
+}
+
+impl Subscription {
+    /// The stream's position when the subscription began (what `ready` says).
+    pub fn position(&self) -> &str {
+        &self.position
+    }
+
+    /// The next deliveries, at most `max`, waiting for one; `Lagged` once this subscription can
+    /// no longer go on without a hole. Cancel-safe: dropping the future loses nothing.
+    pub async fn recv(&mut self, max: usize) -> Result<Vec<Delivery>, Lagged> {
+        loop {
+            if let Some(found) = self.try_recv(max)? {
+                return Ok(found);
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    /// Whether this subscription was cut off because events from another instance may have
+    /// been lost (rather than because it fell behind).
+    pub fn cut_off(&self) -> bool {
+        self.lagged.load(Ordering::Acquire)
+    }
+
+    /// Deliveries already there, without waiting.
+    pub fn try_recv(&mut self, max: usize) -> Result<Option<Vec<Delivery>>, Lagged> {
+        if self.lagged.load(Ordering::Acquire) {
+            return Err(Lagged);
+        }
+        let inner = &self.hub.inner;
+        let stream = inner.users.get(&self.user).ok_or(Lagged)?;
+        let (found, cursor) = stream
+            .read(self.cursor, max, inner.settings.max_behind, inner.short)
+            .ok_or(Lagged)?;
+        self.cursor = cursor;
+        Ok((!found.is_empty()).then_some(found))
+    }
+
+    /// Everything of the user after `after`, when this instance can know it exactly; from then
+    /// on this subscription reads on from the end. Otherwise `recovered` is false, nothing is
+    /// replayed and the subscription reads on from where it stood. A position that counts events
+    /// of another instance not yet arrived here waits for them, up to the relay margin. Once
+    /// this subscription has delivered events, only a position that missed nothing before them
+    /// is recovered (a replay would come after them, out of order).
+    pub async fn resume(&mut self, after: &Position) -> Resumed {
+        let deadline = tokio::time::Instant::now() + RELAY_MARGIN;
+        loop {
+            match self.try_resume(after) {
+                Some(resumed) => return resumed,
+                None if tokio::time::Instant::now() >= deadline => {
+                    return Resumed {
+                        recovered: false,
+                        events: Vec::new(),
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    /// The resume, or `None` while this instance is behind the position.
+    fn try_resume(&mut self, after: &Position) -> Option<Resumed> {
+        let inner = &self.hub.inner;
+        let not_recovered = Resumed {
+            recovered: false,
+            events: Vec::new(),
+        };
+        let Some(stream) = inner.users.get(&self.user) else {
+            return Some(not_recovered);
+        };
+        let heard = |o: u64| inner.heard.read().is_ok_and(|h| h.contains(&o));
+        let judge = Judge {
+            own: inner.short,
+            now_ms: now_ms(),
+            window_ms: inner.settings.window.as_millis() as u64,
+            margin_ms: RELAY_MARGIN.as_millis() as u64,
+            listening_since_ms: inner.listening_since_ms.load(Ordering::Acquire),
+            heard: &heard,
+        };
+        match stream.recovers(after, &judge) {
+            Verdict::No => Some(not_recovered),
+            Verdict::Behind => None,
+            Verdict::Yes if self.cursor == self.start => {
+                let (events, end) = stream.replay(after, inner.short);
+                self.cursor = end;
+                Some(Resumed {
+                    recovered: true,
+                    events,
+                })
+            }
+            Verdict::Yes => {
+                // Live events already went out: what was missed before them would now arrive
+                // after them, out of order. Only a client that missed nothing is recovered.
+                let missed = stream.replay_before(after, inner.short, Some(self.start));
+                Some(Resumed {
+                    recovered: missed.is_empty(),
+                    events: Vec::new(),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(mut stream) = self.hub.inner.users.get_mut(&self.user) {
+            stream.readers.retain(|r| r.id != self.id);
+        }
+    }
+}
