@@ -117,7 +117,7 @@ async fn disconnect_cancels_the_turn_and_keeps_the_partial_answer() {
     let text = partial["content"][0]["text"].as_str().unwrap();
     assert!(!text.is_empty());
     // Stored as cancelled in the core, the hidden item never shows.
-    let messages = app.state.chat.thread_messages(&user, tid).await.unwrap();
+    let messages = app.state.chat.read(&user).messages(tid).await.unwrap();
     let last = messages.last().unwrap();
     assert_eq!(last.status, agentwire::model::MessageStatus::Cancelled);
     assert_eq!(last.content, text);

@@ -64,7 +64,7 @@ async fn a_task_action_and_a_turn_never_overlap_on_one_thread() {
     }
     assert!(turns.len() >= 10);
     // Each turn's answer directly follows its own user message: no action wrote in between.
-    let messages = chat.thread_messages(&user, thread).await.unwrap();
+    let messages = chat.read(&user).messages(thread).await.unwrap();
     for id in turns {
         let at = messages.iter().position(|m| m.id == id).unwrap();
         assert_eq!(

@@ -146,39 +146,3 @@ impl Reader<'_> {
             .await
     }
 }
-
-/// The reads above under their former names, for callers not yet on [`Chat::read`].
-impl Chat {
-    /// `self.read(user).thread(id)`.
-    pub async fn thread(&self, user: &UserId, id: ThreadId) -> Result<Conversation> {
-        self.read(user).thread(id).await
-    }
-
-    /// `self.read(user).threads_by_creation(order, after, limit)`.
-    pub async fn threads_by_creation(
-        &self,
-        user: &UserId,
-        order: Order,
-        after: Option<ThreadId>,
-        limit: u32,
-    ) -> Result<Page<Conversation>> {
-        self.read(user)
-            .threads_by_creation(order, after, limit)
-            .await
-    }
-
-    /// `self.read(user).messages(id)`.
-    pub async fn thread_messages(&self, user: &UserId, id: ThreadId) -> Result<Vec<Message>> {
-        self.read(user).messages(id).await
-    }
-
-    /// `self.read(user).tasks(filter, page)`.
-    pub async fn list_tasks(
-        &self,
-        user: &UserId,
-        filter: TaskFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Task>> {
-        self.read(user).tasks(filter, page).await
-    }
-}

@@ -39,7 +39,9 @@ pub(super) async fn dispatch(
             send_message(state, user, links, Some(id), input).await
         }
         Request::AddClientToolOutput { thread_id } => {
-            chat.thread(&user, parse_thread_id(&thread_id)?).await?;
+            chat.read(&user)
+                .thread(parse_thread_id(&thread_id)?)
+                .await?;
             // This server's agent never hands a tool call to the client, so no thread has a
             // pending one.
             Err(Error::invalid(
@@ -126,7 +128,7 @@ async fn retry_after_item(
 ) -> Result<Response> {
     let chat = &state.chat;
     let id = parse_thread_id(thread_id)?;
-    chat.thread(&user, id).await?;
+    chat.read(&user).thread(id).await?;
     let item = find_item(state, &user, &links, id, item_id).await?;
     if !item.is_user_message() {
         return Err(Error::invalid("only a user message can be retried"));
@@ -194,7 +196,7 @@ async fn get_thread(
     thread_id: &str,
 ) -> Result<Response> {
     let id = parse_thread_id(thread_id)?;
-    let conversation = state.chat.thread(&user, id).await?;
+    let conversation = state.chat.read(&user).thread(id).await?;
     let all = thread_items(state, &user, &links, id).await?;
     let mut thread = Thread::of(&conversation);
     thread.items = page(all, Order::Asc, None, THREAD_ITEMS)?;
@@ -217,7 +219,8 @@ async fn list_threads(
         })
         .transpose()?;
     let got = chat
-        .threads_by_creation(&user, order, after, page_limit(limit))
+        .read(&user)
+        .threads_by_creation(order, after, page_limit(limit))
         .await?;
     Ok(Json(Page {
         data: got.data.iter().map(Thread::of).collect(),
@@ -288,7 +291,7 @@ async fn send_message(
 ) -> Result<Response> {
     let chat = &state.chat;
     if let Some(id) = thread {
-        chat.thread(&user, id).await?;
+        chat.read(&user).thread(id).await?;
     }
     let ids = input
         .attachments
@@ -346,7 +349,7 @@ async fn action_widget(
     item_id: Option<String>,
 ) -> Result<(ThreadId, std::result::Result<Option<Item>, NotAWidget>)> {
     let id = parse_thread_id(thread_id)?;
-    state.chat.thread(user, id).await?;
+    state.chat.read(user).thread(id).await?;
     let Some(item_id) = item_id else {
         return Ok((id, Ok(None)));
     };

@@ -23,7 +23,7 @@ pub(super) async fn thread_items(
     links: &Links,
     id: ThreadId,
 ) -> Result<Vec<Item>> {
-    let messages = state.chat.thread_messages(user, id).await?;
+    let messages = state.chat.read(user).messages(id).await?;
     let board = if messages.iter().any(|m| !m.tool_calls.is_empty()) {
         task_board(&state.chat, user).await?
     } else {
@@ -43,7 +43,7 @@ pub(super) async fn task_board(chat: &Chat, user: &UserId) -> Result<TaskBoard> 
     let mut board = TaskBoard::new();
     let mut page = PageRequest::first(100);
     loop {
-        let got = chat.list_tasks(user, TaskFilter::All, &page).await?;
+        let got = chat.read(user).tasks(TaskFilter::All, &page).await?;
         board.extend(got.data.into_iter().map(|t| (t.number, t)));
         match got.after {
             Some(after) if got.has_more => page.after = Some(after),
