@@ -40,7 +40,7 @@
 //! - **claim**: the right to run the one turn of a thread (`chat::claim`). A turn **takes** it
 //!   before (or with) its first write and **releases** it right before its last event; a task
 //!   action holds it while it writes. It lives in this process and, with several instances, in
-//!   the database they share, where the store's `ClaimStep::{Take, Free}` take and release it
+//!   the database they share, where the store's `ClaimStep::{Take, Release}` take and release it
 //!   within a write. No other word (hold, free, lock) names it.
 //! - **queue**: a thread's messages waiting for its running turn to end.
 //! - **read**: what a transport asks of a user's threads and tasks goes through one reader,

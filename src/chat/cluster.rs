@@ -137,7 +137,7 @@ impl SharedClaim {
         if self.released.load(Ordering::Acquire) {
             ClaimStep::None
         } else {
-            ClaimStep::Free(self.cluster.instance)
+            ClaimStep::Release(self.cluster.instance)
         }
     }
 

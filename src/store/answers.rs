@@ -228,8 +228,8 @@ impl Store {
 
     /// Ends a turn's answer: its final text, tool calls, status, usage and count of deltas
     /// replace what the row held (whatever its status: an answer marked interrupted by an
-    /// instance that took this one for dead gets its real end). With `ClaimStep::Free` the same
-    /// write frees the thread's claim, even when the answer is gone. Returns the stored
+    /// instance that took this one for dead gets its real end). With `ClaimStep::Release` the same
+    /// write releases the thread's claim, even when the answer is gone. Returns the stored
     /// message; `NotFound("message")` when it is missing (its thread was deleted) or another
     /// user's.
     pub async fn finish_answer(
@@ -250,7 +250,7 @@ impl Store {
                 })
                 .await
             }
-            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Free(_)) => {
+            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Release(_)) => {
                 postgres::answers::finish_answer(pool, user, answer, next_seq, claim).await
             }
             (_, claim) => Err(unclaimable(claim)),
@@ -258,7 +258,7 @@ impl Store {
     }
 
     /// Deletes the answer of a turn that ended before it said or did anything (it failed), so
-    /// the thread shows no empty message; with `ClaimStep::Free` the same write frees the
+    /// the thread shows no empty message; with `ClaimStep::Release` the same write releases the
     /// thread's claim. False when the answer was already gone.
     pub async fn drop_answer(
         &self,
@@ -273,7 +273,7 @@ impl Store {
                 conn.grouped(true, move |c| sqlite::answers::drop_answer(c, &user, id))
                     .await
             }
-            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Free(_)) => {
+            (Backend::Postgres(pool), ClaimStep::None | ClaimStep::Release(_)) => {
                 postgres::answers::drop_answer(pool, user, thread, id, claim).await
             }
             (_, claim) => Err(unclaimable(claim)),
@@ -334,7 +334,7 @@ fn startable(start: &TurnStart<'_>) -> Result<()> {
             "a client id is recorded only with the answer it started".into(),
         ));
     }
-    if matches!(start.claim, ClaimStep::Free(_)) {
+    if matches!(start.claim, ClaimStep::Release(_)) {
         return Err(unclaimable(start.claim));
     }
     Ok(())

@@ -44,8 +44,9 @@ pub enum ClaimStep {
     /// Takes the thread for this instance. `Error::ThreadBusy`, with nothing written, when a
     /// live instance holds it; a claim left by one that stopped refreshing it is taken over.
     Take(uuid::Uuid),
-    /// Frees the thread if this instance holds it, whether or not the message could be written.
-    Free(uuid::Uuid),
+    /// Releases the thread if this instance holds it, whether or not the message could be
+    /// written.
+    Release(uuid::Uuid),
 }
 
 /// How long an operation waits for the database unless told otherwise

@@ -100,7 +100,7 @@ impl Store {
         start: &TurnStart<'_>,
     ) -> Result<(Message, Option<Message>)> {
         super::appendable(start.question)?;
-        if start.client_message_id.is_some() || matches!(start.claim, ClaimStep::Free(_)) {
+        if start.client_message_id.is_some() || matches!(start.claim, ClaimStep::Release(_)) {
             return Err(Error::Internal(
                 "a queued message's start records no client id and frees no claim".into(),
             ));

@@ -18,7 +18,7 @@ async fn the_first_write_takes_the_claim_and_the_last_frees_it(s: Store, _url: S
     let c = conv(&s, a).await;
     let Some(relay) = s.relay_db() else {
         // SQLite: no claims, and nothing written by a write that asks for one.
-        for step in [ClaimStep::Take(me), ClaimStep::Free(me)] {
+        for step in [ClaimStep::Take(me), ClaimStep::Release(me)] {
             let err = s.append_message_claiming(a, &msg(c.id, "x"), step).await;
             assert!(matches!(err, Err(Error::Internal(_))), "{err:?}");
         }
@@ -48,13 +48,13 @@ async fn the_first_write_takes_the_claim_and_the_last_frees_it(s: Store, _url: S
     assert!(matches!(err, Err(Error::ThreadBusy)), "{err:?}");
     // Freeing it takes the holder's id: another instance's step frees nothing.
     let answer = s
-        .append_message_claiming(a, &msg(c.id, "other"), ClaimStep::Free(Uuid::new_v4()))
+        .append_message_claiming(a, &msg(c.id, "other"), ClaimStep::Release(Uuid::new_v4()))
         .await
         .unwrap();
     assert_eq!(answer.seq, 2);
     assert!(relay.turn_running(c.id, a).await.unwrap());
     let last = s
-        .append_message_claiming(a, &msg(c.id, "bye"), ClaimStep::Free(me))
+        .append_message_claiming(a, &msg(c.id, "bye"), ClaimStep::Release(me))
         .await
         .unwrap();
     assert_eq!(last.seq, 3);
@@ -73,7 +73,7 @@ async fn the_first_write_takes_the_claim_and_the_last_frees_it(s: Store, _url: S
     assert!(s.delete_conversation(a, t.id).await.unwrap());
     relay.claim_turn(t.id, a, me).await.unwrap();
     let err = s
-        .append_message_claiming(a, &msg(t.id, "late"), ClaimStep::Free(me))
+        .append_message_claiming(a, &msg(t.id, "late"), ClaimStep::Release(me))
         .await;
     assert!(
         matches!(err, Err(Error::NotFound("conversation"))),
@@ -133,7 +133,7 @@ async fn a_held_claim_refuses_the_write_whole(s: Store, url: String) {
         .await
         .unwrap();
     assert_eq!(m.seq, 3);
-    s.append_message_claiming(a, &msg(c.id, "done"), ClaimStep::Free(me))
+    s.append_message_claiming(a, &msg(c.id, "done"), ClaimStep::Release(me))
         .await
         .unwrap();
     assert!(!relay.turn_running(c.id, a).await.unwrap());

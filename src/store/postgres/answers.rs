@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::{free_cte, message, MESSAGE};
+use super::{message, release_cte, MESSAGE};
 use crate::error::{Error, Result};
 use crate::model::{Message, MessageId, NewMessage, ThreadId, UserId};
 use crate::store::answers::{Interrupted, PartialAnswer, SentTurn};
@@ -67,7 +67,7 @@ pub(in crate::store) async fn finish_answer(
     // The update and the claim's release in one statement; the release runs whether or not
     // the answer is still there (every statement of a WITH runs to completion).
     let free = match claim {
-        ClaimStep::Free(_) => free_cte(9, "$8"),
+        ClaimStep::Release(_) => release_cte(9, "$8"),
         _ => String::new(),
     };
     let sql = format!(
@@ -83,7 +83,7 @@ pub(in crate::store) async fn finish_answer(
         .bind(a.status.as_str())
         .bind(a.usage.map(Json))
         .bind(i64::from(next_seq));
-    if let ClaimStep::Free(instance) = claim {
+    if let ClaimStep::Release(instance) = claim {
         query = query.bind(a.conversation_id.0).bind(instance);
     }
     let row = query.fetch_optional(pool).await?;
@@ -101,7 +101,7 @@ pub(in crate::store) async fn drop_answer(
     claim: ClaimStep,
 ) -> Result<bool> {
     let free = match claim {
-        ClaimStep::Free(_) => free_cte(4, "$3"),
+        ClaimStep::Release(_) => release_cte(4, "$3"),
         _ => String::new(),
     };
     let sql = format!(
@@ -111,7 +111,7 @@ pub(in crate::store) async fn drop_answer(
     let mut query = sqlx::query_scalar::<_, i64>(&sql)
         .bind(id.0)
         .bind(user.as_str());
-    if let ClaimStep::Free(instance) = claim {
+    if let ClaimStep::Release(instance) = claim {
         query = query.bind(thread.0).bind(instance);
     }
     Ok(query.fetch_one(pool).await? > 0)

@@ -41,7 +41,7 @@ pub(in crate::store) async fn append_message(
     let mut params = Params(11);
     let (claim_cte, gate, answered) = match start.claim {
         ClaimStep::None => (String::new(), "", "true, true"),
-        ClaimStep::Free(_) => (free_cte(params.take(), "$2"), "", "true, true"),
+        ClaimStep::Release(_) => (release_cte(params.take(), "$2"), "", "true, true"),
         ClaimStep::Take(_) => {
             let (instance, lapse) = (params.take(), params.take());
             let answer = match start.answer {
@@ -75,7 +75,7 @@ pub(in crate::store) async fn append_message(
     match start.claim {
         ClaimStep::None => {}
         ClaimStep::Take(instance) => query = query.bind(instance).bind(lapse_secs),
-        ClaimStep::Free(instance) => query = query.bind(instance),
+        ClaimStep::Release(instance) => query = query.bind(instance),
     }
     if let Some(answer) = start.answer {
         query = query.bind(answer.0);
@@ -172,7 +172,7 @@ fn take_cte(instance: u32, lapse: u32, answer: &str) -> String {
 
 /// Frees the claim on conversation `{thread}` (an SQL expression) if instance `$instance` holds
 /// it, as CTE `r`.
-pub(in crate::store) fn free_cte(instance: u32, thread: &str) -> String {
+pub(in crate::store) fn release_cte(instance: u32, thread: &str) -> String {
     format!(
         "r AS (DELETE FROM running_turns WHERE thread_id = {thread} AND instance = ${instance}),"
     )

@@ -16,7 +16,7 @@ mod plans;
 mod pool;
 pub(super) mod queue;
 
-pub(super) use append::{append_message, duplicate_send, free_cte, start_conversation};
+pub(super) use append::{append_message, duplicate_send, release_cte, start_conversation};
 pub(super) use pool::{connect, migrate};
 
 use chrono::{DateTime, NaiveDate, Utc};
