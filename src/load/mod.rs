@@ -172,15 +172,17 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
             connected();
             let plan = ws::ChatPlan {
                 watch,
-                connections: a.connections,
-                ramp: a.ramp,
+                shape: ws::Shape {
+                    connections: a.connections,
+                    ramp: a.ramp,
+                    duration: a.duration,
+                    server_pid: pid,
+                },
                 interval: a.interval,
                 poisson: a.poisson,
-                duration: a.duration,
                 message: a.message.clone(),
                 protocol: a.protocol,
                 run: run_nonce(),
-                server_pid: pid,
             };
             let (window, cpu) = ws::chat(target, counters.clone(), plan).await;
             server_cpu_secs = cpu;
@@ -189,12 +191,14 @@ async fn run_here(scenario: &Scenario) -> Result<Summary, String> {
         Scenario::Paced(a) => {
             connected();
             let plan = paced::PacedPlan {
-                connections: a.connections,
-                ramp: a.ramp,
+                shape: ws::Shape {
+                    connections: a.connections,
+                    ramp: a.ramp,
+                    duration: a.duration,
+                    server_pid: pid,
+                },
                 pace: a.pace,
-                duration: a.duration,
                 message: a.message.clone(),
-                server_pid: pid,
             };
             let (window, cpu) = paced::paced(target, counters.clone(), plan).await;
             server_cpu_secs = cpu;

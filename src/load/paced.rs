@@ -26,16 +26,12 @@ use super::ws::{close, fleet, Shape};
 /// How `paced` runs.
 #[derive(Clone)]
 pub struct PacedPlan {
-    /// Answers streaming at once, one socket each.
-    pub connections: usize,
-    pub ramp: u32,
+    /// How many answers stream at once (one socket each), how fast the sockets open, how long
+    /// answers are asked for, whose CPU is read.
+    pub shape: Shape,
     /// The agent's spacing of deltas: delta `k` is due `k × pace` after the answer's first.
     pub pace: Duration,
-    /// How long answers are asked for, once every socket is connected.
-    pub duration: Duration,
     pub message: String,
-    /// The server's pid, to read its CPU while answers stream.
-    pub server_pid: Option<u32>,
 }
 
 /// Opens the sockets; once all are open, each streams answers back to back for `duration`.
@@ -45,13 +41,8 @@ pub async fn paced(
     c: Arc<Counters>,
     plan: PacedPlan,
 ) -> (Duration, Option<f64>) {
+    let shape = plan.shape;
     let plan = Arc::new(plan);
-    let shape = Shape {
-        connections: plan.connections,
-        ramp: plan.ramp,
-        duration: plan.duration,
-        server_pid: plan.server_pid,
-    };
     let counters = c.clone();
     fleet(target, c, shape, move |i, ws, go, stop| {
         let (c, plan) = (counters.clone(), plan.clone());
@@ -97,7 +88,7 @@ impl Reader {
     }
 
     async fn run(mut self, begin: Instant, stop: CancellationToken) {
-        let deadline = begin + self.plan.duration;
+        let deadline = begin + self.plan.shape.duration;
         let mut answer = match self.ask().await {
             Some(a) => a,
             None => return self.c.error("socket_closed"),

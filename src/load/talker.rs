@@ -76,7 +76,7 @@ impl Talker {
     }
 
     pub(super) async fn run(mut self, begin: Instant, stop: CancellationToken) {
-        let deadline = begin + self.plan.duration;
+        let deadline = begin + self.plan.shape.duration;
         // Spread the sockets' first turns over one interval.
         let mut next_send =
             begin + Duration::from_secs_f64(self.uniform() * self.plan.interval.as_secs_f64());

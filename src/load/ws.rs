@@ -228,24 +228,24 @@ where
 
 /// How many sockets [`fleet`] opens, how fast, for how long, and whose CPU it reads.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Shape {
+pub struct Shape {
     pub connections: usize,
     pub ramp: u32,
+    /// How long turns are asked for, once every socket is connected.
     pub duration: Duration,
+    /// The server's pid, to read its CPU while turns run.
     pub server_pid: Option<u32>,
 }
 
 /// How `chat` paces each socket's turns.
 #[derive(Clone)]
 pub struct ChatPlan {
-    pub connections: usize,
-    pub ramp: u32,
+    /// How many sockets, how fast they open, how long turns are sent, whose CPU is read.
+    pub shape: Shape,
     /// Mean time between one socket's turns.
     pub interval: Duration,
     /// Exponential gaps (a Poisson process) instead of a fixed interval.
     pub poisson: bool,
-    /// How long turns are sent for, once every socket is connected.
-    pub duration: Duration,
     pub message: String,
     /// Another instance where each socket has a twin for the same user (see [`Watcher`]).
     pub watch: Option<Arc<Target>>,
@@ -253,8 +253,6 @@ pub struct ChatPlan {
     pub protocol: Protocol,
     /// What makes this run's AI SDK chat ids its own (a run starts its conversations afresh).
     pub run: String,
-    /// The server's pid, to read its CPU while turns run.
-    pub server_pid: Option<u32>,
 }
 
 /// Opens `plan.connections` sockets; once all are open, each sends a `message` every
@@ -268,13 +266,8 @@ pub async fn chat(
     c: Arc<Counters>,
     plan: ChatPlan,
 ) -> (Duration, Option<f64>) {
+    let shape = plan.shape;
     let plan = Arc::new(plan);
-    let shape = Shape {
-        connections: plan.connections,
-        ramp: plan.ramp,
-        duration: plan.duration,
-        server_pid: plan.server_pid,
-    };
     let counters = c.clone();
     fleet(target, c, shape, move |i, ws, go, stop| {
         let (c, plan) = (counters.clone(), plan.clone());
