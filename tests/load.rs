@@ -124,6 +124,19 @@ fn assert_accounted(s: &Summary) {
     );
 }
 
+/// A clean `chat` run of `sockets` sockets, one user each: at least `min_turns` turns, all
+/// completed, each with all its deltas and each of its latencies.
+fn assert_every_turn_and_delta(s: &Summary, sockets: u64, min_turns: u64) {
+    assert_accounted(s);
+    assert_eq!(s.connects.ok, sockets);
+    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
+    assert!(s.turns.completed >= min_turns, "{s:?}");
+    assert_eq!(s.deltas, DELTAS * s.turns.completed);
+    for name in ["message_added", "first_delta", "done"] {
+        assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn chat_counts_every_turn_and_every_delta() {
     let app = bench_app().await;
@@ -144,15 +157,8 @@ async fn chat_counts_every_turn_and_every_delta() {
         ],
     )
     .await;
-    assert_accounted(&s);
-    assert_eq!(s.connects.ok, 6);
-    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
-    assert!(s.turns.completed >= 30, "{s:?}");
     // One user per socket: every delta received belongs to one of this socket's turns.
-    assert_eq!(s.deltas, DELTAS * s.turns.completed);
-    for name in ["message_added", "first_delta", "done"] {
-        assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
-    }
+    assert_every_turn_and_delta(&s, 6, 30);
     assert!(s.latency["first_delta"].p99_ms <= s.latency["done"].max_ms);
     // The server's CPU while turns ran, and per turn.
     let cpu = s.server_cpu.expect("read with --server-pid");
@@ -226,15 +232,8 @@ async fn chat_over_the_ai_sdk_protocol_counts_every_turn_and_every_text_delta() 
         ],
     )
     .await;
-    assert_accounted(&s);
-    assert_eq!(s.connects.ok, 5);
-    assert_eq!(s.turns.failed, 0, "{:?}", s.errors);
-    assert!(s.turns.completed >= 25, "{s:?}");
     // Each of the bench agent's deltas arrives as one `text-delta` chunk.
-    assert_eq!(s.deltas, DELTAS * s.turns.completed);
-    for name in ["message_added", "first_delta", "done"] {
-        assert_eq!(s.latency[name].count, s.turns.completed, "{name}");
-    }
+    assert_every_turn_and_delta(&s, 5, 25);
     // One chat per socket, kept for the run: one conversation each, with every turn's two
     // messages in it (history grows as with our protocol).
     let pool = sqlite(&app).await;
