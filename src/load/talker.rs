@@ -163,7 +163,8 @@ impl Talker {
     fn on_text(&mut self, text: &str, turn: Option<&mut InFlight>) -> bool {
         let heard = self.protocol().read(text, turn.as_ref().map(|t| &t.key));
         let Some(turn) = turn else {
-            if let Heard::OtherDelta(n) | Heard::Delta { count: n, .. } = heard {
+            // Between turns every delta is another turn's (`read` says so without a turn).
+            if let Heard::OtherDelta(n) = heard {
                 Counters::add_n(&self.c.deltas, n);
             }
             return false;
