@@ -59,6 +59,7 @@ pub mod relay;
 mod server;
 pub mod state;
 pub mod store;
+pub mod timeout;
 pub mod transport;
 
 use std::future::Future;

@@ -124,10 +124,13 @@ pub(super) async fn run(inner: &Inner, job: TurnJob) {
         job.answer.id,
         inner.settings.save_lag,
     );
+    // Made once, not per step: a new one registers with the token again.
+    let cancelled = job.cancel.cancelled();
+    tokio::pin!(cancelled);
     let status = loop {
         let step = tokio::select! {
             biased;
-            _ = job.cancel.cancelled() => {
+            _ = &mut cancelled => {
                 break if job.claim.interrupted().load(std::sync::atomic::Ordering::Acquire) {
                     MessageStatus::Interrupted
                 } else {

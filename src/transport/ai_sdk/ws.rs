@@ -173,6 +173,9 @@ impl Connection {
     async fn serve(&mut self) -> Option<(u16, &'static str)> {
         let cfg = self.state.config.ws.clone();
         let closing = self.state.closing.clone();
+        // Made once, not per pass of the loop: a new one registers with the token again.
+        let shutdown = closing.cancelled();
+        tokio::pin!(shutdown);
         let mut ping =
             tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
         let mut missed_pongs = 0u32;
@@ -181,7 +184,7 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                _ = closing.cancelled() => {
+                _ = &mut shutdown => {
                     // Every turn has ended: what their streams hold now goes out first.
                     let frames = self.ready_frames(None);
                     if self.send(frames).await.is_err() {
@@ -388,7 +391,7 @@ impl Connection {
             }
             socket.flush().await
         };
-        match tokio::time::timeout(self.state.config.ws.write_timeout, work).await {
+        match crate::timeout::within(self.state.config.ws.write_timeout, work).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(WriteFailed),
         }

@@ -207,6 +207,9 @@ impl Connection {
     async fn serve(&mut self) -> End {
         let cfg = self.state.config.ws.clone();
         let closing = self.state.closing.clone();
+        // Made once, not per pass of the loop: a new one registers with the token again.
+        let shutdown = closing.cancelled();
+        tokio::pin!(shutdown);
         let mut ping =
             tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
         let mut missed_pongs = 0u32;
@@ -217,7 +220,7 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                _ = closing.cancelled() => {
+                _ = &mut shutdown => {
                     // Every turn has ended, its last events already kept: send them first.
                     while let Ok(Some(found)) = self.subscription.try_recv(BATCH) {
                         let frames = found.iter().map(Delivery::to_text).collect();
@@ -307,7 +310,8 @@ impl Connection {
             }
             socket.flush().await
         };
-        match tokio::time::timeout(self.state.config.ws.write_timeout, work).await {
+        // Most writes complete at once; only one that waits on the peer arms the timer.
+        match crate::timeout::within(self.state.config.ws.write_timeout, work).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(WriteFailed),
         }

@@ -153,7 +153,8 @@ impl Conn {
     /// it past the timeout (one of them stuck on a lock another process holds, say): a request
     /// fails fast instead of queueing behind them. Waiting for a tokio lock is cancel-safe.
     async fn wait_for<G>(&self, lock: impl std::future::Future<Output = G>) -> Result<G> {
-        tokio::time::timeout(self.0.timeout, lock)
+        // Nearly always free at once: then no timer is armed.
+        crate::timeout::within(self.0.timeout, lock)
             .await
             .map_err(|_| {
                 Error::DatabaseUnavailable(format!(
