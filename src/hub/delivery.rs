@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
+use super::position::push_decimal;
 use crate::chat::event::{ChatEvent, Event};
 use crate::model::{MessageId, ThreadId};
 
@@ -28,21 +27,6 @@ pub enum Delivery {
         /// The position after the last delta.
         pos: String,
     },
-}
-
-#[derive(Serialize)]
-struct DeltaFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    thread_id: ThreadId,
-    message_id: MessageId,
-    delta: &'a str,
-    seq: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<&'a str>,
-    pos: &'a str,
 }
 
 impl Delivery {
@@ -74,17 +58,15 @@ impl Delivery {
                 text,
                 ends,
                 pos,
-            } => serde_json::to_string(&DeltaFrame {
-                kind: "stream.delta",
+            } => delta_frame(DeltaFrame {
                 thread_id: *thread_id,
                 message_id: *message_id,
                 delta: text,
                 seq: *seq,
-                count: (ends.len() > 1).then_some(ends.len()),
+                count: ends.len(),
                 request_id: request_id.as_deref(),
                 pos,
-            })
-            .expect("delta frames serialise"),
+            }),
         }
     }
 
@@ -119,6 +101,135 @@ impl Delivery {
                         ))
                     })
                     .collect()
+            }
+        }
+    }
+}
+
+/// A `stream.delta` frame's fields.
+struct DeltaFrame<'a> {
+    thread_id: ThreadId,
+    message_id: MessageId,
+    delta: &'a str,
+    seq: u32,
+    /// How many deltas it merges; said only when more than one.
+    count: usize,
+    request_id: Option<&'a str>,
+    pos: &'a str,
+}
+
+/// The `stream.delta` frame, written by hand: it is the frame a socket writes most, one per
+/// delta at a model's pace, and serde's general path (escaping every key, formatting each
+/// UUID through `fmt`) cost more than the rest of the delivery. The fields and their order are
+/// those of `ChatEvent::StreamDelta` as serde writes it, with `count` and `pos` after.
+fn delta_frame(f: DeltaFrame<'_>) -> String {
+    let mut out =
+        Vec::with_capacity(160 + f.delta.len() + f.pos.len() + f.request_id.map_or(0, str::len));
+    let mut uuid = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(br#"{"type":"stream.delta","thread_id":""#);
+    out.extend_from_slice(
+        f.thread_id
+            .0
+            .hyphenated()
+            .encode_lower(&mut uuid)
+            .as_bytes(),
+    );
+    out.extend_from_slice(br#"","message_id":""#);
+    out.extend_from_slice(
+        f.message_id
+            .0
+            .hyphenated()
+            .encode_lower(&mut uuid)
+            .as_bytes(),
+    );
+    out.extend_from_slice(br#"","delta":"#);
+    push_json_str(&mut out, f.delta);
+    out.extend_from_slice(br#","seq":"#);
+    push_decimal(&mut out, u64::from(f.seq), 1);
+    if f.count > 1 {
+        out.extend_from_slice(br#","count":"#);
+        push_decimal(&mut out, f.count as u64, 1);
+    }
+    if let Some(request_id) = f.request_id {
+        out.extend_from_slice(br#","request_id":"#);
+        push_json_str(&mut out, request_id);
+    }
+    // A position is digits, hex, dots and dashes (`position`): nothing to escape.
+    out.extend_from_slice(br#","pos":""#);
+    out.extend_from_slice(f.pos.as_bytes());
+    out.extend_from_slice(b"\"}");
+    String::from_utf8(out).expect("built from UTF-8 pieces")
+}
+
+/// Appends `s` as a JSON string, as serde_json writes it: text with nothing to escape (no
+/// quote, backslash or control character), which is nearly all text, is copied as it is.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("strings serialise");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    /// The frame as serde writes it: what the hand-written one must equal, byte for byte.
+    #[derive(Serialize)]
+    struct Reference<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        thread_id: ThreadId,
+        message_id: MessageId,
+        delta: &'a str,
+        seq: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        count: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<&'a str>,
+        pos: &'a str,
+    }
+
+    #[test]
+    fn delta_frames_are_what_serde_would_write() {
+        let (thread_id, message_id) = (ThreadId::new(), MessageId::new());
+        let texts = [
+            "w0 ",
+            "",
+            "quote \" and backslash \\ here",
+            "line\nbreak\ttab\u{1}\u{1f}",
+            "Mera task 🙂 ہے \u{7f}",
+        ];
+        for delta in texts {
+            for request_id in [None, Some("r-1"), Some("odd \"id\"\n")] {
+                for count in [1usize, 3] {
+                    let (seq, pos) = (4_000_000_000u32, "1795000000123.abc.abc-11");
+                    let ours = delta_frame(DeltaFrame {
+                        thread_id,
+                        message_id,
+                        delta,
+                        seq,
+                        count,
+                        request_id,
+                        pos,
+                    });
+                    let theirs = serde_json::to_string(&Reference {
+                        kind: "stream.delta",
+                        thread_id,
+                        message_id,
+                        delta,
+                        seq,
+                        count: (count > 1).then_some(count),
+                        request_id,
+                        pos,
+                    })
+                    .unwrap();
+                    assert_eq!(ours, theirs);
+                }
             }
         }
     }

@@ -14,10 +14,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use super::delivery::Delivery;
 use super::position::{write_pos, Position};
+use super::subscription::Signal;
 use crate::chat::event::{ChatEvent, Event};
 use crate::model::{MessageId, ThreadId};
 
@@ -32,7 +31,7 @@ const DELTA_OVERHEAD: usize = 16;
 /// A socket reading the stream.
 pub(super) struct Reader {
     pub id: u64,
-    pub notify: Arc<Notify>,
+    pub signal: Arc<Signal>,
     pub lagged: Arc<AtomicBool>,
 }
 
@@ -86,7 +85,7 @@ impl Entry {
     /// Events `from..to` of this entry (deltas, in a run) as one delivery, made by `via`.
     fn deliver(&self, from: u32, to: u32, via: u64) -> Delivery {
         let last = to - 1;
-        let mut pos = String::with_capacity(48);
+        let mut pos = Vec::with_capacity(48);
         write_pos(
             &mut pos,
             self.t_ms,
@@ -95,6 +94,7 @@ impl Entry {
             self.origin,
             self.number(last),
         );
+        let pos = String::from_utf8(pos).expect("a position is ASCII");
         match &self.body {
             Body::Event { event, .. } => Delivery::Event {
                 event: event.clone(),

@@ -65,20 +65,65 @@ impl fmt::Display for Position {
 }
 
 /// Writes the text form of a position without building one: `seen` is `others` with `origin`
-/// at `n` added.
+/// at `n` added. Written as bytes by hand rather than through `write!`: every delta a socket
+/// receives carries a position, and the formatting machinery cost more than the rest of the
+/// frame.
 pub(super) fn write_pos(
-    out: &mut String,
+    out: &mut Vec<u8>,
     t_ms: u64,
     via: u64,
     others: &[(u64, u64)],
     origin: u64,
     n: u64,
 ) {
-    let _ = write!(out, "{t_ms:013}.{via:x}");
-    for (o, m) in others {
-        let _ = write!(out, ".{o:x}-{m:x}");
+    push_decimal(out, t_ms, 13);
+    out.push(b'.');
+    push_hex(out, via);
+    for &(o, m) in others {
+        out.push(b'.');
+        push_hex(out, o);
+        out.push(b'-');
+        push_hex(out, m);
     }
-    let _ = write!(out, ".{origin:x}-{n:x}");
+    out.push(b'.');
+    push_hex(out, origin);
+    out.push(b'-');
+    push_hex(out, n);
+}
+
+/// `v` in lowercase hex without leading zeros (`{v:x}`), as ASCII bytes.
+pub(super) fn push_hex(out: &mut Vec<u8>, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `v` in decimal, zero-padded to at least `width` digits (at most 20): `{v:0width$}`, as
+/// ASCII bytes.
+pub(super) fn push_decimal(out: &mut Vec<u8>, v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    out.extend_from_slice(&buf[start..]);
 }
 
 #[cfg(test)]
@@ -95,7 +140,7 @@ mod tests {
         let s = p.to_string();
         assert_eq!(s, "1795000000123.abc.abc-11.123456789abcdef0-0");
         assert_eq!(Position::parse(&s), Some(p));
-        let mut out = String::new();
+        let mut out = Vec::new();
         write_pos(
             &mut out,
             1_795_000_000_123,
@@ -104,7 +149,32 @@ mod tests {
             0x1234_5678_9abc_def0,
             0,
         );
-        assert_eq!(out, s);
+        assert_eq!(String::from_utf8(out).unwrap(), s);
+    }
+
+    #[test]
+    fn written_by_hand_as_display_writes_it() {
+        for (t_ms, via, others, origin, n) in [
+            (0, 0, vec![], 0, 0),
+            (5, 1, vec![(2, 3)], 0xf, 0x10),
+            (
+                u64::MAX,
+                u64::MAX,
+                vec![(u64::MAX, 0), (1, u64::MAX)],
+                7,
+                u64::MAX,
+            ),
+            (1_795_000_000_123, 0xabc, vec![], 0x1234_5678_9abc_def0, 42),
+        ] {
+            let mut seen = others.clone();
+            seen.push((origin, n));
+            let p = Position { t_ms, via, seen };
+            let mut out = Vec::new();
+            write_pos(&mut out, t_ms, via, &others, origin, n);
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out, p.to_string());
+            assert_eq!(Position::parse(&out), Some(p));
+        }
     }
 
     #[test]

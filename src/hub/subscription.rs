@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use futures::task::AtomicWaker;
 
 use super::log::{Cursor, Judge, Reader, UserStream, Verdict};
 use super::{now_ms, Delivery, Hub, Position, RELAY_MARGIN};
@@ -66,17 +66,14 @@ impl Hub {
     ) -> Option<Subscription> {
         let inner = &self.inner;
         let now = now_ms();
-        let mut stream = inner
-            .users
-            .entry(user.clone())
-            .or_insert_with(|| self.new_stream(now));
+        let mut stream = self.stream(user, now);
         let cursor = place(&stream)?;
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let notify = Arc::new(Notify::new());
+        let signal = Arc::new(Signal::default());
         let lagged = Arc::new(AtomicBool::new(false));
         stream.readers.push(Reader {
             id,
-            notify: notify.clone(),
+            signal: signal.clone(),
             lagged: lagged.clone(),
         });
         let position = stream.position(inner.short, now).to_string();
@@ -84,12 +81,47 @@ impl Hub {
             hub: self.clone(),
             user: user.clone(),
             id,
-            notify,
+            signal,
             lagged,
             cursor,
             start: cursor,
             position,
         })
+    }
+}
+
+/// How a publisher wakes a reader: a flag and the reader's waker. Raising it is two atomic
+/// operations; `tokio::sync::Notify` took a lock on each side for every delta, and at a
+/// model's pace a socket is woken once per delta.
+#[derive(Default)]
+pub(super) struct Signal {
+    raised: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Signal {
+    /// Wakes the reader, or, when it is not waiting, makes its next wait return at once.
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    fn lower(&self) {
+        self.raised.store(false, Ordering::Release);
+    }
+
+    /// Resolves once raised (since it was last lowered). Cancel-safe.
+    async fn raised(&self) {
+        std::future::poll_fn(|cx| {
+            // Registered before the flag is read: a raise in between wakes this waker.
+            self.waker.register(cx.waker());
+            if self.raised.load(Ordering::Acquire) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
     }
 }
 
@@ -99,7 +131,7 @@ pub struct Subscription {
     hub: Hub,
     user: UserId,
     id: u64,
-    notify: Arc<Notify>,
+    signal: Arc<Signal>,
     lagged: Arc<AtomicBool>,
     cursor: Cursor,
     /// Where the cursor stood when this subscription began.
@@ -118,10 +150,12 @@ impl Subscription {
     /// no longer go on without a hole. Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&mut self, max: usize) -> Result<Vec<Delivery>, Lagged> {
         loop {
+            // Lowered before reading, so an event published after the read raises it again.
+            self.signal.lower();
             if let Some(found) = self.try_recv(max)? {
                 return Ok(found);
             }
-            self.notify.notified().await;
+            self.signal.raised().await;
         }
     }
 
@@ -215,5 +249,37 @@ impl Drop for Subscription {
         if let Some(mut stream) = self.hub.inner.users.get_mut(&self.user) {
             stream.readers.retain(|r| r.id != self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_raise_wakes_a_waiting_reader_and_is_kept_for_one_not_yet_waiting() {
+        let signal = Arc::new(Signal::default());
+        // Raised before the wait: the wait returns at once.
+        signal.raise();
+        tokio::time::timeout(Duration::from_secs(1), signal.raised())
+            .await
+            .expect("a raise before the wait is kept");
+        // Lowered, it waits until raised from another task.
+        signal.lower();
+        let waiting = tokio::spawn({
+            let signal = signal.clone();
+            async move { signal.raised().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        signal.raise();
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("the raise wakes the waiting reader")
+            .unwrap();
+        // A lowered signal does not resolve.
+        signal.lower();
+        let idle = tokio::time::timeout(Duration::from_millis(20), signal.raised()).await;
+        assert!(idle.is_err());
     }
 }
