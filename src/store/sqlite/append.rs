@@ -9,7 +9,7 @@
 //! is a task of its own so that a caller that goes away cannot cut a group short, and it runs
 //! on the runtime's threads, so a group costs one task wake-up, not a thread switch.
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
 use tokio::sync::oneshot;
 
 use super::conn::{lock, Conn};
@@ -166,16 +166,16 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
     }
     let committed = conn
         .run(|c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = Cached::begin(c)?;
             for job in group.iter_mut() {
                 let step = if job.one_statement() {
-                    job.run(&tx)
+                    job.run(c)
                 } else {
-                    // Dropped without a commit, a savepoint rolls back.
-                    let savepoint = tx.savepoint()?;
-                    let step = job.run(&savepoint);
+                    // Dropped without a release, a savepoint rolls back.
+                    let savepoint = Cached::savepoint(c)?;
+                    let step = job.run(c);
                     if matches!(step, Step::Written) {
-                        savepoint.commit()?;
+                        savepoint.release()?;
                     }
                     step
                 };
@@ -196,6 +196,76 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
             }
         }
     }
+}
+
+/// A transaction or savepoint begun, ended and undone through the connection's statement
+/// cache. rusqlite's `Transaction` and `Savepoint` run their `BEGIN`, `SAVEPOINT`, `RELEASE`
+/// and `COMMIT` through `execute_batch`, which parses them anew each time: for a group of a
+/// turn's writes that parsing cost about a tenth of the group's work. Dropped without being
+/// ended, it rolls back, as rusqlite's do (also when a write panics).
+struct Cached<'c> {
+    conn: &'c Connection,
+    end: &'static str,
+    undo: &'static [&'static str],
+    ended: bool,
+}
+
+impl<'c> Cached<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self> {
+        Self::start(conn, "BEGIN IMMEDIATE", "COMMIT", &["ROLLBACK"])
+    }
+
+    fn savepoint(conn: &'c Connection) -> Result<Self> {
+        // Rolled back to, then released: undone and gone, as rusqlite's `Savepoint` does.
+        Self::start(
+            conn,
+            "SAVEPOINT grouped_write",
+            "RELEASE grouped_write",
+            &["ROLLBACK TO grouped_write", "RELEASE grouped_write"],
+        )
+    }
+
+    fn start(
+        conn: &'c Connection,
+        sql: &str,
+        end: &'static str,
+        undo: &'static [&'static str],
+    ) -> Result<Self> {
+        run_cached(conn, sql)?;
+        Ok(Cached {
+            conn,
+            end,
+            undo,
+            ended: false,
+        })
+    }
+
+    fn commit(mut self) -> Result<()> {
+        run_cached(self.conn, self.end)?;
+        self.ended = true;
+        Ok(())
+    }
+
+    fn release(self) -> Result<()> {
+        self.commit()
+    }
+}
+
+impl Drop for Cached<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            for sql in self.undo {
+                if let Err(e) = run_cached(self.conn, sql) {
+                    tracing::warn!(error = %e, sql, "could not undo a group of writes");
+                }
+            }
+        }
+    }
+}
+
+fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// What each write of a failed group is told: that the database is unavailable when it is (the
