@@ -195,31 +195,43 @@ pub(super) fn append_message(
     now: DateTime<Utc>,
 ) -> Result<Message> {
     // The row takes the conversation's next seq, and the `messages_advance_conversation`
-    // trigger moves the conversation's `last_seq` and `updated_at` to it. No row (another
-    // user's or a missing conversation) means nothing is written.
+    // trigger moves the conversation's `last_seq` and `updated_at` to it. No conversation
+    // (another user's or a missing one) means nothing is written.
+    //
+    // Read, then insert, rather than one `INSERT … SELECT … FROM conversations`: as the
+    // trigger writes the table that statement reads, SQLite first copied the selected row
+    // into a temporary table, a cost larger than the insert's own. The store has one
+    // connection and a turn's writes run inside one transaction; a concurrent writer of the
+    // same seq would fail on `UNIQUE (conversation_id, seq)` rather than overwrite.
+    let conversation = msg.conversation_id.0.to_string();
+    let last = one(
+        conn,
+        "SELECT last_seq FROM conversations WHERE id = ? AND user_id = ?",
+        params![&conversation, user.as_str()],
+        |row| Ok(row.get::<_, i64>(0)?),
+    )?;
+    let Some(last) = last else {
+        return Err(Error::NotFound("conversation"));
+    };
+    let seq = last + 1;
     let usage = msg.usage.as_ref().map(to_json).transpose()?;
-    let seq = one(
+    execute(
         conn,
         "INSERT INTO messages (id, conversation_id, user_id, seq, role, content, tool_calls, \
-         status, usage, created_at) \
-         SELECT ?, id, user_id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM conversations \
-         WHERE id = ? AND user_id = ? RETURNING seq",
+         status, usage, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             msg.id.0.to_string(),
+            &conversation,
+            user.as_str(),
+            seq,
             msg.role.as_str(),
             &msg.content,
             to_json(&msg.tool_calls)?,
             msg.status.as_str(),
             usage,
             now.timestamp_micros(),
-            msg.conversation_id.0.to_string(),
-            user.as_str(),
         ],
-        |row| Ok(row.get::<_, i64>(0)?),
     )?;
-    let Some(seq) = seq else {
-        return Err(Error::NotFound("conversation"));
-    };
     if let Some(details) = &msg.details {
         items::set_message_details(conn, user, msg.id, details)?;
     }
