@@ -23,13 +23,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{AbortHandle, BoxStream, SelectAll};
-use futures::{FutureExt, SinkExt, StreamExt};
-use serde::Deserialize;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -44,6 +43,8 @@ use crate::model::{ThreadId, UserId};
 use crate::state::AppState;
 use crate::transport::nul;
 use crate::transport::ws::close;
+use crate::transport::ws::socket::{self, send_close, WriteFailed, BATCH};
+use crate::transport::ws::WsQuery;
 use crate::transport::ApiQuery;
 
 /// The subprotocol this endpoint answers with when the client offers it.
@@ -51,14 +52,6 @@ pub const PROTOCOL: &str = "agentwire";
 
 /// Streams one socket may carry at once: each holds a turn's events or a subscription.
 const MAX_STREAMS: usize = 32;
-
-/// Frames written per flush at most, so one busy stream cannot starve the other branches.
-const BATCH: usize = 64;
-
-#[derive(Debug, Deserialize)]
-pub struct WsQuery {
-    token: Option<String>,
-}
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -141,14 +134,6 @@ async fn run(state: AppState, socket: WebSocket, token: Option<String>) {
     }
 }
 
-async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(frame)).await;
-}
-
 /// A request whose stream is running.
 struct Active {
     /// A send's turn, which its abort cancels (that turn only, even if the thread has moved on
@@ -164,9 +149,6 @@ struct Connection {
     active: HashMap<String, Active>,
     streams: SelectAll<BoxStream<'static, Out>>,
 }
-
-/// The write could not complete (peer gone or not draining within the write timeout).
-struct WriteFailed;
 
 impl Connection {
     /// Serves the socket until it ends; the close frame to send, if any.
@@ -375,26 +357,16 @@ impl Connection {
     }
 
     async fn send(&mut self, frames: Vec<String>) -> Result<(), WriteFailed> {
-        let messages = frames
-            .into_iter()
-            .map(|f| Message::Text(f.into()))
-            .collect();
-        self.write(messages).await
+        socket::write_texts(&mut self.socket, self.state.config.ws.write_timeout, frames).await
     }
 
-    /// Feeds every frame, then flushes once, all within the write timeout.
     async fn write(&mut self, messages: Vec<Message>) -> Result<(), WriteFailed> {
-        let socket = &mut self.socket;
-        let work = async {
-            for m in messages {
-                socket.feed(m).await?;
-            }
-            socket.flush().await
-        };
-        match crate::timeout::within(self.state.config.ws.write_timeout, work).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(WriteFailed),
-        }
+        socket::write(
+            &mut self.socket,
+            self.state.config.ws.write_timeout,
+            messages,
+        )
+        .await
     }
 }
 

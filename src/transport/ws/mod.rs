@@ -8,16 +8,15 @@
 
 pub mod frame;
 mod requests;
+pub(crate) mod socket;
 
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures::SinkExt;
-use serde::Deserialize;
 use tokio::time::{sleep_until, Instant};
 use uuid::Uuid;
 
@@ -29,6 +28,8 @@ use crate::hub::{Delivery, Position, Subscription};
 use crate::model::{ThreadId, UserId};
 use crate::state::AppState;
 use frame::ClientFrame;
+pub use socket::WsQuery;
+use socket::{send_close, WriteFailed, BATCH};
 
 /// Close codes this transport uses (see docs/protocol.md).
 pub mod close {
@@ -38,14 +39,6 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4401;
     pub const AUTH_TIMEOUT: u16 = 4408;
     pub const TOO_MANY_SOCKETS: u16 = 4429;
-}
-
-/// Hub deliveries written per flush at most, so one busy user cannot starve the other branches.
-const BATCH: usize = 64;
-
-#[derive(Debug, Deserialize)]
-pub struct WsQuery {
-    token: Option<String>,
 }
 
 pub async fn upgrade(
@@ -184,14 +177,6 @@ async fn authenticate(
     }
 }
 
-async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(Duration::from_secs(2), socket.send(frame)).await;
-}
-
 struct Connection {
     state: AppState,
     socket: WebSocket,
@@ -199,9 +184,6 @@ struct Connection {
     user: UserId,
     expires_at: u64,
 }
-
-/// The write could not complete (peer gone or not draining within the write timeout).
-struct WriteFailed;
 
 impl Connection {
     async fn serve(&mut self) -> End {
@@ -292,29 +274,16 @@ impl Connection {
     }
 
     async fn send(&mut self, frames: Vec<String>) -> Result<(), WriteFailed> {
-        self.write(
-            frames
-                .into_iter()
-                .map(|f| Message::Text(f.into()))
-                .collect(),
-        )
-        .await
+        socket::write_texts(&mut self.socket, self.state.config.ws.write_timeout, frames).await
     }
 
-    /// Feeds every frame, then flushes once, all within the write timeout.
     async fn write(&mut self, messages: Vec<Message>) -> Result<(), WriteFailed> {
-        let socket = &mut self.socket;
-        let work = async {
-            for m in messages {
-                socket.feed(m).await?;
-            }
-            socket.flush().await
-        };
-        // Most writes complete at once; only one that waits on the peer arms the timer.
-        match crate::timeout::within(self.state.config.ws.write_timeout, work).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(WriteFailed),
-        }
+        socket::write(
+            &mut self.socket,
+            self.state.config.ws.write_timeout,
+            messages,
+        )
+        .await
     }
 }
 
