@@ -13,6 +13,7 @@ use rusqlite::{Connection, ErrorCode};
 use tokio::sync::oneshot;
 
 use super::conn::{lock, Conn};
+use super::rows::execute;
 use crate::error::{Error, Result};
 
 /// Writes waiting for the committer, and whether one is scheduled.
@@ -175,7 +176,7 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
                     let savepoint = Cached::savepoint(c)?;
                     let step = job.run(c);
                     if matches!(step, Step::Written) {
-                        savepoint.release()?;
+                        savepoint.end()?;
                     }
                     step
                 };
@@ -183,7 +184,7 @@ async fn commit(conn: &Conn, mut group: Vec<Box<dyn Job>>) {
                     return Err(Error::Internal("a grouped write failed".into()));
                 }
             }
-            tx.commit()?;
+            tx.end()?;
             Ok(())
         })
         .await;
@@ -231,7 +232,7 @@ impl<'c> Cached<'c> {
         end: &'static str,
         undo: &'static [&'static str],
     ) -> Result<Self> {
-        run_cached(conn, sql)?;
+        execute(conn, sql, [])?;
         Ok(Cached {
             conn,
             end,
@@ -240,14 +241,11 @@ impl<'c> Cached<'c> {
         })
     }
 
-    fn commit(mut self) -> Result<()> {
-        run_cached(self.conn, self.end)?;
+    /// Commits the transaction, or releases the savepoint.
+    fn end(mut self) -> Result<()> {
+        execute(self.conn, self.end, [])?;
         self.ended = true;
         Ok(())
-    }
-
-    fn release(self) -> Result<()> {
-        self.commit()
     }
 }
 
@@ -255,17 +253,12 @@ impl Drop for Cached<'_> {
     fn drop(&mut self) {
         if !self.ended {
             for sql in self.undo {
-                if let Err(e) = run_cached(self.conn, sql) {
+                if let Err(e) = execute(self.conn, sql, []) {
                     tracing::warn!(error = %e, sql, "could not undo a group of writes");
                 }
             }
         }
     }
-}
-
-fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
-    conn.prepare_cached(sql)?.execute([])?;
-    Ok(())
 }
 
 /// What each write of a failed group is told: that the database is unavailable when it is (the
